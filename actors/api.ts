@@ -1,0 +1,195 @@
+/**
+ * The engine's operation layer, in internal shapes. All three front doors (embedded library,
+ * HTTP gateway, NATS request/reply) validate their input with gateway/schemas and then call
+ * these methods; nothing here knows about HTTP, casing or the official client's shapes.
+ *
+ * Inputs reaching these methods are already validated against the documented limits; the
+ * engine still re-checks what only it can know (dimension of the index, existence, protection).
+ *
+ * Namespace names are canonical: the engine maps "" and "__default__" to the same namespace
+ * and reports it as "__default__".
+ */
+import type { Filter, Metadata, Metric, SparseValues, VectorRecord } from "../storage/types.ts";
+
+export type VectorType = "dense" | "sparse";
+export type DeletionProtection = "enabled" | "disabled";
+
+export interface IndexConfig {
+  name: string;
+  /** Absent for sparse indexes. */
+  dimension?: number;
+  metric: Metric;
+  vectorType: VectorType;
+  deletionProtection: DeletionProtection;
+  tags: Record<string, string>;
+  /** Opaque deployment/spec echo for the control plane (cloud, region, ...). */
+  deployment: { cloud: string; region: string };
+  createdAt: string;
+}
+
+export interface IndexDescription extends IndexConfig {
+  status: { ready: boolean; state: "Ready" | "Initializing" | "Terminating" };
+}
+
+export interface CreateIndexRequest {
+  name: string;
+  dimension?: number;
+  metric: Metric;
+  vectorType: VectorType;
+  deletionProtection?: DeletionProtection;
+  tags?: Record<string, string>;
+  deployment?: { cloud: string; region: string };
+}
+
+export interface ConfigureIndexRequest {
+  deletionProtection?: DeletionProtection;
+  /** Merged into the existing tags; a key with value "" is removed. */
+  tags?: Record<string, string>;
+}
+
+/** Every write answer carries the LSN that made it durable. */
+export interface WriteResult {
+  lsn: bigint;
+}
+
+export interface QueryRequest {
+  topK: number;
+  vector?: Float32Array;
+  sparseVector?: SparseValues;
+  /** Query by the stored vector of this id (mutually exclusive with vector/sparseVector). */
+  id?: string;
+  filter?: Filter;
+  includeValues: boolean;
+  includeMetadata: boolean;
+}
+
+export interface ScoredRecord {
+  id: string;
+  score: number;
+  values?: Float32Array;
+  sparseValues?: SparseValues;
+  metadata?: Metadata;
+}
+
+export interface QueryResult {
+  matches: ScoredRecord[];
+  namespace: string;
+  readUnits: number;
+  /** The highest LSN the answer reflects. */
+  lsn: bigint;
+}
+
+export interface FetchResult {
+  /** In request order; ids not found are absent. */
+  records: VectorRecord[];
+  namespace: string;
+  readUnits: number;
+  lsn: bigint;
+}
+
+export interface FetchByMetadataRequest {
+  filter?: Filter;
+  limit: number;
+  paginationToken?: string;
+}
+
+export interface FetchByMetadataResult extends FetchResult {
+  next?: string;
+}
+
+export interface UpdateRequest {
+  id?: string;
+  filter?: Filter;
+  values?: Float32Array;
+  sparseValues?: SparseValues;
+  setMetadata?: Metadata;
+  dryRun?: boolean;
+}
+
+export interface UpdateResult extends WriteResult {
+  matchedRecords: number;
+}
+
+export type DeleteRequest = { ids: string[] } | { filter: Filter } | { deleteAll: true };
+
+export interface ListRequest {
+  prefix?: string;
+  limit: number;
+  paginationToken?: string;
+}
+
+export interface ListResult {
+  ids: string[];
+  next?: string;
+  namespace: string;
+  readUnits: number;
+}
+
+export interface NamespaceStats {
+  name: string;
+  recordCount: number;
+}
+
+export interface IndexStats {
+  namespaces: NamespaceStats[];
+  dimension?: number;
+  metric: Metric;
+  vectorType: VectorType;
+  totalVectorCount: number;
+  indexFullness: number;
+}
+
+export interface ListNamespacesRequest {
+  prefix?: string;
+  limit: number;
+  paginationToken?: string;
+}
+
+export interface ListNamespacesResult {
+  namespaces: NamespaceStats[];
+  next?: string;
+  totalCount: number;
+}
+
+export interface Engine {
+  createIndex(request: CreateIndexRequest): Promise<IndexDescription>;
+  describeIndex(name: string): Promise<IndexDescription>;
+  listIndexes(): Promise<IndexDescription[]>;
+  configureIndex(name: string, request: ConfigureIndexRequest): Promise<IndexDescription>;
+  deleteIndex(name: string): Promise<void>;
+
+  upsert(index: string, namespace: string, records: VectorRecord[]): Promise<WriteResult & { upsertedCount: number }>;
+  query(index: string, namespace: string, request: QueryRequest): Promise<QueryResult>;
+  fetch(index: string, namespace: string, ids: string[]): Promise<FetchResult>;
+  fetchByMetadata(index: string, namespace: string, request: FetchByMetadataRequest): Promise<FetchByMetadataResult>;
+  update(index: string, namespace: string, request: UpdateRequest): Promise<UpdateResult>;
+  delete(index: string, namespace: string, request: DeleteRequest): Promise<WriteResult>;
+  list(index: string, namespace: string, request: ListRequest): Promise<ListResult>;
+  describeIndexStats(index: string, filter?: Filter): Promise<IndexStats>;
+  listNamespaces(index: string, request: ListNamespacesRequest): Promise<ListNamespacesResult>;
+  describeNamespace(index: string, namespace: string): Promise<NamespaceStats>;
+  /** Creates an empty namespace (the namespaces API); ALREADY_EXISTS if it has records or was created. */
+  createNamespace(index: string, namespace: string): Promise<NamespaceStats>;
+  deleteNamespace(index: string, namespace: string): Promise<WriteResult>;
+
+  /** Waits (bounded) until the index reflects `lsn`; UNAVAILABLE on timeout. */
+  waitForLsn(index: string, lsn: bigint, timeoutMs: number): Promise<void>;
+  /** Flushes memtables, fsyncs, stops every actor, releases files. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface EngineOptions {
+  /** Data directory (created if missing). */
+  dir: string;
+  /** Memtable flush thresholds. */
+  flushRowsMax?: number;
+  flushBytesMax?: number;
+  /** Flush a namespace's memtable after this long without writes. */
+  flushIdleMs?: number;
+  /** Bounded mailbox depth per actor. */
+  mailboxDepthMax?: number;
+  /** Memory budget for open slabs, bytes. */
+  slabMemoryBudgetBytes?: number;
+  /** Log through this function (start-up notices such as "C kernels unavailable"). */
+  log?: (line: string) => void;
+}
