@@ -158,10 +158,18 @@ export interface Engine {
   configureIndex(name: string, request: ConfigureIndexRequest): Promise<IndexDescription>;
   deleteIndex(name: string): Promise<void>;
 
-  upsert(index: string, namespace: string, records: VectorRecord[]): Promise<WriteResult & { upsertedCount: number }>;
+  upsert(
+    index: string,
+    namespace: string,
+    records: VectorRecord[],
+  ): Promise<WriteResult & { upsertedCount: number }>;
   query(index: string, namespace: string, request: QueryRequest): Promise<QueryResult>;
   fetch(index: string, namespace: string, ids: string[]): Promise<FetchResult>;
-  fetchByMetadata(index: string, namespace: string, request: FetchByMetadataRequest): Promise<FetchByMetadataResult>;
+  fetchByMetadata(
+    index: string,
+    namespace: string,
+    request: FetchByMetadataRequest,
+  ): Promise<FetchByMetadataResult>;
   update(index: string, namespace: string, request: UpdateRequest): Promise<UpdateResult>;
   delete(index: string, namespace: string, request: DeleteRequest): Promise<WriteResult>;
   list(index: string, namespace: string, request: ListRequest): Promise<ListResult>;

@@ -1,1 +1,1 @@
-console.log("build-ffi placeholder")
+console.log("build-ffi placeholder");
