@@ -1,0 +1,79 @@
+/**
+ * Durable file helpers. A file is durable once its bytes AND the directory entry naming it
+ * have reached stable storage: `fsync` of the file alone does not persist a new name, and a
+ * rename is only atomic, not durable, until its directory is fsynced.
+ *
+ * Temporary files are named `.<target name>.<random>.tmp` in the target's directory: the same
+ * file system (so rename is atomic), hidden by the leading dot (blob keys and manifest names
+ * never start with one, so listings skip them), and unique so two writers never share one.
+ */
+import { randomBytes } from "node:crypto";
+import { open, rename, rm } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { NeedleError } from "./errors.ts";
+
+/** The IO error every storage module raises when the operating system refuses an operation. */
+export function ioError(file: string, action: string, cause: unknown): NeedleError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new NeedleError("IO", `${file}: ${action} failed: ${reason}`, { file, cause });
+}
+
+/** True when `error` is the operating system's "no such file or directory". */
+export function isNotFound(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === "ENOENT";
+}
+
+/** Path of a fresh temporary file beside `path`. */
+export function temporaryPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
+}
+
+/** True for names made by temporaryPathFor (uncommitted; safe to delete when no writer runs). */
+export function isTemporaryName(name: string): boolean {
+  return name.startsWith(".") && name.endsWith(".tmp");
+}
+
+/** Flushes a directory's entries (creations, renames, deletions) to stable storage. IO error on failure. */
+export async function fsyncDirectory(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    throw ioError(dir, "fsync of directory", error);
+  }
+}
+
+/**
+ * Replaces `path` with `bytes` atomically and durably. Steps:
+ *   1. write a temporary file in the same directory;
+ *   2. fsync it, so its bytes are on disk before any name points at them;
+ *   3. rename it over the target (atomic: readers see the old file or the new one, never a mix);
+ *   4. fsync the directory, so the rename itself survives a power cut.
+ * A crash before 3 leaves the old file and a stray temporary file; after 3, the new file.
+ * Throws an IO NeedleError naming `path` on failure (the temporary file is removed).
+ */
+export async function writeFileDurably(path: string, bytes: Uint8Array): Promise<void> {
+  const temporaryPath = temporaryPathFor(path);
+  try {
+    const handle = await open(temporaryPath, "w");
+    try {
+      let written = 0;
+      while (written < bytes.byteLength) {
+        const { bytesWritten } = await handle.write(bytes, written, bytes.byteLength - written, written);
+        written += bytesWritten;
+      }
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temporaryPath, path);
+  } catch (error) {
+    await rm(temporaryPath, { force: true }).catch(() => undefined);
+    throw ioError(path, "durable write", error);
+  }
+  await fsyncDirectory(dirname(path));
+}

@@ -1,0 +1,374 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { NeedleError } from "../errors.ts";
+import { parseSegmentFileName, segmentFileName, segmentHeaderBytes } from "./format.ts";
+import { groupCommitBytesMax, RequestLog, type RequestLogHooks, type RequestLogOptions } from "./mod.ts";
+import { payloadForLsn } from "./test-payload.ts";
+
+const dirs: string[] = [];
+async function freshDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "needle-log-"));
+  dirs.push(dir);
+  return dir;
+}
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+async function openLog(options: RequestLogOptions, hooks?: RequestLogHooks): Promise<RequestLog> {
+  return RequestLog.open(options, hooks);
+}
+
+async function readAll(log: RequestLog, afterLsn = 0n): Promise<{ lsn: bigint; payload: Uint8Array }[]> {
+  const records: { lsn: bigint; payload: Uint8Array }[] = [];
+  await log.replay(afterLsn, (lsn, payload) => {
+    records.push({ lsn, payload: payload.slice() });
+  });
+  return records;
+}
+
+/** Appends LSNs lastLsn+1 .. lastLsn+count sequentially, each with payloadForLsn. */
+async function appendSequential(log: RequestLog, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const expected = log.lastLsn + 1n;
+    expect(await log.append(payloadForLsn(expected))).toBe(expected);
+  }
+}
+
+function expectRecordsExactly(
+  records: { lsn: bigint; payload: Uint8Array }[],
+  fromLsn: bigint,
+  toLsn: bigint,
+) {
+  expect(records.length).toBe(Number(toLsn - fromLsn + 1n));
+  records.forEach((record, index) => {
+    const lsn = fromLsn + BigInt(index);
+    expect(record.lsn).toBe(lsn);
+    expect(record.payload).toEqual(payloadForLsn(lsn));
+  });
+}
+
+async function segmentPaths(dir: string): Promise<string[]> {
+  return (await readdir(dir))
+    .filter((name) => parseSegmentFileName(name) !== undefined)
+    .sort()
+    .map((name) => join(dir, name));
+}
+
+/** Byte offsets where each record of a segment starts (walks the file as the writer laid it out). */
+function recordOffsets(bytes: Uint8Array): number[] {
+  const offsets: number[] = [];
+  const view = new DataView(bytes.buffer, bytes.byteOffset);
+  let offset = segmentHeaderBytes;
+  while (offset < bytes.byteLength) {
+    offsets.push(offset);
+    offset += Math.ceil((16 + view.getUint32(offset, true)) / 8) * 8;
+  }
+  return offsets;
+}
+
+async function expectCorruption(promise: Promise<unknown>, file: string): Promise<NeedleError> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  expect(error).toBeInstanceOf(NeedleError);
+  const needleError = error as NeedleError;
+  expect(needleError.code).toBe("CORRUPTION");
+  expect(needleError.file).toBe(file);
+  expect(needleError.message).toContain(file);
+  return needleError;
+}
+
+describe("RequestLog basics", () => {
+  test("LSNs are consecutive from 1 and replay returns every payload in order", async () => {
+    const dir = await freshDir();
+    const log = await openLog({ dir });
+    expect(log.lastLsn).toBe(0n);
+    const lsns = await Promise.all(
+      Array.from({ length: 25 }, (_, i) => log.append(payloadForLsn(BigInt(i + 1)))),
+    );
+    expect(lsns).toEqual(Array.from({ length: 25 }, (_, i) => BigInt(i + 1)));
+    expect(log.lastLsn).toBe(25n);
+    expectRecordsExactly(await readAll(log), 1n, 25n);
+    expectRecordsExactly(await readAll(log, 10n), 11n, 25n);
+    expect(await readAll(log, 25n)).toEqual([]);
+    await log.close();
+  });
+
+  test("reopen keeps the records and continues numbering", async () => {
+    const dir = await freshDir();
+    const first = await openLog({ dir });
+    await appendSequential(first, 7);
+    await first.close();
+    const second = await openLog({ dir });
+    expect(second.lastLsn).toBe(7n);
+    expect(second.stats().recoveredTruncatedBytes).toBe(0);
+    await appendSequential(second, 3);
+    expectRecordsExactly(await readAll(second), 1n, 10n);
+    await second.close();
+  });
+
+  test("rejects empty payloads and appends after close", async () => {
+    const dir = await freshDir();
+    const log = await openLog({ dir });
+    const empty = await log.append(new Uint8Array(0)).catch((error: unknown) => error);
+    expect((empty as NeedleError).code).toBe("INVALID_ARGUMENT");
+    await log.close();
+    const closed = await log.append(new Uint8Array(1)).catch((error: unknown) => error);
+    expect((closed as NeedleError).code).toBe("UNAVAILABLE");
+  });
+
+  test("close waits for queued appends to become durable", async () => {
+    const dir = await freshDir();
+    const log = await openLog({ dir });
+    const pending = Array.from({ length: 10 }, (_, i) => log.append(payloadForLsn(BigInt(i + 1))));
+    await log.close();
+    expect(await Promise.all(pending)).toHaveLength(10);
+    const reopened = await openLog({ dir });
+    expectRecordsExactly(await readAll(reopened), 1n, 10n);
+    await reopened.close();
+  });
+});
+
+describe("group commit", () => {
+  test("appends made in one tick share one fsync", async () => {
+    const dir = await freshDir();
+    const log = await openLog({ dir });
+    await Promise.all(Array.from({ length: 50 }, (_, i) => log.append(payloadForLsn(BigInt(i + 1)))));
+    expect(log.stats().batchSyncs).toBe(1);
+    expect(log.stats().appendedRecords).toBe(50);
+    await log.close();
+  });
+
+  test("appends arriving while an fsync is in flight are written together with one fsync", async () => {
+    const dir = await freshDir();
+    let releaseFirstSync: () => void = () => undefined;
+    let firstSyncReached: () => void = () => undefined;
+    const firstSyncStarted = new Promise<void>((resolve) => {
+      firstSyncReached = resolve;
+    });
+    const firstSyncGate = new Promise<void>((resolve) => {
+      releaseFirstSync = resolve;
+    });
+    let syncs = 0;
+    const log = await openLog(
+      { dir },
+      {
+        beforeSync: async () => {
+          syncs += 1;
+          if (syncs === 1) {
+            firstSyncReached();
+            await firstSyncGate;
+          }
+        },
+      },
+    );
+    const first = log.append(payloadForLsn(1n));
+    await firstSyncStarted;
+    const later = Array.from({ length: 30 }, (_, i) => log.append(payloadForLsn(BigInt(i + 2))));
+    expect(log.lastLsn).toBe(0n); // nothing acknowledged while the first fsync is held
+    releaseFirstSync();
+    expect(await first).toBe(1n);
+    expect(await Promise.all(later)).toEqual(Array.from({ length: 30 }, (_, i) => BigInt(i + 2)));
+    expect(log.stats().batchSyncs).toBe(2);
+    expect(syncs).toBe(2);
+    expectRecordsExactly(await readAll(log), 1n, 31n);
+    await log.close();
+  });
+
+  test("a batch is split at groupCommitBytesMax", async () => {
+    const dir = await freshDir();
+    const log = await openLog({ dir });
+    const bigBytes = Math.floor(groupCommitBytesMax * 0.6);
+    const payloads = [1, 2, 3].map((fill) => new Uint8Array(bigBytes).fill(fill));
+    await Promise.all(payloads.map((payload) => log.append(payload)));
+    expect(log.stats().batchSyncs).toBe(3);
+    const records = await readAll(log);
+    expect(records.map((record) => record.payload[0])).toEqual([1, 2, 3]);
+    await log.close();
+  });
+
+  test("a failed fsync fails the waiting appends and every later one, and reopen recovers", async () => {
+    const dir = await freshDir();
+    let syncs = 0;
+    const log = await openLog(
+      { dir },
+      {
+        beforeSync: () => {
+          syncs += 1;
+          if (syncs === 3) throw new Error("injected EIO");
+        },
+      },
+    );
+    await appendSequential(log, 2);
+    const failing = [log.append(payloadForLsn(3n)), log.append(payloadForLsn(4n))];
+    for (const outcome of await Promise.allSettled(failing)) {
+      expect(outcome.status).toBe("rejected");
+      expect(((outcome as PromiseRejectedResult).reason as NeedleError).code).toBe("IO");
+    }
+    const later = await log.append(payloadForLsn(5n)).catch((error: unknown) => error);
+    expect((later as NeedleError).code).toBe("IO");
+    expect(log.lastLsn).toBe(2n);
+    await log.close();
+    // The failed batch was written (only its fsync "failed"), so it may be present: complete and valid.
+    const reopened = await openLog({ dir });
+    expect(reopened.lastLsn >= 2n).toBe(true);
+    expectRecordsExactly(await readAll(reopened), 1n, reopened.lastLsn);
+    await reopened.close();
+  });
+});
+
+describe("segments", () => {
+  test("rolls past segmentBytesMax, trims whole segments, and reopens after a trim", async () => {
+    const dir = await freshDir();
+    const log = await openLog({ dir, segmentBytesMax: 2048 });
+    await appendSequential(log, 60);
+    const paths = await segmentPaths(dir);
+    expect(paths.length).toBeGreaterThan(5);
+    for (const path of paths.slice(0, -1)) {
+      expect((await stat(path)).size).toBeGreaterThanOrEqual(2048);
+      expect((await stat(path)).size).toBeLessThan(2048 + 720);
+    }
+    expectRecordsExactly(await readAll(log), 1n, 60n);
+
+    await log.trimThrough(25n);
+    const remaining = await segmentPaths(dir);
+    const firsts = remaining.map((path) => parseSegmentFileName(path.slice(dir.length + 1))!);
+    expect(firsts[0]! <= 26n).toBe(true); // LSN 26 is kept
+    expect(firsts[1]! > 26n).toBe(true); // and everything wholly at or before 25 is gone
+    expect(remaining.length).toBeLessThan(paths.length);
+    expectRecordsExactly(await readAll(log, 25n), 26n, 60n);
+    const trimmed = await log.replay(0n, () => undefined).catch((error: unknown) => error);
+    expect((trimmed as NeedleError).code).toBe("FAILED_PRECONDITION");
+
+    await log.trimThrough(60n); // never deletes the active segment
+    expect((await segmentPaths(dir)).length).toBe(1);
+    await log.close();
+    const reopened = await openLog({ dir, segmentBytesMax: 2048 });
+    expect(reopened.lastLsn).toBe(60n);
+    await appendSequential(reopened, 5);
+    const firstKept = parseSegmentFileName((await segmentPaths(dir))[0]!.slice(dir.length + 1))!;
+    expectRecordsExactly(await readAll(reopened, firstKept - 1n), firstKept, 65n);
+    await reopened.close();
+  });
+
+  test("an interrupted roll (short, headerless last segment) is removed", async () => {
+    const dir = await freshDir();
+    const log = await openLog({ dir });
+    await appendSequential(log, 4);
+    await log.close();
+    const interrupted = join(dir, segmentFileName(5n));
+    await writeFile(interrupted, new Uint8Array([0x4e, 0x44, 0x4c]));
+    const reopened = await openLog({ dir });
+    expect(reopened.lastLsn).toBe(4n);
+    expect(await segmentPaths(dir)).toEqual([join(dir, segmentFileName(1n))]);
+    await appendSequential(reopened, 1);
+    await reopened.close();
+  });
+});
+
+describe("recovery of torn and corrupt logs", () => {
+  /** A one-segment log with LSNs 1..count; returns its segment path and bytes. */
+  async function oneSegmentLog(count: number): Promise<{ dir: string; path: string; bytes: Uint8Array }> {
+    const dir = await freshDir();
+    const log = await openLog({ dir });
+    await appendSequential(log, count);
+    await log.close();
+    const path = join(dir, segmentFileName(1n));
+    return { dir, path, bytes: new Uint8Array(await readFile(path)) };
+  }
+
+  test("a tail cut at every byte of the last records keeps exactly the whole records before the cut", async () => {
+    const { dir, path, bytes } = await oneSegmentLog(6);
+    const offsets = recordOffsets(bytes);
+    expect(offsets.length).toBe(6);
+    // Cut inside records 5 and 6 at every byte offset (record 4 ends where record 5 starts).
+    for (let cut = offsets[4]!; cut < bytes.byteLength; cut++) {
+      await writeFile(path, bytes.subarray(0, cut));
+      const log = await openLog({ dir });
+      const whole = offsets.filter((_start, index) => (offsets[index + 1] ?? bytes.byteLength) <= cut).length;
+      expect(log.lastLsn).toBe(BigInt(whole));
+      expect(log.stats().recoveredTruncatedBytes).toBe(cut - (offsets[whole] ?? bytes.byteLength));
+      expectRecordsExactly(await readAll(log), 1n, BigInt(whole));
+      // The log is writable right after the cut and the next record gets the next LSN.
+      await appendSequential(log, 1);
+      await log.close();
+      const again = await openLog({ dir });
+      expectRecordsExactly(await readAll(again), 1n, BigInt(whole + 1));
+      await again.close();
+    }
+  });
+
+  test("a flipped byte in the last record truncates only that record", async () => {
+    const { dir, path, bytes } = await oneSegmentLog(5);
+    const offsets = recordOffsets(bytes);
+    for (const position of [offsets[4]!, offsets[4]! + 5, offsets[4]! + 13, bytes.byteLength - 9]) {
+      const damaged = bytes.slice();
+      damaged[position]! ^= 0x40;
+      await writeFile(path, damaged);
+      const log = await openLog({ dir });
+      expect(log.lastLsn).toBe(4n);
+      expectRecordsExactly(await readAll(log), 1n, 4n);
+      await log.close();
+      expect((await stat(path)).size).toBe(offsets[4]!);
+    }
+  });
+
+  test("a flipped byte in a middle record of a non-last segment is CORRUPTION naming the file", async () => {
+    const dir = await freshDir();
+    const log = await openLog({ dir, segmentBytesMax: 2048 });
+    await appendSequential(log, 40);
+    await log.close();
+    const paths = await segmentPaths(dir);
+    expect(paths.length).toBeGreaterThan(2);
+    const victim = paths[1]!;
+    const bytes = new Uint8Array(await readFile(victim));
+    const offsets = recordOffsets(bytes);
+    const middle = offsets[Math.floor(offsets.length / 2)]!;
+    bytes[middle + 20]! ^= 0x01;
+    await writeFile(victim, bytes);
+    const error = await expectCorruption(openLog({ dir, segmentBytesMax: 2048 }), victim);
+    expect(error.message).toContain(`byte ${middle}`);
+    // Nothing was truncated or deleted.
+    expect((await stat(victim)).size).toBe(bytes.byteLength);
+    expect(await segmentPaths(dir)).toEqual(paths);
+  });
+
+  test("a short non-last segment and a damaged segment header are CORRUPTION", async () => {
+    const dir = await freshDir();
+    const log = await openLog({ dir, segmentBytesMax: 2048 });
+    await appendSequential(log, 40);
+    await log.close();
+    const paths = await segmentPaths(dir);
+    const original = new Uint8Array(await readFile(paths[0]!));
+    await truncate(paths[0]!, original.byteLength - 3);
+    await expectCorruption(openLog({ dir }), paths[0]!);
+    await writeFile(paths[0]!, original);
+
+    const header = new Uint8Array(await readFile(paths[1]!));
+    header[17]! ^= 0x01; // a byte of the first LSN
+    await writeFile(paths[1]!, header);
+    const error = await expectCorruption(openLog({ dir }), paths[1]!);
+    expect(error.message).toContain("header");
+  });
+
+  test("a bad record in the last segment followed by valid records beyond one group-commit batch is CORRUPTION", async () => {
+    const dir = await freshDir();
+    const log = await openLog({ dir });
+    const chunk = 64 * 1024;
+    const count = Math.ceil((groupCommitBytesMax * 1.5) / chunk);
+    for (let i = 1; i <= count; i++) await log.append(new Uint8Array(chunk).fill(i));
+    await log.close();
+    const path = join(dir, segmentFileName(1n));
+    const bytes = new Uint8Array(await readFile(path));
+    const offsets = recordOffsets(bytes);
+    bytes[offsets[1]! + 100]! ^= 0xff;
+    await writeFile(path, bytes);
+    const error = await expectCorruption(openLog({ dir }), path);
+    expect(error.message).toContain("too far for a torn write");
+    expect((await stat(path)).size).toBe(bytes.byteLength);
+  });
+});

@@ -1,0 +1,360 @@
+/**
+ * The request log (write-ahead log) of one index: LSN-stamped opaque payloads, durable before
+ * they are acknowledged. Byte format: format.ts and FORMAT.md. Recovery: recovery.ts.
+ *
+ * Invariants:
+ *   1. `lastLsn` only names records that are written AND fsynced; `append` resolves only then.
+ *   2. LSNs are assigned in call order, consecutive, from lastLsn + 1; a record's LSN never
+ *      changes and is never reused (a failed write fails the whole log, so no gap is ever
+ *      written and later appended over).
+ *   3. At most one write+fsync is in flight; it starts where the durable bytes end (so a crash
+ *      can tear only the tail of the last segment, recovery invariant I2).
+ *   4. A batch holding more than one record is at most `groupCommitBytesMax` bytes (I3).
+ *   5. Only the active (last) segment is written; a new one is created only after the active
+ *      one is fully fsynced, and only between batches (I1).
+ *   6. After an I/O error the log is failed: every waiting and later append rejects with IO.
+ *
+ * Group commit, step by step (`flushLoop`):
+ *   1. `append` queues the payload with its LSN and, if no flush is running, starts one on the
+ *      next microtask, so appends made in the same tick share the first write.
+ *   2. Take queued records from the front while the batch stays within groupCommitBytesMax
+ *      (always at least one record).
+ *   3. If the active segment has reached segmentBytesMax, roll: create the next segment
+ *      (header written and fsynced, directory fsynced), close the old handle.
+ *   4. Encode the batch into one buffer, write it at the durable end, fdatasync once.
+ *   5. Advance lastLsn and the durable end; resolve every append of the batch.
+ *   6. Repeat while the queue is not empty: appends that arrived during 4 form the next batch.
+ *
+ * Why the log fails for good on an I/O error (the "fsync gate"): after a failed fsync the
+ * kernel may drop the dirty pages and clear the error, so a retried fsync can report success
+ * for data that never reached the disk (PostgreSQL lost data this way in 2018). A partial
+ * write also leaves bytes of unknown state at the tail. The only honest state is on disk, so
+ * the owner must close the log and reopen it: recovery re-reads exactly what is durable.
+ */
+import type { FileHandle } from "node:fs/promises";
+import { open, unlink } from "node:fs/promises";
+import { assert, corruption, NeedleError } from "../errors.ts";
+import { fsyncDirectory, ioError } from "../fsync.ts";
+import {
+  decodeRecordAt,
+  encodeRecordInto,
+  paddedRecordBytes,
+  payloadBytesMax,
+  segmentHeaderBytes,
+} from "./format.ts";
+import { createSegment, type RecoveredSegment, readSegmentBytes, recoverLog } from "./recovery.ts";
+
+export interface RequestLogOptions {
+  dir: string;
+  /** Roll to a new segment once the active one reaches this many bytes. Default 64 MiB. */
+  segmentBytesMax?: number;
+}
+
+/** Fault-injection and observation points for tests. Production code passes none. */
+export interface RequestLogHooks {
+  /** Runs before every fdatasync of a batch; a throw is treated as a failed fsync. */
+  beforeSync?: (segmentPath: string) => void | Promise<void>;
+}
+
+export interface RequestLogStats {
+  /** Records made durable since open. */
+  appendedRecords: number;
+  /** Batch writes, each followed by exactly one fdatasync. */
+  batchSyncs: number;
+  /** Segments created since open (rolls, plus the first segment of a new log). */
+  segmentsCreated: number;
+  /** Bytes cut off a torn tail by recovery at open. */
+  recoveredTruncatedBytes: number;
+}
+
+export const segmentBytesMaxDefault = 64 * 1024 * 1024;
+/** Largest multi-record group-commit write. Recovery depends on it: see recovery.ts I3. */
+export const groupCommitBytesMax = 1024 * 1024;
+
+interface PendingAppend {
+  lsn: bigint;
+  payload: Uint8Array;
+  resolve: (lsn: bigint) => void;
+  reject: (error: unknown) => void;
+}
+
+export class RequestLog {
+  readonly dir: string;
+  readonly segmentBytesMax: number;
+  private readonly hooks: RequestLogHooks;
+  private segments: RecoveredSegment[];
+  private activeHandle: FileHandle;
+  private activeSizeBytes: number;
+  private durableLsn: bigint;
+  private nextLsn: bigint;
+  private readonly queue: PendingAppend[] = [];
+  private flushing: Promise<void> | undefined;
+  private failure: NeedleError | undefined;
+  private closed = false;
+  private readonly counters: RequestLogStats;
+
+  private constructor(
+    options: Required<RequestLogOptions>,
+    hooks: RequestLogHooks,
+    segments: RecoveredSegment[],
+    activeHandle: FileHandle,
+    activeSizeBytes: number,
+    lastLsn: bigint,
+    recoveredTruncatedBytes: number,
+  ) {
+    this.dir = options.dir;
+    this.segmentBytesMax = options.segmentBytesMax;
+    this.hooks = hooks;
+    this.segments = segments;
+    this.activeHandle = activeHandle;
+    this.activeSizeBytes = activeSizeBytes;
+    this.durableLsn = lastLsn;
+    this.nextLsn = lastLsn + 1n;
+    this.counters = { appendedRecords: 0, batchSyncs: 0, segmentsCreated: 0, recoveredTruncatedBytes };
+  }
+
+  /** Opens (creating if needed) the log in `options.dir` and runs recovery. */
+  static async open(options: RequestLogOptions, hooks: RequestLogHooks = {}): Promise<RequestLog> {
+    const segmentBytesMax = options.segmentBytesMax ?? segmentBytesMaxDefault;
+    if (!Number.isInteger(segmentBytesMax) || segmentBytesMax <= segmentHeaderBytes) {
+      throw new NeedleError(
+        "INVALID_ARGUMENT",
+        "segmentBytesMax must be an integer above the segment header size",
+        {
+          field: "segmentBytesMax",
+          limit: `> ${segmentHeaderBytes}`,
+          received: segmentBytesMax,
+        },
+      );
+    }
+    const recovered = await recoverLog(options.dir, groupCommitBytesMax);
+    const active = recovered.segments.at(-1)!;
+    let handle: FileHandle;
+    try {
+      handle = await open(active.path, "r+");
+    } catch (error) {
+      throw ioError(active.path, "open of active segment", error);
+    }
+    return new RequestLog(
+      { dir: options.dir, segmentBytesMax },
+      hooks,
+      recovered.segments,
+      handle,
+      recovered.activeSizeBytes,
+      recovered.lastLsn,
+      recovered.truncatedBytes,
+    );
+  }
+
+  /** Highest LSN durably in the log (0n if empty). */
+  get lastLsn(): bigint {
+    return this.durableLsn;
+  }
+
+  stats(): RequestLogStats {
+    return { ...this.counters };
+  }
+
+  /**
+   * Appends one batch. Assigns the next LSN, writes, and resolves only after fsync (group
+   * commit: appends arriving while a write+fsync is in flight are written together with ONE
+   * fsync). The payload is opaque bytes; it must not be modified until the promise settles.
+   */
+  append(payload: Uint8Array): Promise<bigint> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.closed)
+      return Promise.reject(new NeedleError("UNAVAILABLE", `request log ${this.dir} is closed`));
+    if (payload.byteLength === 0 || payload.byteLength > payloadBytesMax) {
+      return Promise.reject(
+        new NeedleError("INVALID_ARGUMENT", "log payload size out of range", {
+          field: "payload",
+          limit: `1-${payloadBytesMax} bytes`,
+          received: `${payload.byteLength} bytes`,
+        }),
+      );
+    }
+    const lsn = this.nextLsn;
+    this.nextLsn += 1n;
+    return new Promise<bigint>((resolve, reject) => {
+      this.queue.push({ lsn, payload, resolve, reject });
+      if (this.flushing === undefined) this.startFlush();
+    });
+  }
+
+  /** Step 1: one flush loop at a time; restarted if appends slipped in as the previous one ended. */
+  private startFlush(): void {
+    this.flushing = Promise.resolve()
+      .then(() => this.flushLoop())
+      .finally(() => {
+        this.flushing = undefined;
+        if (this.queue.length > 0 && this.failure === undefined) this.startFlush();
+      });
+  }
+
+  private async flushLoop(): Promise<void> {
+    while (this.queue.length > 0 && this.failure === undefined) {
+      // Step 2.
+      let batchBytes = 0;
+      let count = 0;
+      for (const pending of this.queue) {
+        const recordBytes = paddedRecordBytes(pending.payload.byteLength);
+        if (count > 0 && batchBytes + recordBytes > groupCommitBytesMax) break;
+        batchBytes += recordBytes;
+        count += 1;
+      }
+      const batch = this.queue.splice(0, count);
+      assert(batch.length >= 1, "a batch holds at least one record");
+      assert(
+        batch.length === 1 || batchBytes <= groupCommitBytesMax,
+        "multi-record batch within groupCommitBytesMax",
+      );
+      try {
+        // Step 3.
+        if (this.activeSizeBytes >= this.segmentBytesMax) await this.roll(batch[0]!.lsn);
+        // Step 4.
+        const buffer = new Uint8Array(batchBytes);
+        let offset = 0;
+        let expectedLsn = this.durableLsn + 1n;
+        for (const pending of batch) {
+          assert(pending.lsn === expectedLsn, "batch LSNs follow the durable end, consecutively");
+          offset = encodeRecordInto(buffer, offset, pending.lsn, pending.payload);
+          expectedLsn += 1n;
+        }
+        assert(offset === batchBytes, "batch encoded to its computed size");
+        await this.writeAndSync(buffer);
+      } catch (error) {
+        this.fail(error, batch);
+        return;
+      }
+      // Step 5.
+      this.activeSizeBytes += batchBytes;
+      this.durableLsn = batch.at(-1)!.lsn;
+      this.counters.appendedRecords += batch.length;
+      for (const pending of batch) pending.resolve(pending.lsn);
+    }
+  }
+
+  private async writeAndSync(buffer: Uint8Array): Promise<void> {
+    const path = this.segments.at(-1)!.path;
+    try {
+      let written = 0;
+      while (written < buffer.byteLength) {
+        const { bytesWritten } = await this.activeHandle.write(
+          buffer,
+          written,
+          buffer.byteLength - written,
+          this.activeSizeBytes + written,
+        );
+        assert(bytesWritten > 0, "write makes progress");
+        written += bytesWritten;
+      }
+      await this.hooks.beforeSync?.(path);
+      await this.activeHandle.datasync();
+      this.counters.batchSyncs += 1;
+    } catch (error) {
+      if (error instanceof NeedleError && error.code === "INTERNAL") throw error;
+      throw ioError(path, "append write/fsync", error);
+    }
+  }
+
+  private async roll(firstLsn: bigint): Promise<void> {
+    const segment = await createSegment(this.dir, firstLsn);
+    this.counters.segmentsCreated += 1;
+    const previous = this.activeHandle;
+    try {
+      this.activeHandle = await open(segment.path, "r+");
+    } catch (error) {
+      throw ioError(segment.path, "open of new segment", error);
+    }
+    this.segments.push(segment);
+    this.activeSizeBytes = segmentHeaderBytes;
+    await previous.close().catch(() => undefined);
+  }
+
+  private fail(error: unknown, batch: PendingAppend[]): void {
+    const cause = error instanceof NeedleError ? error : ioError(this.dir, "append", error);
+    this.failure = new NeedleError(
+      "IO",
+      `request log ${this.dir} failed and refuses appends until reopened: ${cause.message}`,
+      {
+        file: cause.file ?? this.dir,
+        cause,
+      },
+    );
+    const waiting = [...batch, ...this.queue.splice(0)];
+    for (const pending of waiting) pending.reject(this.failure);
+  }
+
+  /** Replays every record with lsn > afterLsn, in order, up to lastLsn as of the call. */
+  async replay(
+    afterLsn: bigint,
+    visit: (lsn: bigint, payload: Uint8Array) => void | Promise<void>,
+  ): Promise<void> {
+    const throughLsn = this.durableLsn;
+    const segments = [...this.segments];
+    const firstAvailable = segments[0]!.firstLsn;
+    if (afterLsn + 1n < firstAvailable && afterLsn < throughLsn) {
+      throw new NeedleError(
+        "FAILED_PRECONDITION",
+        `records after LSN ${afterLsn} were trimmed from the log`,
+        {
+          field: "afterLsn",
+          limit: `>= ${firstAvailable - 1n}`,
+          received: afterLsn.toString(),
+        },
+      );
+    }
+    let expected = afterLsn + 1n;
+    for (let index = 0; index < segments.length && expected <= throughLsn; index++) {
+      const segment = segments[index]!;
+      const next = segments[index + 1];
+      if (next !== undefined && next.firstLsn <= expected) continue; // wholly at or before afterLsn
+      const bytes = await readSegmentBytes(segment.path);
+      let offset = segmentHeaderBytes;
+      while (offset < bytes.byteLength && expected <= throughLsn) {
+        const record = decodeRecordAt(bytes, offset);
+        if (!record.valid)
+          throw corruption(segment.path, `record at byte ${offset}: ${record.reason} during replay`);
+        if (record.lsn > expected) {
+          throw corruption(
+            segment.path,
+            `record at byte ${offset}: LSN ${record.lsn} where ${expected} was expected`,
+          );
+        }
+        offset = record.end;
+        if (record.lsn < expected) continue;
+        await visit(record.lsn, record.payload);
+        expected += 1n;
+      }
+    }
+    assert(expected > throughLsn || afterLsn >= throughLsn, "replay reached the durable end");
+  }
+
+  /** Deletes whole segments whose records all have lsn <= lsn (never the active segment). */
+  async trimThrough(lsn: bigint): Promise<void> {
+    let removable = 0;
+    while (removable < this.segments.length - 1 && this.segments[removable + 1]!.firstLsn - 1n <= lsn) {
+      removable += 1;
+    }
+    if (removable === 0) return;
+    const doomed = this.segments.slice(0, removable);
+    // Oldest first, so a crash midway leaves a contiguous log (recovery step 3).
+    for (const segment of doomed) {
+      try {
+        await unlink(segment.path);
+      } catch (error) {
+        throw ioError(segment.path, "delete of trimmed segment", error);
+      }
+      this.segments.shift();
+    }
+    await fsyncDirectory(this.dir);
+  }
+
+  /** Waits for queued appends to become durable (or fail), then closes the active segment. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    while (this.flushing !== undefined) await this.flushing;
+    await this.activeHandle.close().catch(() => undefined);
+  }
+}
