@@ -1,0 +1,41 @@
+/**
+ * Crash-test child (run by crash.test.ts, never imported): appends to the log in `argv[2]`
+ * forever, in seeded bursts of concurrent appends so group commit batches them, and prints
+ * each LSN on its own line only after its append resolved (i.e. after fsync). The parent
+ * kills it with SIGKILL at a random moment and checks every printed LSN survived.
+ *
+ * Usage: bun storage/log/crash-child.ts <dir> <seed> <segmentBytesMax>
+ */
+import { RequestLog } from "./mod.ts";
+import { payloadForLsn } from "./test-payload.ts";
+
+const [dir, seedText, segmentBytesMaxText] = process.argv.slice(2);
+if (dir === undefined || seedText === undefined || segmentBytesMaxText === undefined) {
+  throw new Error("usage: crash-child.ts <dir> <seed> <segmentBytesMax>");
+}
+let state = Number(seedText) >>> 0;
+function nextRandom(): number {
+  state = (state + 0x6d2b79f5) >>> 0;
+  let t = state;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+}
+
+const log = await RequestLog.open({ dir, segmentBytesMax: Number(segmentBytesMaxText) });
+let nextLsn = log.lastLsn + 1n;
+for (;;) {
+  const burst = 1 + Math.floor(nextRandom() * 12);
+  const appends: Promise<void>[] = [];
+  for (let i = 0; i < burst; i++) {
+    const expected = nextLsn;
+    nextLsn += 1n;
+    appends.push(
+      log.append(payloadForLsn(expected)).then((lsn) => {
+        if (lsn !== expected) throw new Error(`got LSN ${lsn}, expected ${expected}`);
+        process.stdout.write(`${lsn}\n`);
+      }),
+    );
+  }
+  await Promise.all(appends);
+}
