@@ -1,0 +1,340 @@
+/**
+ * The Hono app: Pinecone's REST API over the engine's operation layer.
+ *
+ * Layout on one port:
+ *   /indexes...                 control plane (snake_case; model chosen by X-Pinecone-Api-Version)
+ *   /index/<name>/...           data plane of index <name>; describe-index returns this as `host`
+ *
+ * Invariants:
+ *   1. Every answer is JSON except 202 delete-index (empty, as Pinecone) and every error
+ *      is JSON in the plane's shape (errors.ts).
+ *   2. Request bodies are read with a byte cap while they stream (body.ts); nothing reaches
+ *      the engine before it is fully validated (requests.ts, control.ts).
+ *   3. No request outlives `requestTimeoutMs`: it answers 503 with Retry-After instead.
+ *   4. Writes answer with `X-Needle-Lsn`; reads wait (bounded) for `X-Needle-Min-Lsn`.
+ */
+import { Hono, type Context } from "hono";
+import { routePath } from "hono/route";
+import type { Engine } from "../../actors/api.ts";
+import { invalidArgument, NeedleError } from "../../storage/errors.ts";
+import { type KeyCheck, apiKeyCheck } from "./auth.ts";
+import { readJsonBody } from "./body.ts";
+import {
+  indexModelJson,
+  indexModelVersion,
+  indexNameOrNotFound,
+  parseConfigureIndex,
+  parseCreateIndex,
+} from "./control.ts";
+import { httpErrorAnswer, type Plane } from "./errors.ts";
+import { limits } from "../schemas/mod.ts";
+import {
+  fetchByMetadataJson,
+  fetchJson,
+  listJson,
+  listNamespacesJson,
+  namespaceJson,
+  queryJson,
+  statsJson,
+} from "./render.ts";
+import {
+  parseCreateNamespace,
+  parseDelete,
+  parseFetchByMetadata,
+  parseFetchIds,
+  parseList,
+  parseListNamespaces,
+  parseNamespace,
+  parseQuery,
+  parseStatsFilter,
+  parseUpdate,
+  parseUpsert,
+  type JsonObject,
+} from "./requests.ts";
+
+/** Response header: the LSN a write made durable, or the LSN a read reflects. */
+export const lsnHeader = "X-Needle-Lsn";
+/** Request header on reads: wait until the index reflects at least this LSN. */
+export const minLsnHeader = "X-Needle-Min-Lsn";
+export const apiKeyHeader = "Api-Key";
+export const apiVersionHeader = "X-Pinecone-Api-Version";
+
+export const requestTimeoutMsDefault = 30_000;
+/** Every JSON body but upsert's; a query with a 20k-dim vector and a filter is far smaller. */
+export const requestBytesMax = limits.upsertBytesMax;
+/** Longest a read waits for X-Needle-Min-Lsn before answering 503. */
+export const minLsnWaitMsMax = 5_000;
+
+export interface RequestLogEntry {
+  method: string;
+  route: string;
+  path: string;
+  status: number;
+  durationMs: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export interface AppOptions {
+  apiKeys: string[];
+  /** Scheme, host and port clients reach this server on; data-plane hosts hang off it. */
+  publicUrl: string;
+  log?: (entry: RequestLogEntry) => void;
+  requestTimeoutMs?: number;
+}
+
+type Handler = (c: Context) => Promise<Response>;
+
+export function createApp(engine: Engine, options: AppOptions): Hono {
+  const app = new Hono();
+  const checkKey: KeyCheck = apiKeyCheck(options.apiKeys);
+  const timeoutMs = options.requestTimeoutMs ?? requestTimeoutMsDefault;
+  const publicUrl = options.publicUrl.replace(/\/+$/, "");
+  const hostOf = (name: string) => `${publicUrl}/index/${name}`;
+  const knownPaths = new Set<string>();
+
+  app.use("*", async (c, next) => {
+    const started = performance.now();
+    await next();
+    if (options.log === undefined) return;
+    const length = c.res.headers.get("content-length");
+    options.log({
+      method: c.req.method,
+      route: routePath(c) || c.req.path,
+      path: c.req.path,
+      status: c.res.status,
+      durationMs: Math.round((performance.now() - started) * 100) / 100,
+      bytesIn: Number(c.req.header("content-length") ?? 0) || 0,
+      bytesOut: length === null ? 0 : Number(length),
+    });
+  });
+
+  app.use("*", async (c, next) => {
+    if (!checkKey(c.req.header(apiKeyHeader) ?? null)) {
+      const message = c.req.header(apiKeyHeader) ? "Invalid API Key" : "Missing Api-Key header";
+      return c.json({ error: { code: "UNAUTHENTICATED", message }, status: 401 }, 401);
+    }
+    await next();
+  });
+
+  /** Runs a handler with the plane's error rendering and the per-request timeout. */
+  const guarded =
+    (plane: Plane, handler: Handler): Handler =>
+    async (c) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new NeedleError("UNAVAILABLE", `request did not finish within ${timeoutMs} ms`, {
+                retryAfterSeconds: 1,
+              }),
+            ),
+          timeoutMs,
+        );
+      });
+      try {
+        return await Promise.race([handler(c), timeout]);
+      } catch (error) {
+        return errorResponse(c, error, plane);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+
+  type Method = "get" | "post" | "patch" | "delete";
+  const route = (method: Method, path: string, plane: Plane, handler: Handler) => {
+    knownPaths.add(path);
+    app[method](path, guarded(plane, handler));
+  };
+  const unserved = (path: string, what: string) => {
+    const plane: Plane = path.startsWith("/index/") ? "data" : "control";
+    app.all(
+      path,
+      guarded(plane, async () => {
+        throw new NeedleError("UNIMPLEMENTED", `Needle does not serve ${what} yet`);
+      }),
+    );
+  };
+
+  // ------------------------------------------------------------------ control plane
+  route("post", "/indexes", "control", async (c) => {
+    const request = parseCreateIndex(await readJsonBody(c.req.raw, requestBytesMax));
+    const index = await engine.createIndex(request);
+    return c.json(indexModelJson(index, hostOf(index.name), versionOf(c)), 201);
+  });
+  route("get", "/indexes", "control", async (c) => {
+    const version = versionOf(c);
+    const indexes = await engine.listIndexes();
+    return c.json({ indexes: indexes.map((index) => indexModelJson(index, hostOf(index.name), version)) });
+  });
+  route("get", "/indexes/:name", "control", async (c) => {
+    const index = await engine.describeIndex(indexNameParam(c));
+    return c.json(indexModelJson(index, hostOf(index.name), versionOf(c)));
+  });
+  route("patch", "/indexes/:name", "control", async (c) => {
+    const name = indexNameParam(c);
+    const request = parseConfigureIndex(await readJsonBody(c.req.raw, requestBytesMax));
+    const index = await engine.configureIndex(name, request);
+    return c.json(indexModelJson(index, hostOf(index.name), versionOf(c)));
+  });
+  route("delete", "/indexes/:name", "control", async (c) => {
+    await engine.deleteIndex(indexNameParam(c));
+    return c.body(null, 202);
+  });
+  unserved("/indexes/create-for-model", "integrated inference (create-for-model)");
+  unserved("/indexes/:name/backups", "backups");
+  unserved("/indexes/:name/backup-schedules", "backup schedules");
+  for (const prefix of ["/collections", "/backups", "/restore-jobs", "/backup-schedules"]) {
+    unserved(prefix, `${prefix.slice(1)} (pod collections and backups)`);
+    unserved(`${prefix}/*`, `${prefix.slice(1)} (pod collections and backups)`);
+  }
+  for (const prefix of ["/embed", "/rerank", "/models", "/models/*"])
+    unserved(prefix, "integrated inference");
+  unserved("/assistant/*", "assistants");
+  unserved("/admin/*", "the admin API");
+
+  // ------------------------------------------------------------------ data plane
+  route("post", "/index/:index/vectors/upsert", "data", async (c) => {
+    const { namespace, request } = parseUpsert(await readJsonBody(c.req.raw, limits.upsertBytesMax));
+    const result = await engine.upsert(indexParam(c), namespace, request);
+    return withLsn(c.json({ upsertedCount: result.upsertedCount }), result.lsn);
+  });
+  route("post", "/index/:index/query", "data", async (c) => {
+    const body = await readJsonBody(c.req.raw, requestBytesMax);
+    const { namespace, request } = parseQuery(body);
+    const index = indexParam(c);
+    await waitForMinLsn(c, engine, index);
+    const result = await engine.query(index, namespace, request);
+    return withLsn(c.json(queryJson(result, requestedNamespace(body))), result.lsn);
+  });
+  route("get", "/index/:index/vectors/fetch", "data", async (c) => {
+    const url = new URL(c.req.url);
+    const ids = parseFetchIds(url.searchParams.getAll("ids"));
+    const rawNamespace = url.searchParams.get("namespace") ?? "";
+    const namespace = parseNamespace(rawNamespace);
+    const index = indexParam(c);
+    await waitForMinLsn(c, engine, index);
+    const result = await engine.fetch(index, namespace, ids);
+    return withLsn(c.json(fetchJson(result, rawNamespace)), result.lsn);
+  });
+  route("post", "/index/:index/vectors/fetch_by_metadata", "data", async (c) => {
+    const body = await readJsonBody(c.req.raw, requestBytesMax);
+    const { namespace, request } = parseFetchByMetadata(body);
+    const index = indexParam(c);
+    await waitForMinLsn(c, engine, index);
+    const result = await engine.fetchByMetadata(index, namespace, request);
+    return withLsn(c.json(fetchByMetadataJson(result, requestedNamespace(body))), result.lsn);
+  });
+  route("post", "/index/:index/vectors/update", "data", async (c) => {
+    const { namespace, request } = parseUpdate(await readJsonBody(c.req.raw, requestBytesMax));
+    const result = await engine.update(indexParam(c), namespace, request);
+    return withLsn(c.json({ matchedRecords: result.matchedRecords }), result.lsn);
+  });
+  route("post", "/index/:index/vectors/delete", "data", async (c) => {
+    const { namespace, request } = parseDelete(await readJsonBody(c.req.raw, requestBytesMax));
+    const result = await engine.delete(indexParam(c), namespace, request);
+    return withLsn(c.json({}), result.lsn);
+  });
+  route("get", "/index/:index/vectors/list", "data", async (c) => {
+    const url = new URL(c.req.url);
+    const { namespace, request } = parseList(url.searchParams);
+    const index = indexParam(c);
+    await waitForMinLsn(c, engine, index);
+    const result = await engine.list(index, namespace, request);
+    return c.json(listJson(result, url.searchParams.get("namespace") ?? ""));
+  });
+  const stats: Handler = async (c) => {
+    const body = c.req.method === "GET" ? {} : await readJsonBody(c.req.raw, requestBytesMax);
+    const filter = parseStatsFilter(body);
+    const index = indexParam(c);
+    await waitForMinLsn(c, engine, index);
+    return c.json(statsJson(await engine.describeIndexStats(index, filter)));
+  };
+  route("post", "/index/:index/describe_index_stats", "data", stats);
+  route("get", "/index/:index/describe_index_stats", "data", stats);
+  route("get", "/index/:index/namespaces", "data", async (c) => {
+    const request = parseListNamespaces(new URL(c.req.url).searchParams);
+    return c.json(listNamespacesJson(await engine.listNamespaces(indexParam(c), request)));
+  });
+  route("post", "/index/:index/namespaces", "data", async (c) => {
+    const namespace = parseCreateNamespace(await readJsonBody(c.req.raw, requestBytesMax));
+    return c.json(namespaceJson(await engine.createNamespace(indexParam(c), namespace)), 201);
+  });
+  route("get", "/index/:index/namespaces/:namespace", "data", async (c) => {
+    const namespace = parseNamespace(c.req.param("namespace"), "namespace");
+    return c.json(namespaceJson(await engine.describeNamespace(indexParam(c), namespace)));
+  });
+  route("delete", "/index/:index/namespaces/:namespace", "data", async (c) => {
+    const namespace = parseNamespace(c.req.param("namespace"), "namespace");
+    const result = await engine.deleteNamespace(indexParam(c), namespace);
+    return withLsn(c.json({}), result.lsn);
+  });
+  unserved("/index/:index/records/*", "the records API (integrated inference)");
+  unserved("/index/:index/namespaces/:namespace/documents/*", "the documents API");
+  unserved("/index/:index/documents/*", "the documents API");
+  unserved("/index/:index/bulk/*", "bulk imports");
+
+  // A known path with the wrong method: 405, not a misleading 404.
+  for (const path of knownPaths) {
+    const plane: Plane = path.startsWith("/index/") ? "data" : "control";
+    app.all(path, (c) =>
+      jsonError(c, plane, 405, "METHOD_NOT_ALLOWED", `${c.req.method} is not allowed on ${routePath(c)}`),
+    );
+  }
+  app.notFound((c) => {
+    const plane: Plane = c.req.path.startsWith("/index/") ? "data" : "control";
+    return jsonError(c, plane, 404, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`);
+  });
+  app.onError((error, c) => errorResponse(c, error, c.req.path.startsWith("/index/") ? "data" : "control"));
+  return app;
+}
+
+function versionOf(c: Context) {
+  return indexModelVersion(c.req.header(apiVersionHeader));
+}
+
+function indexNameParam(c: Context): string {
+  return indexNameOrNotFound(c.req.param("name") ?? "", "name");
+}
+
+function indexParam(c: Context): string {
+  return indexNameOrNotFound(c.req.param("index") ?? "", "index");
+}
+
+function requestedNamespace(body: unknown): string {
+  const namespace = (body as JsonObject).namespace;
+  return typeof namespace === "string" ? namespace : "";
+}
+
+function withLsn(response: Response, lsn: bigint): Response {
+  response.headers.set(lsnHeader, lsn.toString());
+  return response;
+}
+
+async function waitForMinLsn(c: Context, engine: Engine, index: string): Promise<void> {
+  const raw = c.req.header(minLsnHeader);
+  if (raw === undefined || raw === "") return;
+  if (!/^\d{1,20}$/.test(raw.trim())) {
+    throw invalidArgument(
+      minLsnHeader,
+      `${minLsnHeader} must be a non-negative integer`,
+      "uint64",
+      raw.slice(0, 40),
+    );
+  }
+  await engine.waitForLsn(index, BigInt(raw.trim()), minLsnWaitMsMax);
+}
+
+function errorResponse(c: Context, error: unknown, plane: Plane): Response {
+  const answer = httpErrorAnswer(error, plane);
+  return c.json(answer.body, answer.status as 400, answer.headers);
+}
+
+function jsonError(c: Context, plane: Plane, status: 404 | 405, code: string, message: string): Response {
+  const body =
+    plane === "control"
+      ? { error: { code, message }, status }
+      : { code: status === 404 ? 5 : 12, message, details: [] };
+  return c.json(body, status);
+}

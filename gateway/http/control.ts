@@ -1,0 +1,151 @@
+/**
+ * The control plane's two index models.
+ *
+ * - API version `2026-07` (client 9.x): `deployment` + `schema.fields` with the reserved
+ *   vector fields `_values` (dense) and `_sparse_values` (sparse).
+ * - `2026-04` and older (client <= 8.x): top-level `dimension`, `metric`, `vector_type`
+ *   and `spec.serverless`.
+ *
+ * The response model follows the request's `X-Pinecone-Api-Version` header (newest when
+ * absent). Request bodies arrive in snake_case; they are renamed to the camelCase the shared
+ * schemas validate (which accept either create form), and error field names are renamed back.
+ */
+import type { ConfigureIndexRequest, CreateIndexRequest, IndexDescription } from "../../actors/api.ts";
+import { NeedleError } from "../../storage/errors.ts";
+import * as schemas from "../schemas/mod.ts";
+import type { JsonObject } from "./requests.ts";
+
+export const apiVersionNewest = "2026-07";
+export type IndexModelVersion = "2026-07" | "2026-04";
+
+/** `YYYY-MM` strings compare correctly as text; anything older than 2026-07 gets the old model. */
+export function indexModelVersion(header: string | undefined): IndexModelVersion {
+  const trimmed = header?.trim() ?? "";
+  if (!/^\d{4}-\d{2}$/.test(trimmed)) return "2026-07";
+  return trimmed < apiVersionNewest ? "2026-04" : "2026-07";
+}
+
+const denseField = "_values";
+const sparseField = "_sparse_values";
+
+/** Wire (snake_case) key -> schema (camelCase) key, for every control-plane key that differs. */
+const camelOfSnake: Readonly<Record<string, string>> = {
+  deletion_protection: "deletionProtection",
+  read_capacity: "readCapacity",
+  vector_type: "vectorType",
+  deployment_type: "deploymentType",
+  cmek_id: "cmekId",
+  source_collection: "sourceCollection",
+  pod_replicas: "podReplicas",
+  pod_type: "podType",
+};
+const snakeOfCamel: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(camelOfSnake).map(([snake, camel]) => [camel, snake]),
+);
+
+/**
+ * Renames known snake_case keys to camelCase, recursively, except inside `tags` and
+ * `schema.fields`, whose keys are the user's own names.
+ */
+export function camelizeControlBody(value: unknown, userKeyed = false): unknown {
+  if (Array.isArray(value)) return value.map((item) => camelizeControlBody(item));
+  if (value === null || typeof value !== "object") return value;
+  const out: JsonObject = {};
+  for (const [key, child] of Object.entries(value as JsonObject)) {
+    const renamed = userKeyed ? key : (camelOfSnake[key] ?? key);
+    if (!userKeyed && key === "tags") out[renamed] = child;
+    else if (!userKeyed && key === "fields") {
+      // Field names are the user's; each field's own properties are renamed normally.
+      const fields: JsonObject = {};
+      if (child !== null && typeof child === "object" && !Array.isArray(child)) {
+        for (const [name, definition] of Object.entries(child as JsonObject))
+          fields[name] = camelizeControlBody(definition);
+        out[renamed] = fields;
+      } else out[renamed] = child;
+    } else out[renamed] = camelizeControlBody(child);
+  }
+  return out;
+}
+
+const wireFieldNames = { fieldNames: snakeOfCamel };
+
+export function parseCreateIndex(raw: unknown): CreateIndexRequest {
+  return schemas.parseCreateIndex(camelizeControlBody(raw), wireFieldNames);
+}
+
+export function parseConfigureIndex(raw: unknown): ConfigureIndexRequest {
+  const body = camelizeControlBody(raw) as JsonObject;
+  // The 2026-04 model configures through `spec` (pod sizing) and `embed`: not served.
+  for (const key of ["spec", "embed"]) {
+    if (body[key] !== undefined) {
+      throw new NeedleError(
+        "UNIMPLEMENTED",
+        `Needle does not serve configuring ${key}; deletion_protection and tags can be configured`,
+        {
+          field: key,
+          limit: "deletion_protection, tags",
+          received: key,
+        },
+      );
+    }
+  }
+  return schemas.parseConfigureIndex(body, wireFieldNames);
+}
+
+/** A valid index name, or NOT_FOUND: a malformed name can name no index. */
+export function indexNameOrNotFound(name: string, field: string): string {
+  try {
+    return schemas.parseIndexName(name, { fieldPrefix: field });
+  } catch {
+    throw new NeedleError("NOT_FOUND", `Resource ${name} not found`, { field, received: name.slice(0, 60) });
+  }
+}
+
+const onDemandCapacity = { mode: "OnDemand", status: { state: "Ready" } };
+
+/** The IndexModel JSON for the client's API version. */
+export function indexModelJson(
+  index: IndexDescription,
+  host: string,
+  version: IndexModelVersion,
+): JsonObject {
+  const status = { ready: index.status.ready, state: index.status.state };
+  if (version === "2026-04") {
+    const model: JsonObject = {
+      name: index.name,
+      metric: index.metric,
+      host,
+      deletion_protection: index.deletionProtection,
+      tags: index.tags,
+      spec: {
+        serverless: {
+          cloud: index.deployment.cloud,
+          region: index.deployment.region,
+          read_capacity: onDemandCapacity,
+        },
+      },
+      status,
+      vector_type: index.vectorType,
+    };
+    if (index.dimension !== undefined) model.dimension = index.dimension;
+    return model;
+  }
+  const fields: JsonObject =
+    index.vectorType === "dense"
+      ? { [denseField]: { type: "dense_vector", dimension: index.dimension, metric: index.metric } }
+      : { [sparseField]: { type: "sparse_vector" } };
+  return {
+    name: index.name,
+    host,
+    status,
+    deployment: {
+      deployment_type: "managed",
+      cloud: index.deployment.cloud,
+      region: index.deployment.region,
+    },
+    schema: { fields },
+    read_capacity: onDemandCapacity,
+    deletion_protection: index.deletionProtection,
+    tags: index.tags,
+  };
+}

@@ -1,0 +1,14 @@
+/** The HTTP front door: Pinecone's REST API as a Hono app. */
+export {
+  type AppOptions,
+  apiKeyHeader,
+  apiVersionHeader,
+  createApp,
+  lsnHeader,
+  minLsnHeader,
+  minLsnWaitMsMax,
+  type RequestLogEntry,
+  requestTimeoutMsDefault,
+} from "./app.ts";
+export { isLoopbackHost } from "./auth.ts";
+export { httpErrorAnswer } from "./errors.ts";
