@@ -1,0 +1,163 @@
+import { describe, expect, test } from "bun:test";
+import { NeedleError } from "../../storage/errors.ts";
+import { defaultDeployment, parseConfigureIndex, parseCreateIndex, parseIndexName } from "./indexes.ts";
+import { dimensionMax, indexNameCharsMax, tagsPerIndexMax } from "./limits.ts";
+
+function refused(action: () => unknown): NeedleError {
+  try {
+    action();
+  } catch (error) {
+    expect(error).toBeInstanceOf(NeedleError);
+    const needle = error as NeedleError;
+    expect(needle.code).toBe("INVALID_ARGUMENT");
+    expect(needle.message).toContain(needle.field as string);
+    return needle;
+  }
+  throw new Error("expected a NeedleError, but nothing was thrown");
+}
+
+describe("index names", () => {
+  test("valid names pass", () => {
+    for (const name of ["a", "docs-1", "0abc", "x".repeat(indexNameCharsMax)]) {
+      expect(parseIndexName(name)).toBe(name);
+    }
+  });
+
+  test("bad names are refused with the phrase 'alphanumeric character'", () => {
+    for (const name of ["-docs", "docs-", "Docs", "doc_s", "doc s", "héllo"]) {
+      const error = refused(() => parseIndexName(name));
+      expect(error.field).toBe("name");
+      expect(error.message).toContain("alphanumeric character");
+    }
+    expect(refused(() => parseIndexName("")).field).toBe("name");
+    expect(refused(() => parseIndexName("x".repeat(indexNameCharsMax + 1))).limit).toBe(
+      `at most ${indexNameCharsMax} characters`,
+    );
+  });
+});
+
+describe("create index", () => {
+  test("legacy form: defaults to cosine, dense, disabled protection, local deployment", () => {
+    expect(parseCreateIndex({ name: "a", dimension: 8 })).toEqual({
+      name: "a",
+      dimension: 8,
+      metric: "cosine",
+      vectorType: "dense",
+      deletionProtection: "disabled",
+      tags: {},
+      deployment: { ...defaultDeployment },
+    });
+  });
+
+  test("legacy form with spec, tags and every metric", () => {
+    for (const metric of ["cosine", "euclidean", "dotproduct"] as const) {
+      const parsed = parseCreateIndex({
+        name: "a",
+        dimension: 3,
+        metric,
+        spec: { serverless: { cloud: "aws", region: "us-east-1" } },
+        tags: { team: "search", gone: "" },
+        deletionProtection: "enabled",
+        waitUntilReady: true,
+      });
+      expect(parsed.metric).toBe(metric);
+      expect(parsed.deployment).toEqual({ cloud: "aws", region: "us-east-1" });
+      expect(parsed.tags).toEqual({ team: "search" });
+      expect(parsed.deletionProtection).toBe("enabled");
+    }
+  });
+
+  test("2026-07 form: dense and sparse vector fields", () => {
+    const dense = parseCreateIndex({
+      name: "a",
+      schema: { fields: { _values: { type: "dense_vector", dimension: 4, metric: "euclidean" } } },
+      deployment: { deploymentType: "managed", cloud: "gcp", region: "eu" },
+    });
+    expect(dense).toMatchObject({ dimension: 4, metric: "euclidean", vectorType: "dense" });
+    expect(dense.deployment).toEqual({ cloud: "gcp", region: "eu" });
+    const sparse = parseCreateIndex({
+      name: "s",
+      schema: { fields: { _sparse_values: { type: "sparse_vector" } } },
+    });
+    expect(sparse).toMatchObject({ metric: "dotproduct", vectorType: "sparse" });
+    expect(sparse.dimension).toBeUndefined();
+  });
+
+  test("2026-07 form: text fields and two dense fields are refused", () => {
+    const text = refused(() =>
+      parseCreateIndex({ name: "a", schema: { fields: { body: { type: "string", full_text_search: {} } } } }),
+    );
+    expect(text.field).toBe("schema.fields.body.type");
+    const twoDense = refused(() =>
+      parseCreateIndex({
+        name: "a",
+        schema: {
+          fields: {
+            a: { type: "dense_vector", dimension: 2, metric: "cosine" },
+            b: { type: "dense_vector", dimension: 2, metric: "cosine" },
+          },
+        },
+      }),
+    );
+    expect(twoDense.field).toBe("schema.fields");
+  });
+
+  test("dimension limits, sparse rules, unknown metric, bad protection", () => {
+    expect(refused(() => parseCreateIndex({ name: "a", dimension: 0 })).field).toBe("dimension");
+    expect(refused(() => parseCreateIndex({ name: "a", dimension: dimensionMax + 1 })).limit).toBe(
+      `at most ${dimensionMax}`,
+    );
+    expect(refused(() => parseCreateIndex({ name: "a", dimension: 1.5 })).field).toBe("dimension");
+    expect(refused(() => parseCreateIndex({ name: "a" })).field).toBe("dimension");
+    expect(refused(() => parseCreateIndex({ name: "a", vectorType: "sparse", dimension: 3 })).field).toBe(
+      "dimension",
+    );
+    expect(refused(() => parseCreateIndex({ name: "a", vectorType: "sparse", metric: "cosine" })).field).toBe(
+      "metric",
+    );
+    expect(refused(() => parseCreateIndex({ name: "a", dimension: 3, metric: "manhattan" })).field).toBe(
+      "metric",
+    );
+    expect(
+      refused(() => parseCreateIndex({ name: "a", dimension: 3, deletionProtection: "maybe" })).field,
+    ).toBe("deletionProtection");
+    expect(refused(() => parseCreateIndex({ name: "Bad", dimension: 3 })).message).toContain(
+      "alphanumeric character",
+    );
+    expect(refused(() => parseCreateIndex({ name: "a", dimension: 3, spec: { pod: {} } })).field).toBe(
+      "spec",
+    );
+  });
+
+  test("more than 20 tags, bad tag keys and over-long values are refused", () => {
+    const many = Object.fromEntries(Array.from({ length: tagsPerIndexMax + 1 }, (_, i) => [`k${i}`, "v"]));
+    const error = refused(() => parseCreateIndex({ name: "a", dimension: 3, tags: many }));
+    expect(error.field).toBe("tags");
+    expect(error.limit).toBe(`at most ${tagsPerIndexMax} tags`);
+    const exactly = Object.fromEntries(Array.from({ length: tagsPerIndexMax }, (_, i) => [`k${i}`, "v"]));
+    expect(Object.keys(parseCreateIndex({ name: "a", dimension: 3, tags: exactly }).tags ?? {})).toHaveLength(
+      tagsPerIndexMax,
+    );
+    expect(
+      refused(() => parseCreateIndex({ name: "a", dimension: 3, tags: { "bad key!": "v" } })).field,
+    ).toContain("tags");
+    expect(
+      refused(() => parseCreateIndex({ name: "a", dimension: 3, tags: { k: "x".repeat(121) } })).field,
+    ).toBe("tags.k");
+  });
+});
+
+describe("configure index", () => {
+  test("deletion protection and tags pass; empty tag values survive (they remove keys)", () => {
+    expect(parseConfigureIndex({ deletionProtection: "enabled", tags: { a: "", b: "x" } })).toEqual({
+      deletionProtection: "enabled",
+      tags: { a: "", b: "x" },
+    });
+  });
+
+  test("nothing to configure, pod options and unknown fields are refused", () => {
+    expect(refused(() => parseConfigureIndex({})).message).toContain("at least one");
+    expect(refused(() => parseConfigureIndex({ podReplicas: 2 })).field).toBe("podReplicas");
+    expect(refused(() => parseConfigureIndex({ spec: {} })).message).toContain("spec");
+  });
+});

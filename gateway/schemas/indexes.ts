@@ -1,0 +1,274 @@
+/**
+ * Control-plane schemas: index names, tags, and the create / configure requests. Create accepts
+ * both forms the official client 9.x accepts (camelCase):
+ *   - 2026-07 form: `{name, schema: {fields: {_values: {type: "dense_vector", dimension,
+ *     metric}}}, deployment?: {deploymentType: "managed", cloud, region}, ...}`, or a
+ *     `_sparse_values: {type: "sparse_vector"}` field for a sparse index;
+ *   - the older form: `{name, dimension?, metric?, vectorType?, spec?: {serverless: {cloud,
+ *     region}}, ...}`.
+ * Both produce actors/api.ts's CreateIndexRequest. Needle serves the vectors API only, so a
+ * schema must hold exactly one dense vector field (plus, with dotproduct, one sparse field for
+ * hybrid records) or exactly one sparse vector field.
+ */
+import { z } from "zod";
+import type { ConfigureIndexRequest, CreateIndexRequest } from "../../actors/api.ts";
+import { described, fail, type ParseOptions, parseInput } from "./errors.ts";
+import {
+  dimensionMax,
+  dimensionMin,
+  indexNameCharsMax,
+  indexNameCharsMin,
+  tagKeyCharsMax,
+  tagsPerIndexMax,
+  tagValueCharsMax,
+} from "./limits.ts";
+
+const indexNameLimit = `${indexNameCharsMin}-${indexNameCharsMax} characters: lowercase alphanumerics or '-', starting and ending with an alphanumeric character`;
+const indexNamePattern = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
+
+/** An index name: 1-45 lowercase alphanumerics or '-', starting and ending alphanumeric. */
+export const indexName = z
+  .string()
+  .min(indexNameCharsMin)
+  .max(indexNameCharsMax)
+  .refine((name) => indexNamePattern.test(name), {
+    message:
+      "must consist of lowercase alphanumeric characters or '-', and must start and end with an alphanumeric character",
+    params: { limit: indexNameLimit },
+  });
+
+export const metric = z.enum(["cosine", "euclidean", "dotproduct"]);
+export const deletionProtection = z.enum(["enabled", "disabled"]);
+export const vectorType = z.enum(["dense", "sparse"]);
+
+const tagKeyPattern = /^[A-Za-z0-9_-]+$/;
+const tagValuePattern = /^[A-Za-z0-9;@_\-.+ ]*$/;
+
+/**
+ * Tags: at most 20; keys 1-80 of [A-Za-z0-9_-]; values 0-120 of [A-Za-z0-9;@_-.+ ].
+ * An empty value removes the key (configure) or is dropped (create).
+ */
+export const tags = z
+  .record(
+    z
+      .string()
+      .min(1)
+      .max(tagKeyCharsMax)
+      .refine((key) => tagKeyPattern.test(key), {
+        message: "tag keys must be alphanumeric, '_' or '-'",
+        params: { limit: `1-${tagKeyCharsMax} characters of A-Z a-z 0-9 _ -` },
+      }),
+    z
+      .string()
+      .max(tagValueCharsMax)
+      .refine((value) => tagValuePattern.test(value), {
+        message: "tag values must be alphanumeric, ';', '@', '_', '-', '.', '+' or ' '",
+        params: { limit: `0-${tagValueCharsMax} characters of A-Z a-z 0-9 ; @ _ - . + space` },
+      }),
+  )
+  .refine((record) => Object.keys(record).length <= tagsPerIndexMax, {
+    message: "has too many tags",
+    params: { limit: `at most ${tagsPerIndexMax} tags` },
+  });
+
+const dimension = z.int().min(dimensionMin).max(dimensionMax);
+
+const denseField = z.object({
+  type: z.literal("dense_vector"),
+  dimension,
+  metric: metric.default("cosine"),
+  description: z.string().nullish(),
+});
+const sparseField = z.object({
+  type: z.literal("sparse_vector"),
+  description: z.string().nullish(),
+});
+const schemaField = z.discriminatedUnion("type", [denseField, sparseField], {
+  error: "Needle serves the vectors API: a field must be of type dense_vector or sparse_vector",
+});
+
+const deployment = z.object({
+  deploymentType: z.literal("managed"),
+  cloud: z.string().min(1),
+  region: z.string().min(1),
+});
+
+/** Read capacity is accepted for compatibility and ignored: Needle has no capacity modes. */
+const readCapacity = z.unknown();
+
+const createCommon = {
+  name: indexName,
+  deletionProtection: deletionProtection.default("disabled"),
+  tags: tags.nullish(),
+  readCapacity: readCapacity.optional(),
+  cmekId: z.string().optional(),
+  // Library-level options of the client; the front door acts on them, the schema lets them pass.
+  waitUntilReady: z.boolean().optional(),
+  timeout: z.number().optional(),
+  suppressConflicts: z.boolean().optional(),
+};
+
+export const createIndexNative = z.strictObject({
+  ...createCommon,
+  schema: z.object({ fields: z.record(z.string(), schemaField) }),
+  deployment: deployment.optional(),
+});
+
+export const createIndexLegacy = z.strictObject({
+  ...createCommon,
+  dimension: dimension.optional(),
+  metric: metric.optional(),
+  vectorType: vectorType.default("dense"),
+  spec: z
+    .strictObject({
+      serverless: z
+        .object({
+          cloud: z.string().min(1),
+          region: z.string().min(1),
+          readCapacity: readCapacity.optional(),
+        })
+        .optional(),
+      byoc: z.unknown().optional(),
+      pod: z.unknown().optional(),
+    })
+    .optional(),
+});
+
+/** Where an index lives when the caller does not say: Needle runs locally. */
+export const defaultDeployment = { cloud: "local", region: "local" } as const;
+
+function keptTags(raw: Record<string, string> | null | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(raw ?? {})) if (value !== "") out[key] = value;
+  return out;
+}
+
+/** Validates either create form and returns the engine's CreateIndexRequest. */
+export function parseCreateIndex(input: unknown, options: ParseOptions = {}): CreateIndexRequest {
+  const isNative = typeof input === "object" && input !== null && "schema" in input;
+  if (isNative) return fromNative(parseInput(createIndexNative, input, options), options);
+  return fromLegacy(parseInput(createIndexLegacy, input, options), options);
+}
+
+function field(options: ParseOptions, path: string): string {
+  return options.fieldPrefix ? `${options.fieldPrefix}.${path}` : path;
+}
+
+function fromNative(parsed: z.output<typeof createIndexNative>, options: ParseOptions): CreateIndexRequest {
+  const fields = Object.entries(parsed.schema.fields);
+  const dense = fields.filter(([, value]) => value.type === "dense_vector");
+  const sparse = fields.filter(([, value]) => value.type === "sparse_vector");
+  const base = {
+    name: parsed.name,
+    deletionProtection: parsed.deletionProtection,
+    tags: keptTags(parsed.tags),
+    deployment: parsed.deployment
+      ? { cloud: parsed.deployment.cloud, region: parsed.deployment.region }
+      : { ...defaultDeployment },
+  };
+  const limit =
+    "one dense_vector field (plus one sparse_vector field with dotproduct), or one sparse_vector field";
+  if (dense.length > 1 || sparse.length > 1 || fields.length === 0) {
+    fail(
+      field(options, "schema.fields"),
+      "must describe one vector index",
+      limit,
+      described(`${fields.length} fields`),
+    );
+  }
+  const [denseEntry] = dense;
+  if (denseEntry !== undefined) {
+    const [name, value] = denseEntry;
+    if (value.type !== "dense_vector") throw new Error("unreachable");
+    if (sparse.length === 1 && value.metric !== "dotproduct") {
+      fail(
+        field(options, `schema.fields.${name}.metric`),
+        "must be dotproduct when a sparse field is present",
+        "dotproduct",
+        value.metric,
+      );
+    }
+    return { ...base, dimension: value.dimension, metric: value.metric, vectorType: "dense" };
+  }
+  return { ...base, metric: "dotproduct", vectorType: "sparse" };
+}
+
+function fromLegacy(parsed: z.output<typeof createIndexLegacy>, options: ParseOptions): CreateIndexRequest {
+  const spec = parsed.spec;
+  if (spec?.pod !== undefined || spec?.byoc !== undefined) {
+    fail(
+      field(options, "spec"),
+      "only serverless specs are served",
+      "spec.serverless",
+      described(spec.pod !== undefined ? "spec.pod" : "spec.byoc"),
+    );
+  }
+  const base = {
+    name: parsed.name,
+    deletionProtection: parsed.deletionProtection,
+    tags: keptTags(parsed.tags),
+    deployment: spec?.serverless
+      ? { cloud: spec.serverless.cloud, region: spec.serverless.region }
+      : { ...defaultDeployment },
+  };
+  if (parsed.vectorType === "sparse") {
+    if (parsed.dimension !== undefined) {
+      fail(field(options, "dimension"), "is not allowed on a sparse index", "no dimension", parsed.dimension);
+    }
+    if (parsed.metric !== undefined && parsed.metric !== "dotproduct") {
+      fail(field(options, "metric"), "must be dotproduct on a sparse index", "dotproduct", parsed.metric);
+    }
+    return { ...base, metric: "dotproduct", vectorType: "sparse" };
+  }
+  if (parsed.dimension === undefined) {
+    fail(
+      field(options, "dimension"),
+      "is required for a dense index",
+      `${dimensionMin}-${dimensionMax}`,
+      undefined,
+    );
+  }
+  return { ...base, dimension: parsed.dimension, metric: parsed.metric ?? "cosine", vectorType: "dense" };
+}
+
+export const configureIndex = z.strictObject({
+  deletionProtection: deletionProtection.optional(),
+  tags: tags.nullish(),
+  readCapacity: readCapacity.optional(),
+  deployment: z.unknown().optional(),
+  schema: z.unknown().optional(),
+  podReplicas: z.unknown().optional(),
+  podType: z.unknown().optional(),
+});
+
+/** Validates a configure request (name excluded) and returns the engine's ConfigureIndexRequest. */
+export function parseConfigureIndex(input: unknown, options: ParseOptions = {}): ConfigureIndexRequest {
+  const parsed = parseInput(configureIndex, input ?? {}, options);
+  for (const unsupported of ["deployment", "schema", "podReplicas", "podType"] as const) {
+    if (parsed[unsupported] !== undefined) {
+      fail(
+        field(options, unsupported),
+        "cannot be changed on a Needle index",
+        "deletionProtection, tags, readCapacity",
+        described("a value"),
+      );
+    }
+  }
+  const out: ConfigureIndexRequest = {};
+  if (parsed.deletionProtection !== undefined) out.deletionProtection = parsed.deletionProtection;
+  if (parsed.tags !== undefined && parsed.tags !== null) out.tags = parsed.tags;
+  if (out.deletionProtection === undefined && out.tags === undefined && parsed.readCapacity === undefined) {
+    fail(
+      field(options, "deletionProtection"),
+      "at least one configuration option is required",
+      "deletionProtection or tags",
+      described("none"),
+    );
+  }
+  return out;
+}
+
+/** Validates an index name given on its own (describe, delete, index handle). */
+export function parseIndexName(input: unknown, options: ParseOptions = {}): string {
+  return parseInput(indexName, input, { fieldPrefix: options.fieldPrefix ?? "name" });
+}
