@@ -8,7 +8,7 @@
  * never start with one, so listings skip them), and unique so two writers never share one.
  */
 import { randomBytes } from "node:crypto";
-import { open, rename, rm } from "node:fs/promises";
+import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { NeedleError } from "./errors.ts";
 
@@ -45,6 +45,27 @@ export async function fsyncDirectory(dir: string): Promise<void> {
   } catch (error) {
     throw ioError(dir, "fsync of directory", error);
   }
+}
+
+/**
+ * Creates `dir` and any missing parents, fsyncing each new directory's parent so the new
+ * entries survive a power cut. Cheap when `dir` exists (one stat).
+ */
+export async function ensureDirectoryDurably(dir: string): Promise<void> {
+  try {
+    if ((await stat(dir)).isDirectory()) return;
+  } catch (error) {
+    if (!isNotFound(error)) throw ioError(dir, "stat of directory", error);
+  }
+  const parent = dirname(dir);
+  if (parent !== dir) await ensureDirectoryDurably(parent);
+  try {
+    await mkdir(dir);
+  } catch (error) {
+    // Another writer may have created it meanwhile; that is fine.
+    if ((error as { code?: unknown }).code !== "EEXIST") throw ioError(dir, "create directory", error);
+  }
+  await fsyncDirectory(parent);
 }
 
 /**
