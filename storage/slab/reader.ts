@@ -1,0 +1,712 @@
+/**
+ * The slab reader: opens one immutable slab file and serves rows from it without copying
+ * the large sections.
+ *
+ * Invariants, once the constructor returns:
+ *   - Every byte of the file has been checked: header and footer by their checksums and
+ *     magic, the section table by its checksum, every section (known or not) by its own
+ *     checksum, and every padding byte between them is zero. A single flipped byte anywhere
+ *     is a CORRUPTION error naming the file.
+ *   - Sections lie inside the file, start on 64-byte boundaries, do not overlap, appear in
+ *     ascending offset order, and each kind appears at most once.
+ *   - Every known section's length agrees with rowCount and dim from BOOKKEEPING, and the
+ *     section list in BOOKKEEPING equals the table's kinds.
+ *   - IDS offsets are monotone, each id is 1..idBytesMax bytes of valid UTF-8; ID_LOOKUP is
+ *     a permutation of the rows with strictly ascending id bytes (so ids are unique);
+ *     SPARSE and METADATA offsets are monotone and end at their payload's length; sparse
+ *     indices are strictly ascending within each row.
+ *   - Values (floats, int8 codes, metadata bytes) are trusted once their checksum matches;
+ *     metadata is shape-checked when decoded.
+ *   - After close() no method serves data: references to the bytes are dropped so a
+ *     memory-mapped file is unmapped when the garbage collector frees the last view.
+ *
+ * Opening, in order:
+ *   1. Check the length can hold a header and a footer.
+ *   2. Footer: magic, checksum, version, flags, file length.
+ *   3. Header: magic, checksum, agreement with the footer.
+ *   4. Section table: bounds, checksum, then each entry (kind, flags, encoding, bounds,
+ *      alignment, order), refusing unknown required kinds.
+ *   5. Padding between header, sections, table and footer is zero.
+ *   6. Every section's checksum.
+ *   7. BOOKKEEPING decoded and checked field by field.
+ *   8. Every known section's length and internal structure against rowCount and dim.
+ */
+
+import { statSync } from "node:fs";
+import type { Metadata, SparseValues, VectorRecord } from "../types.ts";
+import { NeedleError, corruption, invalidArgument } from "../errors.ts";
+import {
+  type Bookkeeping,
+  bookkeepingFields,
+  isMetric,
+  isPlainObject,
+  metadataProblem,
+  packr,
+} from "./codec.ts";
+import {
+  SectionKind,
+  bookkeepingBytesMax,
+  checksum,
+  dimMax,
+  entry,
+  fileFlagsKnown,
+  footer,
+  footerBytes,
+  footerMagic,
+  formatVersionMajor,
+  header,
+  headerBytes,
+  headerMagic,
+  idBytesMax,
+  knownSectionKinds,
+  levelMax,
+  sectionAlignmentBytes,
+  sectionEncodingPlain,
+  sectionEntryBytes,
+  sectionFlagRequired,
+  sectionFlagsKnown,
+  sectionKindNames,
+  slabRowsMax,
+  sourceSlabsMax,
+} from "./format.ts";
+import { compareByteRanges, encodeId, idDecoder } from "./ids.ts";
+
+export interface SlabInfo {
+  slabId: string;
+  namespace: string;
+  level: number;
+  dim: number;
+  metric: Bookkeeping["metric"];
+  rowCount: number;
+  minLsn: bigint;
+  maxLsn: bigint;
+  sourceSlabs: string[];
+  createdAt: number;
+  byteLength: number;
+  /** "none" in v1. */
+  vectorIndex: string;
+}
+
+interface SectionLocation {
+  kind: number;
+  flags: number;
+  offset: number;
+  length: number;
+}
+
+/** The parts of an open slab; all views over the file's bytes. Dropped on close. */
+interface OpenSlab {
+  bytes: Uint8Array;
+  idOffsets: Uint32Array;
+  idBytes: Uint8Array;
+  idLookup: Uint32Array;
+  vectors: Float32Array;
+  inverseNorms: Float32Array;
+  int8Codes: Int8Array;
+  int8Scales: Float32Array;
+  sparseOffsets?: Uint32Array;
+  sparseIndices?: Uint32Array;
+  sparseValues?: Float32Array;
+  metadataOffsets?: Uint32Array;
+  metadataBytes?: Uint8Array;
+  metadataIndexBytes?: Uint8Array;
+}
+
+const minimumFileBytes = headerBytes + footerBytes;
+
+export class SlabReader {
+  readonly name: string;
+  readonly info: SlabInfo;
+  private open: OpenSlab | undefined;
+
+  /**
+   * Memory-maps the file privately (copy-on-write: writes to the views never reach the file)
+   * and validates it. I/O failures are IO errors; anything wrong with the bytes is CORRUPTION.
+   * The file must not be truncated while mapped (the process would take SIGBUS); slabs are
+   * immutable and replaced by rename, never rewritten in place. Deleting it is safe.
+   */
+  static openFile(path: string): SlabReader {
+    let size: number;
+    try {
+      size = statSync(path).size;
+    } catch (error) {
+      throw new NeedleError("IO", `${path}: cannot stat slab file: ${(error as Error).message}`, {
+        file: path,
+        cause: error,
+      });
+    }
+    // Bun.mmap refuses empty files; anything this short is not a slab anyway.
+    if (size < minimumFileBytes) {
+      throw corruption(path, `file is ${size} bytes, shorter than a header and footer (${minimumFileBytes})`);
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = Bun.mmap(path, { shared: false });
+    } catch (error) {
+      throw new NeedleError("IO", `${path}: cannot map slab file: ${(error as Error).message}`, {
+        file: path,
+        cause: error,
+      });
+    }
+    return new SlabReader(bytes, path);
+  }
+
+  /** Validates bytes already in memory; `name` is the file or object name errors carry. */
+  static fromBytes(bytes: Uint8Array, name: string): SlabReader {
+    if (!(bytes instanceof Uint8Array)) throw invalidArgument("bytes", "slab bytes must be a Uint8Array");
+    // Typed views need 4-byte alignment of the underlying offset; copy the rare misaligned input.
+    const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+    return new SlabReader(aligned, name);
+  }
+
+  private constructor(bytes: Uint8Array, name: string) {
+    this.name = name;
+    try {
+      const { info, open } = validate(bytes, name);
+      this.info = info;
+      this.open = open;
+    } catch (error) {
+      if (error instanceof NeedleError) throw error;
+      // A check we did not foresee tripped inside a decoder: still the file's fault.
+      throw corruption(name, `unreadable slab: ${(error as Error)?.message ?? String(error)}`, error);
+    }
+  }
+
+  private get parts(): OpenSlab {
+    if (this.open === undefined) {
+      throw new NeedleError("INTERNAL", `${this.name}: slab reader used after close`, { file: this.name });
+    }
+    return this.open;
+  }
+
+  /** rows*dim float32, a view over the file (no copy); empty when dim is 0. Treat as read-only. */
+  get vectors(): Float32Array {
+    return this.parts.vectors;
+  }
+  /** 1/||v|| per row (0 for a zero vector), a view; empty when dim is 0. */
+  get inverseNorms(): Float32Array {
+    return this.parts.inverseNorms;
+  }
+  /** rows*dim int8 codes, a view; empty when dim is 0. */
+  get int8Codes(): Int8Array {
+    return this.parts.int8Codes;
+  }
+  /** Per-row int8 scale, a view; empty when dim is 0. */
+  get int8Scales(): Float32Array {
+    return this.parts.int8Scales;
+  }
+  /** The opaque METADATA_INDEX bytes given to encodeSlab, a view; undefined when none were given. */
+  get metadataIndexBytes(): Uint8Array | undefined {
+    return this.parts.metadataIndexBytes;
+  }
+
+  id(row: number): string {
+    const parts = this.parts;
+    this.checkRow(row);
+    return idDecoder.decode(parts.idBytes.subarray(parts.idOffsets[row]!, parts.idOffsets[row + 1]!));
+  }
+
+  /** The row holding `id`, or -1. A binary search over ID_LOOKUP: no map is built. */
+  rowOf(id: string): number {
+    const parts = this.parts;
+    if (typeof id !== "string" || !id.isWellFormed()) return -1;
+    const key = encodeId(id);
+    const position = this.lowerBound(key);
+    if (position === parts.idLookup.length) return -1;
+    const row = parts.idLookup[position]!;
+    return this.compareRowToKey(row, key) === 0 ? row : -1;
+  }
+
+  /** Ids in ascending UTF-8 byte order (see compareIds), from the first id >= `from`. Yields [id, row]. */
+  *idsFrom(from: string): Iterable<[string, number]> {
+    const parts = this.parts;
+    let position = this.lowerBound(encodeId(from));
+    while (position < parts.idLookup.length) {
+      const row = this.parts.idLookup[position]!;
+      yield [this.id(row), row];
+      position++;
+    }
+  }
+
+  /** A copy of the row's dense values; undefined when dim is 0. Safe to keep after close. */
+  values(row: number): Float32Array | undefined {
+    const parts = this.parts;
+    this.checkRow(row);
+    const dim = this.info.dim;
+    if (dim === 0) return undefined;
+    return parts.vectors.slice(row * dim, (row + 1) * dim);
+  }
+
+  /** Copies of the row's sparse indices and values; undefined when the row has none. */
+  sparseValues(row: number): SparseValues | undefined {
+    const parts = this.parts;
+    this.checkRow(row);
+    if (parts.sparseOffsets === undefined) return undefined;
+    const start = parts.sparseOffsets[row]!;
+    const end = parts.sparseOffsets[row + 1]!;
+    if (start === end) return undefined;
+    return { indices: parts.sparseIndices!.slice(start, end), values: parts.sparseValues!.slice(start, end) };
+  }
+
+  /** The row's metadata, freshly decoded; undefined when the row has none. */
+  metadata(row: number): Metadata | undefined {
+    const parts = this.parts;
+    this.checkRow(row);
+    if (parts.metadataOffsets === undefined) return undefined;
+    const start = parts.metadataOffsets[row]!;
+    const end = parts.metadataOffsets[row + 1]!;
+    if (start === end) return undefined;
+    let decoded: unknown;
+    try {
+      decoded = packr.unpack(parts.metadataBytes!.subarray(start, end));
+    } catch (error) {
+      throw corruption(this.name, `metadata of row ${row} is not valid msgpack`, error);
+    }
+    const problem = metadataProblem(decoded);
+    if (problem !== undefined) throw corruption(this.name, `metadata of row ${row}: ${problem}`);
+    return decoded as Metadata;
+  }
+
+  /** The row as a record; `values` brings dense and sparse values, `metadata` the metadata. */
+  record(row: number, parts: { values: boolean; metadata: boolean }): VectorRecord {
+    const record: VectorRecord = { id: this.id(row) };
+    if (parts.values) {
+      const values = this.values(row);
+      if (values !== undefined) record.values = values;
+      const sparse = this.sparseValues(row);
+      if (sparse !== undefined) record.sparseValues = sparse;
+    }
+    if (parts.metadata) {
+      const metadata = this.metadata(row);
+      if (metadata !== undefined) record.metadata = metadata;
+    }
+    return record;
+  }
+
+  /**
+   * Drops every reference to the file's bytes. Bun has no explicit unmap: the mapping is
+   * released when the garbage collector frees the last view, so views a caller still holds
+   * (vectors, metadataIndexBytes) stay valid. Copies returned by values() etc. are unaffected.
+   */
+  close(): void {
+    this.open = undefined;
+  }
+
+  get closed(): boolean {
+    return this.open === undefined;
+  }
+
+  private checkRow(row: number): void {
+    if (!Number.isInteger(row) || row < 0 || row >= this.info.rowCount) {
+      throw invalidArgument(
+        "row",
+        `row out of range in slab ${this.name}`,
+        `0..${this.info.rowCount - 1}`,
+        row,
+      );
+    }
+  }
+
+  private compareRowToKey(row: number, key: Uint8Array): number {
+    const { idBytes, idOffsets } = this.parts;
+    return compareByteRanges(idBytes, idOffsets[row]!, idOffsets[row + 1]!, key, 0, key.length);
+  }
+
+  /** First position in ID_LOOKUP whose id is >= key. */
+  private lowerBound(key: Uint8Array): number {
+    const lookup = this.parts.idLookup;
+    let low = 0;
+    let high = lookup.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.compareRowToKey(lookup[middle]!, key) < 0) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Validation at open.
+
+function validate(bytes: Uint8Array, name: string): { info: SlabInfo; open: OpenSlab } {
+  const fail = (message: string): never => {
+    throw corruption(name, message);
+  };
+  const fileLength = bytes.length;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const u64 = (position: number, what: string): number => {
+    const value = view.getBigUint64(position, true);
+    if (value > BigInt(Number.MAX_SAFE_INTEGER)) fail(`${what} ${value} is beyond any file size`);
+    return Number(value);
+  };
+  const equalBytes = (position: number, expected: Uint8Array): boolean =>
+    compareByteRanges(bytes, position, position + expected.length, expected, 0, expected.length) === 0;
+
+  // Step 1.
+  if (fileLength < minimumFileBytes) {
+    fail(`file is ${fileLength} bytes, shorter than a header and footer (${minimumFileBytes})`);
+  }
+
+  // Step 2: the footer first, as it locates everything else.
+  const footerStart = fileLength - footerBytes;
+  if (!equalBytes(footerStart + footer.magic, footerMagic))
+    fail("footer magic missing (truncated or not a slab)");
+  const footerChecksum = checksum(bytes.subarray(footerStart, footerStart + footer.checksum));
+  if (footerChecksum !== view.getUint32(footerStart + footer.checksum, true))
+    fail("footer checksum mismatch");
+  const versionMajor = view.getUint16(footerStart + footer.versionMajor, true);
+  if (versionMajor !== formatVersionMajor) {
+    fail(`format version ${versionMajor} is not supported (this reader reads ${formatVersionMajor})`);
+  }
+  const fileFlags = view.getUint32(footerStart + footer.flags, true);
+  if ((fileFlags & ~fileFlagsKnown) !== 0) fail(`unknown file flags 0x${fileFlags.toString(16)}`);
+  const recordedLength = u64(footerStart + footer.fileLength, "footer file length");
+  if (recordedLength !== fileLength)
+    fail(`file is ${fileLength} bytes but its footer says ${recordedLength}`);
+  for (let position = footer.reservedStart; position < footer.reservedEnd; position++) {
+    if (bytes[footerStart + position] !== 0) fail("footer reserved bytes are not zero");
+  }
+
+  // Step 3: the header must agree with the footer.
+  if (!equalBytes(header.magic, headerMagic)) fail("header magic missing (not a slab)");
+  if (checksum(bytes.subarray(0, header.checksum)) !== view.getUint32(header.checksum, true)) {
+    fail("header checksum mismatch");
+  }
+  if (view.getUint16(header.versionMajor, true) !== versionMajor) fail("header and footer versions differ");
+  if (view.getUint16(header.versionMinor, true) !== view.getUint16(footerStart + footer.versionMinor, true)) {
+    fail("header and footer minor versions differ");
+  }
+  if (view.getUint32(header.flags, true) !== fileFlags) fail("header and footer flags differ");
+  if (u64(header.fileLength, "header file length") !== fileLength)
+    fail("header file length differs from the file");
+  if (view.getUint32(header.alignment, true) !== sectionAlignmentBytes) fail("header alignment is not 64");
+  if (view.getUint32(header.headerLength, true) !== headerBytes) fail("header length is not 64");
+  for (let position = header.reservedStart; position < header.reservedEnd; position++) {
+    if (bytes[position] !== 0) fail("header reserved bytes are not zero");
+  }
+
+  // Step 4: the section table.
+  const tableOffset = u64(footerStart + footer.tableOffset, "table offset");
+  const tableLength = u64(footerStart + footer.tableLength, "table length");
+  const sectionCount = view.getUint32(footerStart + footer.sectionCount, true);
+  if (tableOffset % sectionAlignmentBytes !== 0) fail(`table offset ${tableOffset} is not 64-byte aligned`);
+  if (tableLength !== sectionCount * sectionEntryBytes) {
+    fail(`table length ${tableLength} does not hold ${sectionCount} entries`);
+  }
+  // The table ends exactly where the footer starts.
+  if (tableOffset < headerBytes || tableOffset + tableLength !== footerStart) {
+    fail(`table [${tableOffset}, +${tableLength}) does not end at the footer (${footerStart})`);
+  }
+  if (
+    checksum(bytes.subarray(tableOffset, footerStart)) !==
+    view.getUint32(footerStart + footer.tableChecksum, true)
+  ) {
+    fail("section table checksum mismatch");
+  }
+  const sections = new Map<number, SectionLocation>();
+  let previousEnd = headerBytes;
+  for (let index = 0; index < sectionCount; index++) {
+    const entryStart = tableOffset + index * sectionEntryBytes;
+    const kind = view.getUint32(entryStart + entry.kind, true);
+    const flags = view.getUint16(entryStart + entry.flags, true);
+    const encoding = view.getUint16(entryStart + entry.encoding, true);
+    const offset = u64(entryStart + entry.offset, `section ${index} offset`);
+    const length = u64(entryStart + entry.length, `section ${index} length`);
+    const label = `section ${index} (${sectionKindNames[kind] ?? `kind ${kind}`})`;
+    if (view.getUint32(entryStart + entry.reserved, true) !== 0) fail(`${label}: reserved field is not zero`);
+    if ((flags & ~sectionFlagsKnown) !== 0) fail(`${label}: unknown flags 0x${flags.toString(16)}`);
+    if (sections.has(kind)) fail(`${label}: kind appears twice`);
+    if (offset % sectionAlignmentBytes !== 0) fail(`${label}: offset ${offset} is not 64-byte aligned`);
+    if (offset < previousEnd)
+      fail(`${label}: starts at ${offset}, before the previous part ends (${previousEnd})`);
+    if (offset + length > tableOffset) fail(`${label}: [${offset}, +${length}) runs into the section table`);
+    // Step 5: the gap before this section is padding and must be zero.
+    checkZero(bytes, previousEnd, offset, name);
+    previousEnd = offset + length;
+    // Step 6: every section's checksum, known or not.
+    if (
+      checksum(bytes.subarray(offset, offset + length)) !== view.getUint32(entryStart + entry.checksum, true)
+    ) {
+      fail(`${label}: checksum mismatch`);
+    }
+    if (!knownSectionKinds.has(kind)) {
+      if ((flags & sectionFlagRequired) !== 0) {
+        fail(
+          `${label}: required section kind ${kind} is unknown to this reader (written by a newer Needle?)`,
+        );
+      }
+      sections.set(kind, { kind, flags, offset, length });
+      continue; // Optional and unknown: skipped.
+    }
+    if (encoding !== sectionEncodingPlain) fail(`${label}: unknown encoding ${encoding}`);
+    sections.set(kind, { kind, flags, offset, length });
+  }
+  checkZero(bytes, previousEnd, tableOffset, name);
+
+  // Step 7: bookkeeping.
+  const bookkeepingLocation = sections.get(SectionKind.bookkeeping) ?? fail("BOOKKEEPING section missing");
+  const bookkeeping = decodeBookkeeping(bytes, bookkeepingLocation, fail);
+  const tableKinds = [...sections.keys()].sort((a, b) => a - b);
+  const listedKinds = [...bookkeeping.sections].sort((a, b) => a - b);
+  if (tableKinds.join(",") !== listedKinds.join(",")) {
+    fail(`bookkeeping lists sections [${listedKinds}] but the table holds [${tableKinds}]`);
+  }
+
+  // Step 8: every known section against rowCount and dim.
+  const { rowCount, dim } = bookkeeping;
+  const section = (kind: number): Uint8Array | undefined => {
+    const location = sections.get(kind);
+    return location === undefined
+      ? undefined
+      : bytes.subarray(location.offset, location.offset + location.length);
+  };
+  const requireSection = (kind: number): Uint8Array =>
+    section(kind) ?? fail(`${sectionKindNames[kind]} section missing`);
+  const expectLength = (kind: number, actual: Uint8Array, expected: number): void => {
+    if (actual.length !== expected) {
+      fail(`${sectionKindNames[kind]} is ${actual.length} bytes; ${rowCount} rows need ${expected}`);
+    }
+  };
+
+  const ids = readOffsetsAndBytes(requireSection(SectionKind.ids), rowCount, "IDS", fail);
+  checkIds(ids.offsets, ids.payload, rowCount, fail);
+  const lookupBytes = requireSection(SectionKind.idLookup);
+  expectLength(SectionKind.idLookup, lookupBytes, 4 * rowCount);
+  const idLookup = u32(lookupBytes, 0, rowCount);
+  checkIdLookup(idLookup, ids.offsets, ids.payload, fail);
+
+  const denseKinds = [
+    SectionKind.vectorsF32,
+    SectionKind.inverseNorms,
+    SectionKind.int8Codes,
+    SectionKind.int8Scales,
+  ];
+  let vectors: Float32Array = new Float32Array(0);
+  let inverseNorms: Float32Array = new Float32Array(0);
+  let int8Codes: Int8Array = new Int8Array(0);
+  let int8Scales: Float32Array = new Float32Array(0);
+  if (dim > 0) {
+    const vectorBytes = requireSection(SectionKind.vectorsF32);
+    expectLength(SectionKind.vectorsF32, vectorBytes, 4 * rowCount * dim);
+    vectors = f32(vectorBytes, 0, rowCount * dim);
+    const normBytes = requireSection(SectionKind.inverseNorms);
+    expectLength(SectionKind.inverseNorms, normBytes, 4 * rowCount);
+    inverseNorms = f32(normBytes, 0, rowCount);
+    const codeBytes = requireSection(SectionKind.int8Codes);
+    expectLength(SectionKind.int8Codes, codeBytes, rowCount * dim);
+    int8Codes = new Int8Array(codeBytes.buffer, codeBytes.byteOffset, rowCount * dim);
+    const scaleBytes = requireSection(SectionKind.int8Scales);
+    expectLength(SectionKind.int8Scales, scaleBytes, 4 * rowCount);
+    int8Scales = f32(scaleBytes, 0, rowCount);
+  } else {
+    for (const kind of denseKinds) {
+      if (sections.has(kind)) fail(`${sectionKindNames[kind]} present in a slab with dim 0`);
+    }
+  }
+
+  const open: OpenSlab = {
+    bytes,
+    idOffsets: ids.offsets,
+    idBytes: ids.payload,
+    idLookup,
+    vectors,
+    inverseNorms,
+    int8Codes,
+    int8Scales,
+  };
+
+  const sparseBytes = section(SectionKind.sparse);
+  if (sparseBytes !== undefined) {
+    const offsetsBytes = 4 * (rowCount + 1);
+    if (sparseBytes.length < offsetsBytes || (sparseBytes.length - offsetsBytes) % 8 !== 0) {
+      fail(`SPARSE is ${sparseBytes.length} bytes, not row offsets plus whole (index, value) pairs`);
+    }
+    const entries = (sparseBytes.length - offsetsBytes) / 8;
+    open.sparseOffsets = u32(sparseBytes, 0, rowCount + 1);
+    open.sparseIndices = u32(sparseBytes, offsetsBytes, entries);
+    open.sparseValues = f32(sparseBytes, offsetsBytes + 4 * entries, entries);
+    checkSparse(open.sparseOffsets, open.sparseIndices, entries, fail);
+  }
+
+  const metadataBytes = section(SectionKind.metadata);
+  if (metadataBytes !== undefined) {
+    const metadata = readOffsetsAndBytes(metadataBytes, rowCount, "METADATA", fail);
+    open.metadataOffsets = metadata.offsets;
+    open.metadataBytes = metadata.payload;
+  }
+  open.metadataIndexBytes = section(SectionKind.metadataIndex);
+
+  const info: SlabInfo = {
+    slabId: bookkeeping.slabId,
+    namespace: bookkeeping.namespace,
+    level: bookkeeping.level,
+    dim,
+    metric: bookkeeping.metric,
+    rowCount,
+    minLsn: bookkeeping.minLsn,
+    maxLsn: bookkeeping.maxLsn,
+    sourceSlabs: bookkeeping.sourceSlabs,
+    createdAt: bookkeeping.createdAt,
+    byteLength: fileLength,
+    vectorIndex: bookkeeping.vectorIndex,
+  };
+  return { info, open };
+}
+
+function checkZero(bytes: Uint8Array, start: number, end: number, name: string): void {
+  for (let position = start; position < end; position++) {
+    if (bytes[position] !== 0) throw corruption(name, `padding byte at ${position} is not zero`);
+  }
+}
+
+function u32(bytes: Uint8Array, byteStart: number, length: number): Uint32Array {
+  return new Uint32Array(bytes.buffer, bytes.byteOffset + byteStart, length);
+}
+
+function f32(bytes: Uint8Array, byteStart: number, length: number): Float32Array {
+  return new Float32Array(bytes.buffer, bytes.byteOffset + byteStart, length);
+}
+
+function decodeBookkeeping(
+  bytes: Uint8Array,
+  location: SectionLocation,
+  fail: (message: string) => never,
+): Bookkeeping {
+  if (location.length > bookkeepingBytesMax) fail(`BOOKKEEPING is ${location.length} bytes, over its limit`);
+  let decoded: unknown;
+  try {
+    decoded = packr.unpack(bytes.subarray(location.offset, location.offset + location.length));
+  } catch (error) {
+    fail(`BOOKKEEPING is not valid msgpack: ${(error as Error).message}`);
+  }
+  if (!isPlainObject(decoded)) return fail("BOOKKEEPING is not a map");
+  for (const field of bookkeepingFields) {
+    if (!(field in decoded)) fail(`BOOKKEEPING lacks ${field}`);
+  }
+  const value = decoded as unknown as Bookkeeping;
+  const isSmallInteger = (candidate: unknown, max: number): boolean =>
+    typeof candidate === "number" && Number.isInteger(candidate) && candidate >= 0 && candidate <= max;
+  const isString = (candidate: unknown): candidate is string => typeof candidate === "string";
+  if (value.formatVersion !== formatVersionMajor) fail(`BOOKKEEPING formatVersion ${value.formatVersion}`);
+  if (!isString(value.slabId) || value.slabId.length === 0)
+    fail("BOOKKEEPING slabId is not a non-empty string");
+  if (!isString(value.namespace)) fail("BOOKKEEPING namespace is not a string");
+  if (!isSmallInteger(value.level, levelMax)) fail(`BOOKKEEPING level ${String(value.level)} out of range`);
+  if (!isSmallInteger(value.dim, dimMax)) fail(`BOOKKEEPING dim ${String(value.dim)} out of range`);
+  if (!isMetric(value.metric)) fail(`BOOKKEEPING metric ${String(value.metric)} unknown`);
+  if (!isSmallInteger(value.rowCount, slabRowsMax) || value.rowCount === 0) {
+    fail(`BOOKKEEPING rowCount ${String(value.rowCount)} out of range 1..${slabRowsMax}`);
+  }
+  if (typeof value.minLsn !== "bigint" || typeof value.maxLsn !== "bigint")
+    fail("BOOKKEEPING LSNs are not 64-bit");
+  if (value.minLsn < 0n || value.minLsn > value.maxLsn)
+    fail("BOOKKEEPING minLsn is above maxLsn or negative");
+  if (!Array.isArray(value.sourceSlabs) || value.sourceSlabs.length > sourceSlabsMax) {
+    fail("BOOKKEEPING sourceSlabs is not a bounded list");
+  }
+  if (!value.sourceSlabs.every(isString)) fail("BOOKKEEPING sourceSlabs holds a non-string");
+  if (!isSmallInteger(value.createdAt, Number.MAX_SAFE_INTEGER))
+    fail("BOOKKEEPING createdAt is not a timestamp");
+  if (!Array.isArray(value.sections) || !value.sections.every((kind) => isSmallInteger(kind, 0xffff_ffff))) {
+    fail("BOOKKEEPING sections is not a list of kind numbers");
+  }
+  if (new Set(value.sections).size !== value.sections.length) fail("BOOKKEEPING sections repeats a kind");
+  if (!isString(value.vectorIndex)) fail("BOOKKEEPING vectorIndex is not a string");
+  // v1 writes no vector index; a file that names one must carry its section, which v1 cannot read.
+  if (value.vectorIndex !== "none") fail(`BOOKKEEPING vectorIndex "${value.vectorIndex}" is not supported`);
+  return value;
+}
+
+/** u32 offsets (rows+1) then a payload; offsets start at 0, never decrease, and end at the payload length. */
+function readOffsetsAndBytes(
+  sectionBytes: Uint8Array,
+  rowCount: number,
+  label: string,
+  fail: (message: string) => never,
+): { offsets: Uint32Array; payload: Uint8Array } {
+  const offsetsBytes = 4 * (rowCount + 1);
+  if (sectionBytes.length < offsetsBytes) fail(`${label} is too short for ${rowCount} row offsets`);
+  const offsets = u32(sectionBytes, 0, rowCount + 1);
+  const payload = sectionBytes.subarray(offsetsBytes);
+  if (offsets[0] !== 0) fail(`${label} offsets do not start at 0`);
+  for (let row = 0; row < rowCount; row++) {
+    if (offsets[row + 1]! < offsets[row]!) fail(`${label} offsets decrease at row ${row}`);
+  }
+  if (offsets[rowCount] !== payload.length) {
+    fail(`${label} offsets end at ${offsets[rowCount]} but the payload is ${payload.length} bytes`);
+  }
+  return { offsets, payload };
+}
+
+function checkIds(
+  offsets: Uint32Array,
+  payload: Uint8Array,
+  rowCount: number,
+  fail: (message: string) => never,
+) {
+  for (let row = 0; row < rowCount; row++) {
+    const length = offsets[row + 1]! - offsets[row]!;
+    if (length === 0 || length > idBytesMax)
+      fail(`IDS row ${row} is ${length} bytes, outside 1..${idBytesMax}`);
+    // An id starting on a UTF-8 continuation byte would split a character with its neighbour.
+    if ((payload[offsets[row]!]! & 0xc0) === 0x80) fail(`IDS row ${row} starts inside a UTF-8 character`);
+  }
+  // With every id starting on a character boundary, one pass over the whole payload proves
+  // that each id is valid UTF-8 on its own.
+  try {
+    idDecoder.decode(payload);
+  } catch {
+    fail("IDS holds invalid UTF-8");
+  }
+}
+
+function checkIdLookup(
+  lookup: Uint32Array,
+  offsets: Uint32Array,
+  payload: Uint8Array,
+  fail: (message: string) => never,
+): void {
+  const rowCount = lookup.length;
+  const seen = new Uint8Array(rowCount);
+  for (let position = 0; position < rowCount; position++) {
+    const row = lookup[position]!;
+    if (row >= rowCount) fail(`ID_LOOKUP position ${position} names row ${row} of ${rowCount}`);
+    if (seen[row] === 1) fail(`ID_LOOKUP names row ${row} twice`);
+    seen[row] = 1;
+    if (position > 0) {
+      const previous = lookup[position - 1]!;
+      const order = compareByteRanges(
+        payload,
+        offsets[previous]!,
+        offsets[previous + 1]!,
+        payload,
+        offsets[row]!,
+        offsets[row + 1]!,
+      );
+      if (order >= 0)
+        fail(`ID_LOOKUP is not strictly ascending at position ${position} (duplicate or unsorted id)`);
+    }
+  }
+}
+
+function checkSparse(
+  offsets: Uint32Array,
+  indices: Uint32Array,
+  entries: number,
+  fail: (message: string) => never,
+) {
+  const rowCount = offsets.length - 1;
+  if (offsets[0] !== 0) fail("SPARSE offsets do not start at 0");
+  for (let row = 0; row < rowCount; row++) {
+    const start = offsets[row]!;
+    const end = offsets[row + 1]!;
+    if (end < start) fail(`SPARSE offsets decrease at row ${row}`);
+    if (end > entries) fail(`SPARSE row ${row} ends past the ${entries} entries`);
+    for (let position = start + 1; position < end; position++) {
+      if (indices[position]! <= indices[position - 1]!)
+        fail(`SPARSE row ${row} indices are not strictly ascending`);
+    }
+  }
+  if (offsets[rowCount] !== entries) fail(`SPARSE offsets end at ${offsets[rowCount]}, not ${entries}`);
+}
