@@ -27,7 +27,8 @@ const versionDigits = 20;
 /**
  * One msgpack configuration for manifest bodies: plain maps (no record extension, so any
  * msgpack reader can decode them), bigint as 64-bit integers, and typed arrays
- * (Float32Array, Uint32Array, ...) kept as their own types (`moreTypes`).
+ * (Float32Array, Uint32Array, ...) kept as their own types (`moreTypes`). Note: `pack` returns
+ * a view of a buffer the next `pack` call may reuse; copy it before packing again.
  */
 export const manifestPackr = new Packr({ useRecords: false, moreTypes: true });
 

@@ -128,6 +128,17 @@ test("a crash between the temporary write and the rename leaves the previous ver
   ]);
 });
 
+test("an interrupted first commit leaves no manifest at all", async () => {
+  const dir = await freshDir();
+  const target = join(dir, manifestFileName("manifest", 1));
+  await writeFile(temporaryPathFor(target), encodeManifestFile(1, bodyFor(1)));
+  const store = new ManifestStore<TestBody>(dir, "manifest");
+  expect(await store.load()).toBeUndefined();
+  expect(await store.commit(bodyFor(2))).toBe(1);
+  expect(firstSlabId(await store.load())).toBe("slab-2");
+  expect(await readdir(dir)).toEqual([manifestFileName("manifest", 1)]);
+});
+
 test("a damaged newest committed file is CORRUPTION naming it, even with a valid older one", async () => {
   const dir = await freshDir();
   const store = new ManifestStore<TestBody>(dir, "manifest");
