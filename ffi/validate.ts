@@ -139,6 +139,7 @@ export function checkAssignInput(
 /** Trims output buffers to the results written; copies when most of the buffer is unused. */
 export function trimTopK(rows: Uint32Array, scores: Float32Array, count: number): TopK {
   if (count === 0) return emptyTopK;
+  if (count === rows.length) return { rows, scores };
   if (count * 2 < rows.length) return { rows: rows.slice(0, count), scores: scores.slice(0, count) };
   return { rows: rows.subarray(0, count), scores: scores.subarray(0, count) };
 }

@@ -84,6 +84,70 @@ extern const needle_ops needle_ops_avx512;
 extern const needle_ops needle_ops_neon;
 #endif
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the bitset word loads assume a little-endian machine"
+#endif
+
+/*
+ * Filtered scans visit scattered rows, which the hardware prefetcher cannot predict; they ask
+ * for the row PREFETCH_ROWS_AHEAD eligible rows ahead (its first PREFETCH_LINES_MAX cache
+ * lines: past that the prefetcher follows the row on its own).
+ */
+#ifndef PREFETCH_ROWS_AHEAD
+#define PREFETCH_ROWS_AHEAD 8
+#endif
+#ifndef PREFETCH_LINES_MAX
+#define PREFETCH_LINES_MAX 16
+#endif
+#define CACHE_LINE_BYTES 64
+
+static inline void prefetch_row(const scan_job *job, size_t row) {
+  if (row >= job->rows) return;
+  const char *start = (const char *)(job->vectors + row * job->dim);
+  size_t bytes = job->dim * sizeof(float);
+  size_t lines = (bytes + CACHE_LINE_BYTES - 1) / CACHE_LINE_BYTES;
+  if (lines > PREFETCH_LINES_MAX) lines = PREFETCH_LINES_MAX;
+  for (size_t line = 0; line < lines; line++) __builtin_prefetch(start + line * CACHE_LINE_BYTES, 0, 3);
+}
+
+/* Walks the set bits of a bitset in ascending order, 64 bits at a time. */
+#define BIT_CURSOR_END SIZE_MAX
+
+typedef struct {
+  const uint8_t *bitset;
+  size_t rows;
+  size_t base; /* row number of bit 0 of `word` */
+  uint64_t word;
+} bit_cursor;
+
+static inline uint64_t bit_cursor_load(const uint8_t *bitset, size_t rows, size_t base) {
+  size_t bytes = (rows + 7) / 8;
+  size_t offset = base / 8;
+  uint64_t word = 0;
+  memcpy(&word, bitset + offset, bytes - offset < 8 ? bytes - offset : 8);
+  if (rows - base < 64) word &= (UINT64_C(1) << (rows - base)) - 1;
+  return word;
+}
+
+static inline void bit_cursor_init(bit_cursor *cursor, const uint8_t *bitset, size_t rows) {
+  cursor->bitset = bitset;
+  cursor->rows = rows;
+  cursor->base = 0;
+  cursor->word = rows > 0 ? bit_cursor_load(bitset, rows, 0) : 0;
+}
+
+/* The next set row, or BIT_CURSOR_END (which prefetch_row ignores). */
+static inline size_t bit_cursor_next(bit_cursor *cursor) {
+  while (cursor->word == 0) {
+    if (cursor->base + 64 >= cursor->rows) return BIT_CURSOR_END;
+    cursor->base += 64;
+    cursor->word = bit_cursor_load(cursor->bitset, cursor->rows, cursor->base);
+  }
+  size_t row = cursor->base + (size_t)__builtin_ctzll(cursor->word);
+  cursor->word &= cursor->word - 1;
+  return row;
+}
+
 /* NaN ranks last: it becomes -inf so that ordinary comparisons stay total. */
 static inline float key_sanitize(float key) { return key != key ? -INFINITY : key; }
 
