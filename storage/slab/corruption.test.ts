@@ -235,12 +235,25 @@ describe("versions and section kinds", () => {
     expect(error.message).toContain("unknown to this reader");
   });
 
-  test("VECTOR_INDEX is reserved: v1 refuses it when required", () => {
+  test("VECTOR_INDEX is reserved: refused when required, skipped when optional", () => {
+    const withVectorIndex = (flags: number, vectorIndex: string): Uint8Array => {
+      const raw = parseRaw(file);
+      raw.sections.push({ kind: SectionKind.vectorIndex, flags, encoding: 0, bytes: new Uint8Array([4, 5]) });
+      syncBookkeepingSections(raw, { vectorIndex });
+      return layoutRaw(raw);
+    };
+    expectCorruption(() => SlabReader.fromBytes(withVectorIndex(1, "ivf"), "ivf.slab"), "ivf.slab");
+    const reader = SlabReader.fromBytes(withVectorIndex(0, "ivf"), "ivf-optional.slab");
+    readEverything(reader);
+    expect(reader.info.vectorIndex).toBe("ivf");
+    // The bookkeeping must agree with the table either way.
     expectCorruption(
-      () => SlabReader.fromBytes(withExtraSection(1, SectionKind.vectorIndex), "ivf.slab"),
-      "ivf.slab",
+      () => SlabReader.fromBytes(withVectorIndex(0, "none"), "disagree.slab"),
+      "disagree.slab",
     );
-    readEverything(SlabReader.fromBytes(withExtraSection(0, SectionKind.vectorIndex), "ivf-optional.slab"));
+    const raw = parseRaw(file);
+    syncBookkeepingSections(raw, { vectorIndex: "graph" });
+    expectCorruption(() => SlabReader.fromBytes(layoutRaw(raw), "disagree2.slab"), "disagree2.slab");
   });
 
   test("a newer minor version opens; a newer major version is refused", () => {

@@ -83,7 +83,7 @@ export interface SlabInfo {
   sourceSlabs: string[];
   createdAt: number;
   byteLength: number;
-  /** "none" in v1. */
+  /** "none" when the file has no VECTOR_INDEX section (always, for v1 writers); else its type. */
   vectorIndex: string;
 }
 
@@ -612,9 +612,15 @@ function decodeBookkeeping(
     fail("BOOKKEEPING sections is not a list of kind numbers");
   }
   if (new Set(value.sections).size !== value.sections.length) fail("BOOKKEEPING sections repeats a kind");
-  if (!isString(value.vectorIndex)) fail("BOOKKEEPING vectorIndex is not a string");
-  // v1 writes no vector index; a file that names one must carry its section, which v1 cannot read.
-  if (value.vectorIndex !== "none") fail(`BOOKKEEPING vectorIndex "${value.vectorIndex}" is not supported`);
+  if (!isString(value.vectorIndex) || value.vectorIndex.length === 0) {
+    fail("BOOKKEEPING vectorIndex is not a non-empty string");
+  }
+  // "none" exactly when there is no VECTOR_INDEX section. A v1 reader skips an optional
+  // one it cannot read and serves exact search; info.vectorIndex still reports its type.
+  const hasVectorIndex = value.sections.includes(SectionKind.vectorIndex);
+  if ((value.vectorIndex === "none") === hasVectorIndex) {
+    fail(`BOOKKEEPING vectorIndex "${value.vectorIndex}" disagrees with the sections present`);
+  }
   return value;
 }
 

@@ -187,10 +187,10 @@ export function layoutRaw(slab: RawSlab): Uint8Array {
   return file;
 }
 
-/** Rewrites the BOOKKEEPING section's `sections` list to match the raw slab's kinds. */
-export function syncBookkeepingSections(slab: RawSlab): void {
+/** Rewrites the BOOKKEEPING section's `sections` list to match the raw slab's kinds, plus any overrides. */
+export function syncBookkeepingSections(slab: RawSlab, overrides: Record<string, unknown> = {}): void {
   const bookkeeping = slab.sections.find((section) => section.kind === 1)!;
-  const decoded = packr.unpack(bookkeeping.bytes) as Record<string, unknown>;
+  const decoded = { ...(packr.unpack(bookkeeping.bytes) as Record<string, unknown>), ...overrides };
   decoded.sections = slab.sections.map((section) => section.kind).sort((a, b) => a - b);
   bookkeeping.bytes = packr.pack(decoded);
 }
