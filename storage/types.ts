@@ -39,7 +39,10 @@ export type WriteOp =
       setMetadata?: Metadata;
     }
   | { op: "delete"; ids: string[] }
-  | { op: "deleteAll" };
+  | { op: "deleteAll" }
+  /** The namespaces API: an explicit create, and a drop that removes the namespace itself. */
+  | { op: "createNamespace" }
+  | { op: "deleteNamespace" };
 
 /** A logged batch: the namespace it belongs to and its operation, stamped with the LSN. */
 export interface LogRecord {

@@ -1,0 +1,392 @@
+/**
+ * The embedded engine: one process, local files. It implements the operation layer
+ * (api.ts) by sending messages to actors through the in-process transport; the index catalog
+ * (which indexes exist, their configuration) is a versioned manifest it owns directly.
+ */
+import { mkdir, rm } from "node:fs/promises";
+import { kernels, setKernelLogger } from "../ffi/mod.ts";
+import { initBitmaps } from "../storage/bitmap.ts";
+import { LocalBlobStore } from "../storage/blob/mod.ts";
+import { NeedleError } from "../storage/errors.ts";
+import { ManifestStore } from "../storage/manifest/mod.ts";
+import type { Filter, VectorRecord } from "../storage/types.ts";
+import type {
+  ConfigureIndexRequest,
+  CreateIndexRequest,
+  DeleteRequest,
+  Engine,
+  EngineOptions,
+  FetchByMetadataRequest,
+  FetchByMetadataResult,
+  FetchResult,
+  IndexConfig,
+  IndexDescription,
+  IndexStats,
+  ListNamespacesRequest,
+  ListNamespacesResult,
+  ListRequest,
+  ListResult,
+  NamespaceStats,
+  QueryRequest,
+  QueryResult,
+  UpdateRequest,
+  UpdateResult,
+  WriteResult,
+} from "./api.ts";
+import { executorFactory, slabMemoryBudgetBytesDefault } from "./executor/executor-actor.ts";
+import { indexFactory } from "./index/index-actor.ts";
+import { canonicalNamespace, catalogDir, indexDir, namespaceKey } from "./layout.ts";
+import { namespaceFactory } from "./namespace/namespace-actor.ts";
+import { type ActorKind, ActorSystem, type Address, address } from "./runtime/mod.ts";
+import { slabFactory } from "./slab/slab-actor.ts";
+import { writerFactory } from "./writer/writer-actor.ts";
+
+export const flushRowsMaxDefault = 100_000;
+export const flushBytesMaxDefault = 64 * 1024 * 1024;
+export const flushIdleMsDefault = 10_000;
+const lsnPollMs = 5;
+
+interface Catalog {
+  indexes: IndexConfig[];
+}
+
+/** Shutdown order: namespaces flush first, the writer (log) closes last. */
+const shutdownOrder: ActorKind[] = ["namespace", "index", "slab", "executor", "writer"];
+
+export async function openEngine(options: EngineOptions): Promise<Engine> {
+  const log = options.log ?? ((line: string) => console.warn(line));
+  setKernelLogger(log);
+  kernels();
+  await initBitmaps();
+  await mkdir(options.dir, { recursive: true });
+  const catalogStore = new ManifestStore<Catalog>(catalogDir(options.dir), "catalog");
+  const catalog = (await catalogStore.load())?.body ?? { indexes: [] };
+  return new EmbeddedEngine(options, catalogStore, catalog, log);
+}
+
+class EmbeddedEngine implements Engine {
+  private readonly system: ActorSystem;
+  private readonly configs = new Map<string, IndexConfig>();
+  private readonly ackedLsn = new Map<string, bigint>();
+  private catalogWrite: Promise<unknown> = Promise.resolve();
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly options: EngineOptions,
+    private readonly catalogStore: ManifestStore<Catalog>,
+    catalog: Catalog,
+    log: (line: string) => void,
+  ) {
+    for (const config of catalog.indexes) this.configs.set(config.name, config);
+    this.system = new ActorSystem({
+      mailboxDepthMax: options.mailboxDepthMax,
+      onEscalate: (target, error, failures) =>
+        log(`needle: ${target.kind} ${target.key} failed ${failures} times in a row: ${error.message}`),
+    });
+    const dataDir = options.dir;
+    const blobs = new LocalBlobStore(dataDir);
+    this.system.register("writer", writerFactory(dataDir));
+    this.system.register("index", indexFactory(dataDir, blobs, new Set()));
+    this.system.register(
+      "namespace",
+      namespaceFactory({
+        dataDir,
+        blobs,
+        flushRowsMax: options.flushRowsMax ?? flushRowsMaxDefault,
+        flushBytesMax: options.flushBytesMax ?? flushBytesMaxDefault,
+        flushIdleMs: options.flushIdleMs ?? flushIdleMsDefault,
+        indexConfig: (name) => this.requireIndex(name),
+      }),
+    );
+    this.system.register("slab", slabFactory(blobs));
+    this.system.register(
+      "executor",
+      executorFactory(this.system, options.slabMemoryBudgetBytes ?? slabMemoryBudgetBytesDefault),
+    );
+  }
+
+  // ----- control plane -------------------------------------------------------------------
+
+  private requireIndex(name: string): IndexConfig {
+    this.checkOpen();
+    const config = this.configs.get(name);
+    if (!config)
+      throw new NeedleError("NOT_FOUND", `Resource ${name} not found`, { field: "name", received: name });
+    return config;
+  }
+
+  private describe(config: IndexConfig): IndexDescription {
+    return { ...config, tags: { ...config.tags }, status: { ready: true, state: "Ready" } };
+  }
+
+  /** Catalog commits are serialised: each writes the whole current set. */
+  private commitCatalog(): Promise<unknown> {
+    const next = this.catalogWrite.then(() =>
+      this.catalogStore.commit({ indexes: [...this.configs.values()] }),
+    );
+    this.catalogWrite = next.catch(() => {});
+    return next;
+  }
+
+  async createIndex(request: CreateIndexRequest): Promise<IndexDescription> {
+    this.checkOpen();
+    if (this.configs.has(request.name)) {
+      throw new NeedleError("ALREADY_EXISTS", `Resource ${request.name} already exists`, {
+        field: "name",
+        received: request.name,
+      });
+    }
+    const config: IndexConfig = {
+      name: request.name,
+      dimension: request.vectorType === "sparse" ? undefined : request.dimension,
+      metric: request.metric,
+      vectorType: request.vectorType,
+      deletionProtection: request.deletionProtection ?? "disabled",
+      tags: { ...(request.tags ?? {}) },
+      deployment: request.deployment ?? { cloud: "local", region: "local" },
+      createdAt: new Date().toISOString(),
+    };
+    if (config.vectorType === "dense" && !config.dimension) {
+      throw new NeedleError("INVALID_ARGUMENT", "dense indexes need a dimension", { field: "dimension" });
+    }
+    await rm(indexDir(this.options.dir, config.name), { recursive: true, force: true });
+    await mkdir(indexDir(this.options.dir, config.name), { recursive: true });
+    this.configs.set(config.name, config);
+    try {
+      await this.commitCatalog();
+    } catch (error) {
+      this.configs.delete(config.name);
+      throw error;
+    }
+    return this.describe(config);
+  }
+
+  async describeIndex(name: string): Promise<IndexDescription> {
+    return this.describe(this.requireIndex(name));
+  }
+
+  async listIndexes(): Promise<IndexDescription[]> {
+    this.checkOpen();
+    return [...this.configs.values()]
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((c) => this.describe(c));
+  }
+
+  async configureIndex(name: string, request: ConfigureIndexRequest): Promise<IndexDescription> {
+    const current = this.requireIndex(name);
+    const tags = { ...current.tags };
+    for (const [key, value] of Object.entries(request.tags ?? {})) {
+      if (value === "") delete tags[key];
+      else tags[key] = value;
+    }
+    const next: IndexConfig = {
+      ...current,
+      deletionProtection: request.deletionProtection ?? current.deletionProtection,
+      tags,
+    };
+    this.configs.set(name, next);
+    try {
+      await this.commitCatalog();
+    } catch (error) {
+      this.configs.set(name, current);
+      throw error;
+    }
+    return this.describe(next);
+  }
+
+  async deleteIndex(name: string): Promise<void> {
+    const config = this.requireIndex(name);
+    if (config.deletionProtection === "enabled") {
+      throw new NeedleError("FAILED_PRECONDITION", "Deletion protection is enabled for this index", {
+        field: "deletion_protection",
+      });
+    }
+    this.configs.delete(name);
+    try {
+      await this.commitCatalog();
+    } catch (error) {
+      this.configs.set(name, config);
+      throw error;
+    }
+    await this.system.passivateWhere((target) => belongsTo(target, name));
+    await rm(indexDir(this.options.dir, name), { recursive: true, force: true });
+    this.ackedLsn.delete(name);
+  }
+
+  // ----- data plane ----------------------------------------------------------------------
+
+  private ask<T>(index: string, namespace: string, verb: string, payload: unknown): Promise<T> {
+    this.requireIndex(index);
+    return this.system.transport.request<T>(
+      address("namespace", namespaceKey(index, canonicalNamespace(namespace))),
+      verb,
+      payload,
+    );
+  }
+
+  private acked<T extends { lsn: bigint }>(index: string, result: T): T {
+    if (result.lsn > (this.ackedLsn.get(index) ?? 0n)) this.ackedLsn.set(index, result.lsn);
+    return result;
+  }
+
+  async upsert(index: string, namespace: string, records: VectorRecord[]) {
+    const result = await this.ask<WriteResult & { upsertedCount: number }>(index, namespace, "upsert", {
+      records,
+    });
+    return this.acked(index, result);
+  }
+
+  async query(index: string, namespace: string, request: QueryRequest): Promise<QueryResult> {
+    const result = await this.ask<QueryResult>(index, namespace, "query", { request });
+    return { ...result, namespace: canonicalNamespace(namespace) };
+  }
+
+  fetch(index: string, namespace: string, ids: string[]): Promise<FetchResult> {
+    return this.ask<FetchResult>(index, namespace, "fetch", { ids });
+  }
+
+  fetchByMetadata(
+    index: string,
+    namespace: string,
+    request: FetchByMetadataRequest,
+  ): Promise<FetchByMetadataResult> {
+    return this.ask<FetchByMetadataResult>(index, namespace, "fetchByMetadata", { request });
+  }
+
+  async update(index: string, namespace: string, request: UpdateRequest): Promise<UpdateResult> {
+    return this.acked(index, await this.ask<UpdateResult>(index, namespace, "update", { request }));
+  }
+
+  async delete(index: string, namespace: string, request: DeleteRequest): Promise<WriteResult> {
+    return this.acked(index, await this.ask<WriteResult>(index, namespace, "delete", { request }));
+  }
+
+  list(index: string, namespace: string, request: ListRequest): Promise<ListResult> {
+    return this.ask<ListResult>(index, namespace, "list", { request });
+  }
+
+  private async namespaceNames(index: string): Promise<string[]> {
+    this.requireIndex(index);
+    const names = await this.system.transport.request<string[]>(address("index", index), "namespaces", {});
+    return names.sort();
+  }
+
+  private async counts(index: string, names: string[], filter?: Filter): Promise<NamespaceStats[]> {
+    const counts = await Promise.all(
+      names.map((name) =>
+        this.ask<{ exists: boolean; recordCount: number }>(index, name, "count", { filter }).then(
+          (count) => ({
+            name,
+            ...count,
+          }),
+        ),
+      ),
+    );
+    return counts.filter((c) => c.exists).map(({ name, recordCount }) => ({ name, recordCount }));
+  }
+
+  async describeIndexStats(index: string, filter?: Filter): Promise<IndexStats> {
+    const config = this.requireIndex(index);
+    const namespaces = (await this.counts(index, await this.namespaceNames(index), filter)).filter(
+      (ns) => ns.recordCount > 0,
+    );
+    return {
+      namespaces,
+      dimension: config.dimension,
+      metric: config.metric,
+      vectorType: config.vectorType,
+      totalVectorCount: namespaces.reduce((sum, ns) => sum + ns.recordCount, 0),
+      indexFullness: 0,
+    };
+  }
+
+  async listNamespaces(index: string, request: ListNamespacesRequest): Promise<ListNamespacesResult> {
+    const prefix = request.prefix ?? "";
+    const after = request.paginationToken
+      ? Buffer.from(request.paginationToken, "base64url").toString()
+      : undefined;
+    const all = await this.counts(
+      index,
+      (await this.namespaceNames(index)).filter((name) => name.startsWith(prefix)),
+    );
+    const remaining = after === undefined ? all : all.filter((ns) => ns.name > after);
+    const page = remaining.slice(0, request.limit);
+    const result: ListNamespacesResult = { namespaces: page, totalCount: all.length };
+    if (remaining.length > request.limit) {
+      result.next = Buffer.from(page[page.length - 1]!.name).toString("base64url");
+    }
+    return result;
+  }
+
+  async describeNamespace(index: string, namespace: string): Promise<NamespaceStats> {
+    const name = canonicalNamespace(namespace);
+    const count = await this.ask<{ exists: boolean; recordCount: number }>(index, name, "count", {});
+    if (!count.exists) throw namespaceNotFound(name);
+    return { name, recordCount: count.recordCount };
+  }
+
+  async createNamespace(index: string, namespace: string): Promise<NamespaceStats> {
+    const name = canonicalNamespace(namespace);
+    const result = await this.ask<{ lsn: bigint; existed: boolean; recordCount: number }>(
+      index,
+      name,
+      "create",
+      {},
+    );
+    if (result.existed) {
+      throw new NeedleError("ALREADY_EXISTS", `Namespace ${name} already exists`, {
+        field: "name",
+        received: name,
+      });
+    }
+    this.acked(index, result);
+    return { name, recordCount: result.recordCount };
+  }
+
+  async deleteNamespace(index: string, namespace: string): Promise<WriteResult> {
+    const name = canonicalNamespace(namespace);
+    const exists = await this.ask<boolean>(index, name, "exists", {});
+    if (!exists) throw namespaceNotFound(name);
+    return this.acked(index, await this.ask<WriteResult>(index, name, "drop", {}));
+  }
+
+  async waitForLsn(index: string, lsn: bigint, timeoutMs: number): Promise<void> {
+    this.requireIndex(index);
+    const deadline = performance.now() + timeoutMs;
+    while ((this.ackedLsn.get(index) ?? 0n) < lsn) {
+      const writerLsn = await this.system.transport.request<bigint>(address("writer", index), "lastLsn", {});
+      if (writerLsn >= lsn && (this.ackedLsn.get(index) ?? 0n) < writerLsn)
+        this.ackedLsn.set(index, writerLsn);
+      if ((this.ackedLsn.get(index) ?? 0n) >= lsn) return;
+      if (performance.now() >= deadline) {
+        throw new NeedleError(
+          "UNAVAILABLE",
+          `index ${index} has not reached LSN ${lsn} within ${timeoutMs} ms`,
+          {
+            retryAfterSeconds: 1,
+          },
+        );
+      }
+      await Bun.sleep(lsnPollMs);
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closing) throw new NeedleError("UNAVAILABLE", "Needle is closed", { retryAfterSeconds: 1 });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.system.shutdown(shutdownOrder);
+    return this.closing;
+  }
+}
+
+function belongsTo(target: Address, index: string): boolean {
+  if (target.kind === "executor") return false;
+  if (target.kind === "index" || target.kind === "writer") return target.key === index;
+  return target.key.startsWith(`${index}/`);
+}
+
+function namespaceNotFound(name: string): NeedleError {
+  return new NeedleError("NOT_FOUND", `Namespace ${name} not found`, { field: "namespace", received: name });
+}

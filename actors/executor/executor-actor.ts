@@ -1,0 +1,55 @@
+/**
+ * The executor hosts this process's slab actors under a memory budget: slab actors report the
+ * bytes they map when they open and close; when the total passes the budget the executor
+ * passivates the least recently active slabs until it fits (they reopen on their next message).
+ */
+import type { Actor, ActorSystem } from "../runtime/mod.ts";
+
+export const slabMemoryBudgetBytesDefault = 8 * 1024 ** 3;
+
+export function executorFactory(system: ActorSystem, budgetBytes: number) {
+  return async (): Promise<Actor> => new ExecutorActor(system, budgetBytes);
+}
+
+class ExecutorActor implements Actor {
+  private readonly openBytes = new Map<string, number>();
+  private totalBytes = 0;
+
+  constructor(
+    private readonly system: ActorSystem,
+    private readonly budgetBytes: number,
+  ) {}
+
+  async receive(verb: string, payload: unknown): Promise<unknown> {
+    const { slab, bytes } = payload as { slab: string; bytes?: number };
+    if (verb === "opened") {
+      this.openBytes.set(slab, bytes ?? 0);
+      this.totalBytes += bytes ?? 0;
+      this.evictOverBudget(slab);
+    } else if (verb === "closed") {
+      this.totalBytes -= this.openBytes.get(slab) ?? 0;
+      this.openBytes.delete(slab);
+    } else if (verb === "stats") {
+      return { openSlabs: this.openBytes.size, openBytes: this.totalBytes, budgetBytes: this.budgetBytes };
+    }
+    return undefined;
+  }
+
+  private evictOverBudget(keep: string): void {
+    if (this.totalBytes <= this.budgetBytes) return;
+    const byAge = [...this.openBytes.keys()]
+      .filter((slab) => slab !== keep)
+      .sort((a, b) => this.lastActivity(a) - this.lastActivity(b));
+    let projected = this.totalBytes;
+    for (const slab of byAge) {
+      if (projected <= this.budgetBytes) break;
+      projected -= this.openBytes.get(slab) ?? 0;
+      // Passivation reports "closed" back to us, which settles totalBytes.
+      void this.system.passivate({ kind: "slab", key: slab });
+    }
+  }
+
+  private lastActivity(slab: string): number {
+    return this.system.lastActivityMs({ kind: "slab", key: slab }) ?? 0;
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * Flushing a namespace: memtable -> L0 slab -> new manifest version -> log may be trimmed.
+ *
+ * Steps:
+ *   1. Freeze (synchronous): the active memtable becomes frozen, a new one takes writes. Take a
+ *      snapshot of what the manifest will say: flushedLsn = appliedLsn, and a copy of every
+ *      slab's live bitset. Writes after this point have larger LSNs and are replayed from the
+ *      log after a crash, so the snapshot must not include their effects.
+ *   2. Build the L0 slab from the frozen memtable's rows that were live at the freeze, write it
+ *      to the blob store (durable before step 3).
+ *   3. Commit the manifest (atomic rename). A crash before this leaves the previous manifest
+ *      valid and the new slab an orphan, removed at the next start.
+ *   4. Swap (synchronous): the frozen memtable leaves, the new slab joins with the rows killed
+ *      since the freeze already dead; slabs with no live rows leave the in-memory list.
+ *   5. Delete slab files no manifest refers to any more.
+ * Queries and writes never wait for a flush; a flush never runs twice at once.
+ */
+import type { BlobStore } from "../../storage/blob/mod.ts";
+import { encodeMetadataIndex } from "../../storage/filter/mod.ts";
+import type { ManifestStore } from "../../storage/manifest/mod.ts";
+import { Memtable } from "../../storage/memtable/mod.ts";
+import { encodeSlab } from "../../storage/slab/mod.ts";
+import type { VectorRecord } from "../../storage/types.ts";
+import { namespaceKey, slabKey } from "../layout.ts";
+import { address } from "../runtime/mod.ts";
+import { countLive, deletedBytes } from "./deletions.ts";
+import type { NamespaceManifest, SlabEntry, SlabManifestEntry } from "./manifest.ts";
+import type { NamespaceState } from "./state.ts";
+
+export interface FlushDeps {
+  blobs: BlobStore;
+  manifests: ManifestStore<NamespaceManifest>;
+  /** Unique per namespace within the index, so slab ids never collide. */
+  slabIdPrefix: string;
+}
+
+export async function flushNamespace(state: NamespaceState, deps: FlushDeps): Promise<void> {
+  if (!state.dirty && state.frozen.length === 0) return;
+  // Step 1: freeze and snapshot.
+  const frozen = state.memtable;
+  const liveRows = frozen.liveRows();
+  frozen.freeze();
+  state.frozen.unshift(frozen);
+  state.memtable = new Memtable(frozen.dim);
+  const flushedLsn = state.appliedLsn;
+  const explicit = state.explicit;
+  const slabSnapshot = state.slabs.map((slab) => ({ slab, live: slab.live.slice() }));
+
+  // Step 2: build and store the slab.
+  let newSlab: SlabManifestEntry | undefined;
+  let newSlabId: string | undefined;
+  if (liveRows.length > 0) {
+    newSlabId = `${deps.slabIdPrefix}-${String(state.nextSlabSeq++).padStart(8, "0")}`;
+    const records: VectorRecord[] = liveRows.map((row) => frozen.record(row));
+    const bytes = encodeSlab({
+      slabId: newSlabId,
+      namespace: state.namespace,
+      level: 0,
+      dim: state.dim,
+      metric: state.index.metric,
+      records,
+      minLsn: frozen.minLsn,
+      maxLsn: frozen.maxLsn,
+      sourceSlabs: [],
+      metadataIndex: encodeMetadataIndex(records.map((record) => record.metadata)),
+    });
+    await deps.blobs.put(slabKey(state.index.name, newSlabId), bytes);
+    newSlab = {
+      id: newSlabId,
+      level: 0,
+      rowCount: liveRows.length,
+      minLsn: frozen.minLsn,
+      maxLsn: frozen.maxLsn,
+      deleted: deletedBytes(new Uint8Array(0), 0),
+    };
+  }
+
+  // Step 3: commit the manifest.
+  const kept = slabSnapshot.filter(({ slab, live }) => countLive(live, slab.rowCount) > 0);
+  const manifest: NamespaceManifest = {
+    namespace: state.namespace,
+    explicit,
+    flushedLsn,
+    nextSlabSeq: state.nextSlabSeq,
+    slabs: [
+      ...(newSlab ? [newSlab] : []),
+      ...kept.map(({ slab, live }) => ({
+        id: slab.id,
+        level: slab.level,
+        rowCount: slab.rowCount,
+        minLsn: slab.minLsn,
+        maxLsn: slab.maxLsn,
+        deleted: deletedBytes(live, slab.rowCount),
+      })),
+    ],
+  };
+  await deps.manifests.commit(manifest);
+  state.flushedLsn = flushedLsn;
+
+  // Step 4: swap.
+  state.frozen = state.frozen.filter((memtable) => memtable !== frozen);
+  const dropped = new Set(slabSnapshot.filter((s) => !kept.includes(s)).map((s) => s.slab.id));
+  const slabs: SlabEntry[] = state.slabs.filter((slab) => !dropped.has(slab.id));
+  if (newSlab && newSlabId) {
+    const live = new Uint8Array((liveRows.length + 7) >> 3);
+    let liveCount = 0;
+    liveRows.forEach((row, slabRow) => {
+      if (frozen.isLive(row)) {
+        live[slabRow >> 3]! |= 1 << (slabRow & 7);
+        liveCount++;
+      }
+    });
+    slabs.unshift({
+      id: newSlabId,
+      level: 0,
+      rowCount: newSlab.rowCount,
+      minLsn: newSlab.minLsn,
+      maxLsn: newSlab.maxLsn,
+      live,
+      liveCount,
+      address: address("slab", namespaceKey(state.index.name, newSlabId)),
+    });
+  }
+  state.slabs = slabs;
+  state.slabGeneration++;
+  // Writes applied after the freeze (rows or deletes alike) still need a later flush.
+  state.oldestUnflushedLsn = state.appliedLsn > flushedLsn ? flushedLsn + 1n : 0n;
+
+  // Step 5: delete files no manifest names any more.
+  for (const slabId of dropped) await deps.blobs.delete(slabKey(state.index.name, slabId)).catch(() => {});
+}

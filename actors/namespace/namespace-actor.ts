@@ -1,0 +1,263 @@
+/**
+ * The namespace actor: the single writer of one namespace. It owns the namespace's LSN
+ * position, memtables, live-row bitsets and manifest, and routes strong reads.
+ *
+ * Write path (exclusive: one write at a time, in arrival order):
+ *   1. Check what only the index knows (dimension, vector type); resolve a filter to ids.
+ *   2. Ask the writer actor to append {namespace, write}; it answers after fsync with the LSN.
+ *   3. Resolve lookups, then apply in one synchronous step (state invariant 4).
+ *   4. Answer with the LSN; flush in the background past the row/byte thresholds.
+ * Reads run concurrently (see reads.ts).
+ *
+ * Activation: load the newest manifest, then replay this namespace's log records above its
+ * flushedLsn when the index says there may be some. Passivation (idle, or shutdown): flush, so
+ * the next activation needs no replay.
+ */
+import type { BlobStore } from "../../storage/blob/mod.ts";
+import { ManifestStore } from "../../storage/manifest/mod.ts";
+import type { Filter, VectorRecord, WriteOp } from "../../storage/types.ts";
+import type { DeleteRequest, IndexConfig, UpdateRequest } from "../api.ts";
+import { namespaceDir, namespaceKey, splitKey } from "../layout.ts";
+import { type Actor, type ActorContext, address } from "../runtime/mod.ts";
+import type { ReplayedRecord } from "../writer/writer-actor.ts";
+import { countLive, liveFromDeleted } from "./deletions.ts";
+import { flushNamespace } from "./flush.ts";
+import type { NamespaceManifest } from "./manifest.ts";
+import * as reads from "./reads.ts";
+import { NamespaceState } from "./state.ts";
+import { basename } from "node:path";
+
+export interface NamespaceSettings {
+  dataDir: string;
+  blobs: BlobStore;
+  flushRowsMax: number;
+  flushBytesMax: number;
+  flushIdleMs: number;
+  indexConfig(index: string): IndexConfig;
+}
+
+export function namespaceFactory(settings: NamespaceSettings) {
+  return async (context: ActorContext): Promise<Actor> => {
+    const [index, namespace] = splitKey(context.self.key);
+    const config = settings.indexConfig(index);
+    const dir = namespaceDir(settings.dataDir, index, namespace);
+    const manifests = new ManifestStore<NamespaceManifest>(dir, "manifest");
+    const state = new NamespaceState(config, namespace, context.transport);
+    const loaded = await manifests.load();
+    if (loaded) {
+      const body = loaded.body;
+      state.explicit = body.explicit;
+      state.flushedLsn = body.flushedLsn;
+      state.appliedLsn = body.flushedLsn;
+      state.nextSlabSeq = body.nextSlabSeq;
+      state.slabs = body.slabs.map((slab) => {
+        const live = liveFromDeleted(slab.deleted, slab.rowCount, `${dir}/manifest`);
+        return {
+          id: slab.id,
+          level: slab.level,
+          rowCount: slab.rowCount,
+          minLsn: slab.minLsn,
+          maxLsn: slab.maxLsn,
+          live,
+          liveCount: countLive(live, slab.rowCount),
+          address: address("slab", namespaceKey(index, slab.id)),
+        };
+      });
+    }
+    const actor = new NamespaceActor(state, context, settings, manifests, basename(dir));
+    const needsReplay = await context.transport.request<boolean>(address("index", index), "needsReplay", {
+      namespace,
+    });
+    if (needsReplay) await actor.replay();
+    return actor;
+  };
+}
+
+class NamespaceActor implements Actor {
+  readonly concurrentVerbs = new Set(["query", "fetch", "list", "fetchByMetadata", "count", "exists"]);
+  readonly idleMs: number;
+  private flushing: Promise<void> | undefined;
+  private flushError: unknown;
+
+  constructor(
+    private readonly state: NamespaceState,
+    private readonly context: ActorContext,
+    private readonly settings: NamespaceSettings,
+    private readonly manifests: ManifestStore<NamespaceManifest>,
+    private readonly slabIdPrefix: string,
+  ) {
+    this.idleMs = settings.flushIdleMs;
+  }
+
+  private get transport() {
+    return this.context.transport;
+  }
+
+  private get index(): string {
+    return this.state.index.name;
+  }
+
+  async replay(): Promise<void> {
+    const records = await this.transport.request<ReplayedRecord[]>(address("writer", this.index), "replay", {
+      afterLsn: this.state.flushedLsn,
+      namespace: this.state.namespace,
+    });
+    for (const record of records) {
+      const apply = await this.state.prepare(record.write);
+      apply(record.lsn);
+    }
+    void this.reportUnflushed();
+  }
+
+  async receive(verb: string, payload: unknown): Promise<unknown> {
+    const state = this.state;
+    const message = payload as Record<string, unknown>;
+    switch (verb) {
+      case "upsert": {
+        const records = message.records as VectorRecord[];
+        state.checkRecords(records, "records");
+        const lsn = await this.write({ op: "upsert", records });
+        return { lsn, upsertedCount: records.length };
+      }
+      case "update":
+        return this.update(message.request as UpdateRequest);
+      case "delete":
+        return this.delete(message.request as DeleteRequest);
+      case "create": {
+        const existed = state.exists;
+        const lsn = existed ? state.appliedLsn : await this.write({ op: "createNamespace" });
+        return { lsn, existed, recordCount: state.recordCount };
+      }
+      case "drop":
+        return { lsn: await this.write({ op: "deleteNamespace" }) };
+      case "flush":
+        await this.flush();
+        return undefined;
+      case "query":
+        return reads.query(state, this.transport, message.request as never);
+      case "fetch":
+        return reads.fetch(state, message.ids as string[]);
+      case "list":
+        return reads.list(state, this.transport, message.request as never);
+      case "fetchByMetadata":
+        return reads.fetchByMetadata(state, this.transport, message.request as never);
+      case "count":
+        return {
+          exists: state.exists,
+          recordCount: await reads.countMatching(state, this.transport, message.filter as Filter | undefined),
+          lsn: state.appliedLsn,
+        };
+      case "exists":
+        return state.exists;
+      default:
+        throw new Error(`namespace: unknown verb ${verb}`);
+    }
+  }
+
+  private async update(request: UpdateRequest): Promise<{ lsn: bigint; matchedRecords: number }> {
+    const state = this.state;
+    state.checkVectors(request.values, true, "update");
+    let ids: string[];
+    if (request.id !== undefined) {
+      const found = await state.locate([request.id]);
+      ids = found.has(request.id) ? [request.id] : [];
+    } else {
+      ids = await this.idsMatching(request.filter);
+    }
+    if (request.dryRun || ids.length === 0) return { lsn: state.appliedLsn, matchedRecords: ids.length };
+    const write: WriteOp = { op: "update", ids };
+    if (request.values) write.values = request.values;
+    if (request.sparseValues) write.sparseValues = request.sparseValues;
+    if (request.setMetadata) write.setMetadata = request.setMetadata;
+    return { lsn: await this.write(write), matchedRecords: ids.length };
+  }
+
+  private async delete(request: DeleteRequest): Promise<{ lsn: bigint }> {
+    if ("deleteAll" in request) return { lsn: await this.write({ op: "deleteAll" }) };
+    const ids = "ids" in request ? request.ids : await this.idsMatching(request.filter);
+    if (ids.length === 0) return { lsn: this.state.appliedLsn };
+    return { lsn: await this.write({ op: "delete", ids }) };
+  }
+
+  /** Every live id matching the filter (writes are exclusive, so the set cannot change meanwhile). */
+  private async idsMatching(filter: Filter | undefined): Promise<string[]> {
+    const ids: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await reads.fetchByMetadata(this.state, this.transport, {
+        filter,
+        limit: 10_000,
+        paginationToken: after,
+      });
+      ids.push(...page.records.map((record) => record.id));
+      if (!page.next) return ids;
+      after = page.next;
+    }
+  }
+
+  private async write(write: WriteOp): Promise<bigint> {
+    if (this.flushError) throw this.flushError;
+    if (!this.state.dirty) {
+      // Tell the index before the record exists, so the log is never trimmed past it even if
+      // applying it fails and the actor restarts.
+      this.state.oldestUnflushedLsn = this.state.flushedLsn + 1n;
+      await this.reportUnflushed();
+    }
+    const lsn = await this.transport.request<bigint>(address("writer", this.index), "append", {
+      body: { namespace: this.state.namespace, write },
+    });
+    const apply = await this.state.prepare(write);
+    apply(lsn);
+    await this.maybeFlush();
+    return lsn;
+  }
+
+  private async maybeFlush(): Promise<void> {
+    const memtable = this.state.memtable;
+    if (memtable.rowCount < this.settings.flushRowsMax && memtable.byteCount < this.settings.flushBytesMax)
+      return;
+    // Backpressure: at most one flush in flight; a second full memtable waits for it.
+    if (this.flushing) await this.flushing;
+    if (!this.flushing) this.flushing = this.runFlush();
+  }
+
+  private runFlush(): Promise<void> {
+    return flushNamespace(this.state, {
+      blobs: this.settings.blobs,
+      manifests: this.manifests,
+      slabIdPrefix: this.slabIdPrefix,
+    })
+      .then(async () => {
+        await this.reportUnflushed();
+      })
+      .catch((error) => {
+        // A failed flush leaves the frozen memtable queryable and the log untrimmed; refuse
+        // writes until the actor restarts from durable state.
+        this.flushError = error;
+      })
+      .finally(() => {
+        this.flushing = undefined;
+      });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.flushing) await this.flushing;
+    this.flushing = this.runFlush();
+    await this.flushing;
+    if (this.flushError) throw this.flushError;
+  }
+
+  private reportUnflushed(): Promise<unknown> {
+    return this.transport
+      .request(address("index", this.index), "unflushed", {
+        namespace: this.state.namespace,
+        oldestLsn: this.state.oldestUnflushedLsn,
+        exists: this.state.exists,
+      })
+      .catch(() => {});
+  }
+
+  async passivate(): Promise<void> {
+    await this.flush();
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * The in-memory state of one namespace: the active memtable, memtables being flushed, and the
+ * live slabs with their live-row bitsets. The namespace actor is its single writer.
+ *
+ * Invariants:
+ *   1. An id is live in at most one place: the active memtable, a frozen memtable, or one slab.
+ *   2. Sources are ordered newest first: active memtable, frozen memtables (newest first), slabs
+ *      (newest first). A newer source never holds an older version of an id than an older one.
+ *   3. `appliedLsn` is the LSN of the last applied write; writes apply in LSN order.
+ *   4. Every mutation of a write happens in one synchronous step after all lookups resolved,
+ *      so a concurrent read sees a batch entirely or not at all.
+ */
+import { assert, invalidArgument } from "../../storage/errors.ts";
+import { Memtable } from "../../storage/memtable/mod.ts";
+import type { Metadata, VectorRecord, WriteOp } from "../../storage/types.ts";
+import type { IndexConfig } from "../api.ts";
+import type { Transport } from "../runtime/mod.ts";
+import type { SlabEntry } from "./manifest.ts";
+
+/** Where a live id was found. */
+export type Location = { memtable: Memtable; row: number } | { slab: SlabEntry; row: number };
+
+export class NamespaceState {
+  memtable: Memtable;
+  /** Memtables being flushed, newest first. */
+  frozen: Memtable[] = [];
+  /** Live slabs, newest first. */
+  slabs: SlabEntry[] = [];
+  /** Bumped whenever the slab list changes, so lookups made before a change are redone. */
+  slabGeneration = 0;
+  appliedLsn = 0n;
+  flushedLsn = 0n;
+  /** LSN of the oldest applied write not yet in a manifest; 0n when clean. */
+  oldestUnflushedLsn = 0n;
+  explicit = false;
+  nextSlabSeq = 1;
+
+  constructor(
+    readonly index: IndexConfig,
+    readonly namespace: string,
+    private readonly transport: Transport,
+  ) {
+    this.memtable = new Memtable(index.dimension ?? 0);
+  }
+
+  get dim(): number {
+    return this.index.dimension ?? 0;
+  }
+
+  get recordCount(): number {
+    let count = this.memtable.liveCount;
+    for (const memtable of this.frozen) count += memtable.liveCount;
+    for (const slab of this.slabs) count += slab.liveCount;
+    return count;
+  }
+
+  get exists(): boolean {
+    return this.explicit || this.recordCount > 0;
+  }
+
+  get dirty(): boolean {
+    return this.oldestUnflushedLsn !== 0n;
+  }
+
+  memtables(): Memtable[] {
+    return [this.memtable, ...this.frozen];
+  }
+
+  /** Finds the live location of each id (newest source first). */
+  async locate(ids: Iterable<string>): Promise<Map<string, Location>> {
+    for (;;) {
+      const generation = this.slabGeneration;
+      const found = new Map<string, Location>();
+      let pending: string[] = [];
+      for (const id of ids) {
+        const inMemory = this.locateInMemory(id);
+        if (inMemory) found.set(id, inMemory);
+        else pending.push(id);
+      }
+      for (const slab of this.slabs) {
+        if (pending.length === 0) break;
+        if (slab.liveCount === 0) continue;
+        const rows = await this.transport.request<number[]>(slab.address, "rowsOf", { ids: pending });
+        const still: string[] = [];
+        pending.forEach((id, i) => {
+          const row = rows[i]!;
+          if (row >= 0 && isSet(slab.live, row)) found.set(id, { slab, row });
+          else still.push(id);
+        });
+        pending = still;
+      }
+      if (generation === this.slabGeneration) return found;
+    }
+  }
+
+  private locateInMemory(id: string): Location | undefined {
+    for (const memtable of this.memtables()) {
+      const row = memtable.rowOf(id);
+      if (row >= 0) return { memtable, row };
+    }
+    return undefined;
+  }
+
+  /** Reads whole records at their locations (values, sparse values and metadata). */
+  async readRecords(locations: Map<string, Location>): Promise<Map<string, VectorRecord>> {
+    const records = new Map<string, VectorRecord>();
+    const bySlab = new Map<SlabEntry, { id: string; row: number }[]>();
+    for (const [id, location] of locations) {
+      if ("memtable" in location) records.set(id, location.memtable.record(location.row));
+      else {
+        const list = bySlab.get(location.slab) ?? [];
+        list.push({ id, row: location.row });
+        bySlab.set(location.slab, list);
+      }
+    }
+    for (const [slab, list] of bySlab) {
+      const read = await this.transport.request<VectorRecord[]>(slab.address, "records", {
+        rows: list.map((item) => item.row),
+        values: true,
+        metadata: true,
+      });
+      list.forEach((item, i) => {
+        records.set(item.id, read[i]!);
+      });
+    }
+    return records;
+  }
+
+  /**
+   * Prepares a logged write for applying: resolves the lookups it needs. The returned function
+   * applies it in one synchronous step (invariant 4); it re-locates if the slab list changed.
+   */
+  async prepare(write: WriteOp): Promise<(lsn: bigint) => void> {
+    switch (write.op) {
+      case "upsert": {
+        const ids = write.records.map((record) => record.id);
+        const locations = await this.locate(ids);
+        return (lsn) => {
+          this.killLocations(locations);
+          // A batch may name an id twice: the last one wins, like applying them in order.
+          for (const record of write.records) {
+            this.memtable.kill(record.id);
+            this.memtable.append(record, lsn);
+          }
+          this.afterApply(lsn);
+        };
+      }
+      case "update": {
+        const locations = await this.locate(write.ids);
+        const current = await this.readRecords(locations);
+        return (lsn) => {
+          this.killLocations(locations);
+          for (const id of write.ids) {
+            const record = current.get(id);
+            if (!record) continue;
+            this.memtable.kill(id);
+            this.memtable.append(mergeUpdate(record, write), lsn);
+          }
+          this.afterApply(lsn);
+        };
+      }
+      case "delete": {
+        const locations = await this.locate(write.ids);
+        return (lsn) => {
+          this.killLocations(locations);
+          this.afterApply(lsn);
+        };
+      }
+      case "deleteAll":
+      case "deleteNamespace":
+        return (lsn) => {
+          for (const memtable of this.memtables()) memtable.killAll();
+          for (const slab of this.slabs) {
+            slab.live.fill(0);
+            slab.liveCount = 0;
+          }
+          if (write.op === "deleteNamespace") this.explicit = false;
+          this.afterApply(lsn);
+        };
+      case "createNamespace":
+        return (lsn) => {
+          this.explicit = true;
+          this.afterApply(lsn);
+        };
+    }
+  }
+
+  private killLocations(locations: Map<string, Location>): void {
+    for (const [id, location] of locations) {
+      if ("memtable" in location) {
+        location.memtable.kill(id);
+      } else if (isSet(location.slab.live, location.row)) {
+        location.slab.live[location.row >> 3]! &= ~(1 << (location.row & 7));
+        location.slab.liveCount--;
+      }
+    }
+  }
+
+  private afterApply(lsn: bigint): void {
+    assert(lsn > this.appliedLsn, "writes apply in LSN order");
+    this.appliedLsn = lsn;
+    if (this.oldestUnflushedLsn === 0n) this.oldestUnflushedLsn = lsn;
+  }
+
+  /** Checks what only the index knows: dimension and vector type of each record. */
+  checkRecords(records: VectorRecord[], field: string): void {
+    records.forEach((record, i) => {
+      this.checkVectors(record.values, record.sparseValues !== undefined, `${field}[${i}]`);
+    });
+  }
+
+  checkVectors(values: Float32Array | undefined, hasSparse: boolean, field: string): void {
+    if (this.index.vectorType === "sparse") {
+      if (values && values.length > 0) {
+        throw invalidArgument(
+          `${field}.values`,
+          "sparse indexes take sparseValues only, not dense values",
+          "none",
+        );
+      }
+      if (!hasSparse)
+        throw invalidArgument(`${field}.sparseValues`, "sparse indexes need sparseValues", "required");
+      return;
+    }
+    if (values === undefined) return;
+    if (values.length !== this.dim) {
+      throw invalidArgument(
+        `${field}.values`,
+        `Vector dimension ${values.length} does not match the dimension of the index ${this.dim}`,
+        this.dim,
+        values.length,
+      );
+    }
+  }
+}
+
+export function isSet(bits: Uint8Array, row: number): boolean {
+  return ((bits[row >> 3]! >> (row & 7)) & 1) === 1;
+}
+
+function mergeUpdate(record: VectorRecord, update: Extract<WriteOp, { op: "update" }>): VectorRecord {
+  const merged: VectorRecord = { id: record.id };
+  const values = update.values ?? record.values;
+  if (values) merged.values = values;
+  const sparse = update.sparseValues ?? record.sparseValues;
+  if (sparse) merged.sparseValues = sparse;
+  const metadata: Metadata | undefined = update.setMetadata
+    ? { ...(record.metadata ?? {}), ...update.setMetadata }
+    : record.metadata;
+  if (metadata && Object.keys(metadata).length > 0) merged.metadata = metadata;
+  return merged;
+}

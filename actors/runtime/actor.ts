@@ -1,0 +1,27 @@
+/** What an actor is to the runtime. */
+import type { Address } from "./address.ts";
+import type { Transport } from "./transport.ts";
+
+export interface Actor {
+  /** Handles one message. Exclusive verbs run one at a time; see `concurrentVerbs`. */
+  receive(verb: string, payload: unknown): Promise<unknown>;
+  /** Verbs that may run while other messages are in flight (reads, pipelined writes). */
+  readonly concurrentVerbs?: ReadonlySet<string>;
+  /** Milliseconds without messages after which the runtime passivates the actor; absent = never. */
+  readonly idleMs?: number;
+  /**
+   * Called before the runtime drops the actor (idle passivation, memory pressure, shutdown).
+   * It must leave durable state complete: the next activation starts from it.
+   */
+  passivate?(): Promise<void>;
+}
+
+export interface ActorContext {
+  readonly self: Address;
+  readonly transport: Transport;
+  /** Milliseconds since an arbitrary epoch; injected so tests can drive time. */
+  now(): number;
+}
+
+/** Builds an actor from durable state on its first message (virtual activation). */
+export type ActorFactory = (context: ActorContext) => Promise<Actor>;

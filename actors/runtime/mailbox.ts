@@ -1,0 +1,86 @@
+/**
+ * A bounded mailbox. Exclusive messages run one at a time in arrival order; concurrent
+ * messages (reads) start at once. Both count against the depth while queued or running, so a
+ * mailbox never grows without limit: past `depthMax` it refuses with OVERLOADED.
+ *
+ * Invariants:
+ *   1. depth = queued exclusive messages + running messages (exclusive and concurrent).
+ *   2. At most one exclusive message runs at a time.
+ *   3. depth <= depthMax.
+ */
+import { NeedleError } from "../../storage/errors.ts";
+
+export const mailboxDepthMaxDefault = 4096;
+/** What a refused sender is told to wait. */
+const overloadedRetryAfterSeconds = 1;
+
+type Job = () => Promise<unknown>;
+
+interface Queued {
+  job: Job;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+export class Mailbox {
+  private readonly queue: Queued[] = [];
+  private exclusiveRunning = false;
+  private running = 0;
+  lastActivityMs: number;
+
+  constructor(
+    private readonly label: string,
+    private readonly depthMax: number,
+    now: number,
+  ) {
+    this.lastActivityMs = now;
+  }
+
+  get depth(): number {
+    return this.queue.length + this.running;
+  }
+
+  get idle(): boolean {
+    return this.depth === 0;
+  }
+
+  post(job: Job, exclusive: boolean, now: number): Promise<unknown> {
+    if (this.depth >= this.depthMax) {
+      return Promise.reject(
+        new NeedleError(
+          "OVERLOADED",
+          `${this.label} is overloaded: ${this.depth} messages pending, at most ${this.depthMax}`,
+          { limit: this.depthMax, retryAfterSeconds: overloadedRetryAfterSeconds },
+        ),
+      );
+    }
+    this.lastActivityMs = now;
+    if (!exclusive) return this.run(job);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ job, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private async run(job: Job): Promise<unknown> {
+    this.running++;
+    try {
+      return await job();
+    } finally {
+      this.running--;
+    }
+  }
+
+  private pump(): void {
+    if (this.exclusiveRunning) return;
+    const next = this.queue.shift();
+    if (!next) return;
+    this.exclusiveRunning = true;
+    this.run(next.job)
+      .then(next.resolve, next.reject)
+      .finally(() => {
+        this.exclusiveRunning = false;
+        this.pump();
+      });
+  }
+}

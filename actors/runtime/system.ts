@@ -1,0 +1,251 @@
+/**
+ * The actor system: virtual activation, bounded mailboxes, passivation and supervision.
+ *
+ * Activation: an address needs no registration. The first message to it builds the actor with
+ * its kind's factory (which loads durable state); later messages reuse it.
+ *
+ * Supervision (numbered steps):
+ *   1. A factory that throws, or a receive that throws a fault which may have left the actor's
+ *      memory inconsistent (INTERNAL or IO), stops the actor.
+ *   2. The next message restarts it from durable state, but not before a backoff of
+ *      `restartBackoffBaseMs * 2^(failures-1)`, capped at `restartBackoffCapMs`; messages in the
+ *      backoff window fail at once with UNAVAILABLE and a Retry-After hint.
+ *   3. After `failuresBeforeEscalation` consecutive failures the system escalates: it reports
+ *      to its `onEscalate` handler (the operator's log) and keeps the capped backoff.
+ *   4. A message handled without a fault resets the failure count.
+ * CORRUPTION from a receive does not restart: the bytes on disk are bad, the actor's memory is
+ * not, and a restart would fail the same way; user and retryable errors pass straight through.
+ *
+ * Passivation: a sweep (every `sweepIntervalMs`, unref'd) passivates actors whose `idleMs` has
+ * passed with an empty mailbox. `passivate(address)` does it on demand (memory budgets).
+ *
+ * Invariants:
+ *   1. At most one live activation per address in this system.
+ *   2. An actor being passivated takes no new messages; they wait and then reactivate it.
+ */
+import { asNeedleError, NeedleError } from "../../storage/errors.ts";
+import type { Actor, ActorContext, ActorFactory } from "./actor.ts";
+import { type ActorKind, type Address, addressText } from "./address.ts";
+import { Mailbox, mailboxDepthMaxDefault } from "./mailbox.ts";
+import { InProcessTransport, type Transport } from "./transport.ts";
+
+export const restartBackoffBaseMs = 100;
+export const restartBackoffCapMs = 10_000;
+export const failuresBeforeEscalation = 5;
+const sweepIntervalMs = 1_000;
+
+export interface ActorSystemOptions {
+  mailboxDepthMax?: number;
+  now?: () => number;
+  onEscalate?: (address: Address, error: NeedleError, failures: number) => void;
+}
+
+interface Activation {
+  address: Address;
+  mailbox: Mailbox;
+  actor?: Actor;
+  activating?: Promise<Actor>;
+  passivating?: Promise<void>;
+}
+
+interface FailureRecord {
+  failures: number;
+  retryAtMs: number;
+  lastError: NeedleError;
+}
+
+export class ActorSystem {
+  readonly transport: Transport;
+  private readonly factories = new Map<ActorKind, ActorFactory>();
+  private readonly activations = new Map<string, Activation>();
+  private readonly failures = new Map<string, FailureRecord>();
+  private readonly depthMax: number;
+  private readonly now: () => number;
+  private readonly onEscalate: NonNullable<ActorSystemOptions["onEscalate"]>;
+  private sweepTimer: ReturnType<typeof setInterval> | undefined;
+  private closed = false;
+
+  constructor(options: ActorSystemOptions = {}) {
+    this.depthMax = options.mailboxDepthMax ?? mailboxDepthMaxDefault;
+    this.now = options.now ?? (() => performance.now());
+    this.onEscalate = options.onEscalate ?? (() => {});
+    this.transport = new InProcessTransport(this);
+    this.sweepTimer = setInterval(() => void this.sweep(), sweepIntervalMs);
+    this.sweepTimer.unref?.();
+  }
+
+  register(kind: ActorKind, factory: ActorFactory): void {
+    this.factories.set(kind, factory);
+  }
+
+  /** How many actors are active (for stats and tests). */
+  activeCount(kind?: ActorKind): number {
+    let count = 0;
+    for (const activation of this.activations.values()) {
+      if (activation.actor && (!kind || activation.address.kind === kind)) count++;
+    }
+    return count;
+  }
+
+  isActive(target: Address): boolean {
+    return this.activations.get(addressText(target))?.actor !== undefined;
+  }
+
+  /** When the actor last received a message; undefined when it is not active. */
+  lastActivityMs(target: Address): number | undefined {
+    return this.activations.get(addressText(target))?.mailbox.lastActivityMs;
+  }
+
+  deliver(target: Address, verb: string, payload: unknown): Promise<unknown> {
+    if (this.closed) {
+      return Promise.reject(
+        new NeedleError("UNAVAILABLE", "Needle is shutting down", { retryAfterSeconds: 1 }),
+      );
+    }
+    const key = addressText(target);
+    const failure = this.failures.get(key);
+    if (failure && failure.retryAtMs > this.now()) {
+      const waitSeconds = Math.max(1, Math.ceil((failure.retryAtMs - this.now()) / 1000));
+      return Promise.reject(
+        failure.lastError.kind === "fault" && failure.lastError.code === "CORRUPTION"
+          ? failure.lastError
+          : new NeedleError(
+              "UNAVAILABLE",
+              `${key} is restarting after a failure: ${failure.lastError.message}`,
+              {
+                retryAfterSeconds: waitSeconds,
+                cause: failure.lastError,
+              },
+            ),
+      );
+    }
+    let activation = this.activations.get(key);
+    if (!activation) {
+      activation = { address: target, mailbox: new Mailbox(key, this.depthMax, this.now()) };
+      this.activations.set(key, activation);
+    }
+    const current = activation;
+    const exclusive = !current.actor?.concurrentVerbs?.has(verb);
+    return current.mailbox.post(() => this.handle(current, verb, payload), exclusive, this.now());
+  }
+
+  private async handle(activation: Activation, verb: string, payload: unknown): Promise<unknown> {
+    const key = addressText(activation.address);
+    if (activation.passivating) await activation.passivating;
+    let actor: Actor;
+    try {
+      actor = await this.activate(activation);
+    } catch (error) {
+      throw this.recordFailure(activation, error);
+    }
+    try {
+      const answer = await actor.receive(verb, payload);
+      this.failures.delete(key);
+      return answer;
+    } catch (error) {
+      const needleError = asNeedleError(error);
+      if (needleError.code === "INTERNAL" || needleError.code === "IO") {
+        throw this.recordFailure(activation, needleError);
+      }
+      throw needleError;
+    }
+  }
+
+  private activate(activation: Activation): Promise<Actor> {
+    if (activation.actor) return Promise.resolve(activation.actor);
+    if (!activation.activating) {
+      const factory = this.factories.get(activation.address.kind);
+      if (!factory) {
+        return Promise.reject(
+          new NeedleError("INTERNAL", `no factory for actor kind ${activation.address.kind}`),
+        );
+      }
+      const context: ActorContext = { self: activation.address, transport: this.transport, now: this.now };
+      activation.activating = factory(context).then(
+        (actor) => {
+          activation.actor = actor;
+          activation.activating = undefined;
+          return actor;
+        },
+        (error) => {
+          activation.activating = undefined;
+          throw error;
+        },
+      );
+    }
+    return activation.activating;
+  }
+
+  /** Stops a failed actor and schedules its restart with capped exponential backoff. */
+  private recordFailure(activation: Activation, error: unknown): NeedleError {
+    const key = addressText(activation.address);
+    const needleError = asNeedleError(error);
+    const previous = this.failures.get(key);
+    const failures = (previous?.failures ?? 0) + 1;
+    const backoffMs = Math.min(restartBackoffCapMs, restartBackoffBaseMs * 2 ** (failures - 1));
+    this.failures.set(key, { failures, retryAtMs: this.now() + backoffMs, lastError: needleError });
+    activation.actor = undefined;
+    if (this.activations.get(key) === activation && activation.mailbox.depth <= 1)
+      this.activations.delete(key);
+    if (failures >= failuresBeforeEscalation) this.onEscalate(activation.address, needleError, failures);
+    return needleError;
+  }
+
+  /** Passivates one actor now (memory pressure, tests). No-op if it is not active. */
+  async passivate(target: Address): Promise<void> {
+    const activation = this.activations.get(addressText(target));
+    if (activation) await this.passivateActivation(activation);
+  }
+
+  /** Passivates every active actor whose address matches (e.g. all actors of a deleted index). */
+  async passivateWhere(matches: (target: Address) => boolean): Promise<void> {
+    const targets = [...this.activations.values()].filter((a) => matches(a.address));
+    await Promise.all(targets.map((a) => this.passivateActivation(a)));
+    for (const a of targets) this.activations.delete(addressText(a.address));
+  }
+
+  private async passivateActivation(activation: Activation): Promise<void> {
+    if (activation.passivating) return activation.passivating;
+    const actor = activation.actor;
+    if (!actor) return;
+    activation.passivating = (async () => {
+      try {
+        await actor.passivate?.();
+      } finally {
+        activation.actor = undefined;
+        activation.passivating = undefined;
+        const key = addressText(activation.address);
+        if (this.activations.get(key) === activation && activation.mailbox.idle) this.activations.delete(key);
+      }
+    })();
+    return activation.passivating;
+  }
+
+  private async sweep(): Promise<void> {
+    const now = this.now();
+    for (const activation of [...this.activations.values()]) {
+      const actor = activation.actor;
+      if (!actor || actor.idleMs === undefined || !activation.mailbox.idle) continue;
+      if (now - activation.mailbox.lastActivityMs < actor.idleMs) continue;
+      await this.passivateActivation(activation).catch(() => {});
+    }
+  }
+
+  /**
+   * Passivates every actor, kinds in the order given first (e.g. namespaces before writers,
+   * so flushes can still log), then the rest. Further messages are refused.
+   */
+  async shutdown(order: ActorKind[] = []): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    const errors: unknown[] = [];
+    const passivateKind = async (kind?: ActorKind) => {
+      const targets = [...this.activations.values()].filter((a) => !kind || a.address.kind === kind);
+      await Promise.all(targets.map((a) => this.passivateActivation(a).catch((error) => errors.push(error))));
+    };
+    for (const kind of order) await passivateKind(kind);
+    await passivateKind();
+    this.closed = true;
+    if (errors.length > 0) throw asNeedleError(errors[0]);
+  }
+}

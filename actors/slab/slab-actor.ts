@@ -1,0 +1,166 @@
+/**
+ * A slab actor owns one immutable slab file: it maps it, validates it once, keeps its metadata
+ * index decoded, and answers searches, id lookups and record reads. Which rows are dead is not
+ * the slab's business (slabs never change): the namespace passes its live bitset with each
+ * request.
+ *
+ * It reports to the executor when it opens and closes so the executor can keep the bytes of
+ * open slabs under its budget; idle slabs passivate and unmap.
+ */
+import type { BlobStore } from "../../storage/blob/mod.ts";
+import { MetadataIndex } from "../../storage/filter/mod.ts";
+import { SlabReader } from "../../storage/slab/mod.ts";
+import type { Filter, Metric, VectorRecord } from "../../storage/types.ts";
+import type { ScoredRecord } from "../api.ts";
+import { slabKey, splitKey } from "../layout.ts";
+import { address, type Actor, type ActorContext } from "../runtime/mod.ts";
+import { type BlockQuery, type Eligible, eligibleFromRows, searchBlock } from "../search/block-search.ts";
+
+export const slabIdleMs = 60_000;
+
+export interface SlabSearchRequest {
+  query: BlockQuery;
+  live: Uint8Array;
+  filter?: Filter;
+  includeValues: boolean;
+  includeMetadata: boolean;
+}
+
+export interface SlabRowsRequest {
+  rows: number[];
+  values: boolean;
+  metadata: boolean;
+}
+
+export interface SlabIdsRequest {
+  /** Ids strictly greater than `after` (or all when absent) starting with `prefix`. */
+  after?: string;
+  prefix?: string;
+  limit: number;
+  live: Uint8Array;
+  filter?: Filter;
+}
+
+export function slabFactory(blobs: BlobStore) {
+  return async (context: ActorContext): Promise<Actor> => {
+    const [index, slabId] = splitKey(context.self.key);
+    const path = await blobs.localPath(slabKey(index, slabId));
+    const reader = SlabReader.openFile(path);
+    const actor = new SlabActor(reader, path, context);
+    await context.transport.request(address("executor", "local"), "opened", {
+      slab: context.self.key,
+      bytes: reader.info.byteLength,
+    });
+    return actor;
+  };
+}
+
+class SlabActor implements Actor {
+  readonly concurrentVerbs = new Set(["search", "rowsOf", "records", "ids", "filterRows"]);
+  readonly idleMs = slabIdleMs;
+  private metadataIndex: MetadataIndex | undefined;
+
+  constructor(
+    private readonly reader: SlabReader,
+    private readonly path: string,
+    private readonly context: ActorContext,
+  ) {}
+
+  async receive(verb: string, payload: unknown): Promise<unknown> {
+    switch (verb) {
+      case "search":
+        return this.search(payload as SlabSearchRequest);
+      case "rowsOf":
+        return (payload as { ids: string[] }).ids.map((id) => this.reader.rowOf(id));
+      case "records":
+        return this.records(payload as SlabRowsRequest);
+      case "ids":
+        return this.ids(payload as SlabIdsRequest);
+      case "filterRows": {
+        const { filter, live } = payload as { filter?: Filter; live: Uint8Array };
+        return this.eligibleRows(live, filter);
+      }
+      default:
+        throw new Error(`slab: unknown verb ${verb}`);
+    }
+  }
+
+  async passivate(): Promise<void> {
+    this.metadataIndex?.dispose();
+    this.metadataIndex = undefined;
+    this.reader.close();
+    await this.context.transport.request(address("executor", "local"), "closed", {
+      slab: this.context.self.key,
+    });
+  }
+
+  private get metric(): Metric {
+    return this.reader.info.metric;
+  }
+
+  private search(request: SlabSearchRequest): ScoredRecord[] {
+    const eligible: Eligible = request.filter
+      ? eligibleFromRows(this.eligibleRows(request.live, request.filter), this.reader.info.rowCount)
+      : { bitset: request.live };
+    const block = {
+      rowCount: this.reader.info.rowCount,
+      dim: this.reader.info.dim,
+      vectors: this.reader.vectors,
+      inverseNorms: this.reader.inverseNorms,
+      sparseValues: (row: number) => this.reader.sparseValues(row),
+    };
+    const candidates = searchBlock(block, { ...request.query, metric: this.metric }, eligible);
+    return candidates.map(({ row, score }) => {
+      const record = this.reader.record(row, {
+        values: request.includeValues,
+        metadata: request.includeMetadata,
+      });
+      return { ...record, score };
+    });
+  }
+
+  private records(request: SlabRowsRequest): VectorRecord[] {
+    return request.rows.map((row) =>
+      this.reader.record(row, { values: request.values, metadata: request.metadata }),
+    );
+  }
+
+  /** Live rows matching the filter, ascending. */
+  private eligibleRows(live: Uint8Array, filter?: Filter): Uint32Array {
+    const rowCount = this.reader.info.rowCount;
+    let candidates: Uint32Array;
+    if (filter) {
+      this.metadataIndex ??= MetadataIndex.decode(
+        this.reader.metadataIndexBytes ?? new Uint8Array(0),
+        this.path,
+      );
+      const bitmap = this.metadataIndex.evaluate(filter, rowCount);
+      try {
+        candidates = bitmap.toUint32Array();
+      } finally {
+        bitmap.dispose();
+      }
+    } else {
+      candidates = Uint32Array.from({ length: rowCount }, (_, row) => row);
+    }
+    let kept = 0;
+    for (const row of candidates) if ((live[row >> 3]! >> (row & 7)) & 1) candidates[kept++] = row;
+    return candidates.subarray(0, kept);
+  }
+
+  private ids(request: SlabIdsRequest): { id: string; row: number }[] {
+    const matching = request.filter ? new Set(this.eligibleRows(request.live, request.filter)) : undefined;
+    const out: { id: string; row: number }[] = [];
+    const prefix = request.prefix ?? "";
+    const start = request.after !== undefined && request.after >= prefix ? request.after : prefix;
+    for (const [id, row] of this.reader.idsFrom(start)) {
+      if (!id.startsWith(prefix)) break;
+      if (request.after !== undefined && id <= request.after) continue;
+      if (!((request.live[row >> 3]! >> (row & 7)) & 1)) continue;
+      if (matching && !matching.has(row)) continue;
+      out.push({ id, row });
+      if (out.length >= request.limit) break;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * Child process for the engine crash test: ingests numbered batches into one namespace and
+ * prints `ack <batch> <lsn>` after each acknowledgement, until it is killed.
+ * Usage: bun actors/testing/crash-child.ts <dir> <firstBatch>
+ */
+import { openEngine } from "../mod.ts";
+import { crashBatch } from "./crash-data.ts";
+
+const [dir, firstArg] = process.argv.slice(2);
+const engine = await openEngine({ dir: dir!, flushRowsMax: 250, flushIdleMs: 200, log: () => {} });
+const indexes = await engine.listIndexes();
+if (!indexes.some((i) => i.name === "crash")) {
+  await engine.createIndex({ name: "crash", dimension: 8, metric: "euclidean", vectorType: "dense" });
+}
+process.stdout.write("ready\n");
+for (let batch = Number(firstArg); ; batch++) {
+  const result = await engine.upsert("crash", "ns", crashBatch(batch));
+  process.stdout.write(`ack ${batch} ${result.lsn}\n`);
+}

@@ -1,0 +1,1 @@
+export { compareIds, Memtable } from "./memtable.ts";
