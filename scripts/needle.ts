@@ -1,0 +1,173 @@
+/**
+ * The Needle command line.
+ *
+ *   bun run needle serve [--host 127.0.0.1] [--port 5080] [--data ./data]
+ *                        [--api-key KEY]... [--public-url URL] [--log-level info]
+ *
+ * Environment: NEEDLE_HOST, NEEDLE_PORT, NEEDLE_DATA, NEEDLE_API_KEYS (comma-separated),
+ * NEEDLE_LOG_LEVEL. Flags win over the environment.
+ *
+ * `serve` steps:
+ *   1. Parse flags; refuse to bind a non-loopback address without API keys.
+ *   2. Open the engine on the data directory (recovers the request log).
+ *   3. Listen; print exactly one stdout line, the URL (`http://127.0.0.1:<port>`), first.
+ *   4. On SIGTERM/SIGINT: stop accepting, let in-flight requests finish (bounded), close the
+ *      engine (flush + fsync), exit 0. A second signal exits at once with status 130.
+ * Logs are JSON lines on stderr: one per request (method, route, status, duration, bytes).
+ */
+import { parseArgs } from "node:util";
+import { openEngine } from "../actors/mod.ts";
+import { createApp, isLoopbackHost, type RequestLogEntry } from "../gateway/http/mod.ts";
+
+const usage = `usage: needle serve [--host HOST] [--port PORT] [--data DIR] [--api-key KEY]...
+                    [--public-url URL] [--log-level debug|info|warn|error]
+
+  --host        address to bind (default 127.0.0.1; env NEEDLE_HOST)
+  --port        port to bind; 0 picks a free port (default 5080; env NEEDLE_PORT)
+  --data        data directory (default ./data; env NEEDLE_DATA)
+  --api-key     accepted API key, repeatable (env NEEDLE_API_KEYS, comma-separated);
+                required unless bound to loopback
+  --public-url  URL clients use to reach this server (default http://<host>:<port>)
+  --log-level   debug | info | warn | error (default info; env NEEDLE_LOG_LEVEL)`;
+
+/** How long shutdown waits for in-flight requests before closing the engine anyway. */
+const drainMsMax = 10_000;
+/** Bun's own cap on a request body; the gateway refuses upserts over 2 MB while reading. */
+const serverBodyBytesMax = 16 * 1024 * 1024;
+
+const levels = ["debug", "info", "warn", "error"] as const;
+type Level = (typeof levels)[number];
+
+function fail(message: string): never {
+  process.stderr.write(`needle: ${message}\n`);
+  process.exit(2);
+}
+
+function logLine(threshold: Level, level: Level, fields: Record<string, unknown>): void {
+  if (levels.indexOf(level) < levels.indexOf(threshold)) return;
+  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, ...fields })}\n`);
+}
+
+async function serve(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      host: { type: "string" },
+      port: { type: "string" },
+      data: { type: "string" },
+      "api-key": { type: "string", multiple: true },
+      "public-url": { type: "string" },
+      "log-level": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    process.stdout.write(`${usage}\n`);
+    return;
+  }
+  const env = process.env;
+  const host = values.host ?? env.NEEDLE_HOST ?? "127.0.0.1";
+  const portText = values.port ?? env.NEEDLE_PORT ?? "5080";
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65_535)
+    fail(`--port must be an integer from 0 to 65535, got ${portText}`);
+  const dataDir = values.data ?? env.NEEDLE_DATA ?? "./data";
+  const logLevel = (values["log-level"] ?? env.NEEDLE_LOG_LEVEL ?? "info") as Level;
+  if (!levels.includes(logLevel)) fail(`--log-level must be one of ${levels.join(", ")}, got ${logLevel}`);
+  const apiKeys = [
+    ...(values["api-key"] ?? []),
+    ...(env.NEEDLE_API_KEYS ?? "")
+      .split(",")
+      .map((key) => key.trim())
+      .filter((key) => key !== ""),
+  ];
+  if (apiKeys.some((key) => key === "")) fail("--api-key must not be empty");
+  if (apiKeys.length === 0) {
+    if (!isLoopbackHost(host)) {
+      fail(
+        `refusing to listen on ${host} without API keys: pass --api-key KEY (or NEEDLE_API_KEYS), or bind 127.0.0.1`,
+      );
+    }
+    logLine(logLevel, "warn", {
+      msg: `no API keys configured: any Api-Key is accepted (allowed only because ${host} is loopback)`,
+    });
+  }
+
+  const engine = await openEngine({
+    dir: dataDir,
+    log: (line) => logLine(logLevel, "info", { msg: line }),
+  });
+
+  let inFlight = 0;
+  let app: ReturnType<typeof createApp> | undefined;
+  const server = Bun.serve({
+    hostname: host,
+    port,
+    maxRequestBodySize: serverBodyBytesMax,
+    async fetch(request) {
+      inFlight++;
+      try {
+        if (app === undefined) return new Response('{"message":"starting"}', { status: 503 });
+        return await app.fetch(request);
+      } finally {
+        inFlight--;
+      }
+    },
+    error(error) {
+      logLine(logLevel, "error", { msg: "unhandled server error", error: String(error) });
+      return Response.json({ code: 13, message: "internal error", details: [] }, { status: 500 });
+    },
+  });
+  const urlHost = host.includes(":") ? `[${host}]` : host;
+  const publicUrl = values["public-url"] ?? `http://${urlHost}:${server.port}`;
+  app = createApp(engine, {
+    apiKeys,
+    publicUrl,
+    log: (entry: RequestLogEntry) => {
+      const level: Level = entry.status >= 500 ? "error" : entry.status >= 400 ? "warn" : "info";
+      logLine(logLevel, level, { msg: "request", ...entry });
+    },
+  });
+  // The first stdout line is the URL; tests and scripts read it.
+  process.stdout.write(`http://${urlHost}:${server.port}\n`);
+  logLine(logLevel, "info", { msg: "listening", url: publicUrl, data: dataDir, keys: apiKeys.length });
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    logLine(logLevel, "info", { msg: "shutting down", signal, inFlight });
+    const stopped = server.stop(false);
+    const deadline = Date.now() + drainMsMax;
+    while (inFlight > 0 && Date.now() < deadline) await Bun.sleep(10);
+    await Promise.race([stopped, Bun.sleep(Math.max(0, deadline - Date.now()))]);
+    try {
+      await engine.close();
+    } catch (error) {
+      logLine(logLevel, "error", { msg: "engine close failed", error: String(error) });
+      process.exit(1);
+    }
+    logLine(logLevel, "info", { msg: "stopped" });
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+async function main(): Promise<void> {
+  const [command, ...rest] = process.argv.slice(2);
+  try {
+    if (command === "serve") return await serve(rest);
+    if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+      process.stdout.write(`${usage}\n`);
+      return;
+    }
+    fail(`unknown command ${JSON.stringify(command)}\n${usage}`);
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
+}
+
+await main();
