@@ -4,15 +4,25 @@
  * each LSN on its own line only after its append resolved (i.e. after fsync). The parent
  * kills it with SIGKILL at a random moment and checks every printed LSN survived.
  *
- * Usage: bun storage/log/crash-child.ts <dir> <seed> <segmentBytesMax>
+ * Now and then it also trims the log through (last durable LSN - trimKeepRecords), so kills
+ * land during trims too.
+ *
+ * Usage: bun storage/log/crash-child.ts <dir> <seed> <segmentBytesMax> <trimKeepRecords>
  */
 import { RequestLog } from "./mod.ts";
 import { payloadForLsn } from "./test-payload.ts";
 
-const [dir, seedText, segmentBytesMaxText] = process.argv.slice(2);
-if (dir === undefined || seedText === undefined || segmentBytesMaxText === undefined) {
-  throw new Error("usage: crash-child.ts <dir> <seed> <segmentBytesMax>");
+const [dir, seedText, segmentBytesMaxText, trimKeepRecordsText] = process.argv.slice(2);
+if (
+  dir === undefined ||
+  seedText === undefined ||
+  segmentBytesMaxText === undefined ||
+  trimKeepRecordsText === undefined
+) {
+  throw new Error("usage: crash-child.ts <dir> <seed> <segmentBytesMax> <trimKeepRecords>");
 }
+const trimKeepRecords = BigInt(trimKeepRecordsText);
+const trimProbability = 0.05;
 let state = Number(seedText) >>> 0;
 function nextRandom(): number {
   state = (state + 0x6d2b79f5) >>> 0;
@@ -38,4 +48,7 @@ for (;;) {
     );
   }
   await Promise.all(appends);
+  if (nextRandom() < trimProbability && log.lastLsn > trimKeepRecords) {
+    await log.trimThrough(log.lastLsn - trimKeepRecords);
+  }
 }

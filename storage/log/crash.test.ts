@@ -4,7 +4,10 @@
  * recovery) and checks that (1) every acknowledged LSN is present with its exact payload,
  * (2) LSNs are contiguous from 1, and (3) anything past the last acknowledgement is whole and
  * valid (records are checked byte for byte against payloadForLsn). Trials share one directory,
- * so later trials also recover logs that earlier kills left behind.
+ * so later trials also recover logs that earlier kills left behind. The child also trims the
+ * log now and then (keeping at least its last `trimKeepRecords` records), so kills hit trims;
+ * the check then starts at the first LSN still kept, and that must not exceed what trimming
+ * was allowed to remove.
  *
  * Replay a failure with NEEDLE_TEST_SEED=<printed seed>.
  */
@@ -12,12 +15,14 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseSegmentFileName } from "./format.ts";
 import { RequestLog } from "./mod.ts";
 import { payloadForLsn } from "./test-payload.ts";
 
 const trials = 15;
 const segmentBytesMax = 32 * 1024;
 const killDelayMaxMs = 150;
+const trimKeepRecords = 300n;
 const seed = Number(process.env.NEEDLE_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31));
 console.log(`crash.test.ts seed=${seed} (replay with NEEDLE_TEST_SEED=${seed})`);
 
@@ -46,6 +51,7 @@ async function runAndKill(dir: string, childSeed: number, delayMs: number): Prom
       dir,
       String(childSeed),
       String(segmentBytesMax),
+      String(trimKeepRecords),
     ],
     { stdout: "pipe", stderr: "pipe" },
   );
@@ -84,6 +90,7 @@ test(
     let highestAcked = 0n;
     let recordsPastLastAck = 0;
     let truncatedTails = 0;
+    let trimmedTrials = 0;
     for (let trial = 0; trial < trials; trial++) {
       const acked = await runAndKill(
         dir,
@@ -101,13 +108,21 @@ test(
       if (log.stats().recoveredTruncatedBytes > 0) truncatedTails += 1;
       expect(log.lastLsn >= highestAcked).toBe(true);
       recordsPastLastAck += Number(log.lastLsn - highestAcked);
-      let expected = 1n;
-      await log.replay(0n, (lsn, payload) => {
+      const firstKept = (await readdir(dir))
+        .map((name) => parseSegmentFileName(name))
+        .filter((lsn): lsn is bigint => lsn !== undefined)
+        .sort((a, b) => (a < b ? -1 : 1))[0]!;
+      // Trims keep the last trimKeepRecords records durable when they ran (the parent may not have
+      // seen every acknowledgement before the kill, so bound by what recovery found, not by acks).
+      expect(firstKept <= log.lastLsn - trimKeepRecords + 1n || firstKept === 1n).toBe(true);
+      let expected = firstKept;
+      await log.replay(firstKept - 1n, (lsn, payload) => {
         expect(lsn).toBe(expected);
         expect(payload).toEqual(payloadForLsn(lsn));
         expected += 1n;
       });
       expect(expected - 1n).toBe(log.lastLsn);
+      if (firstKept > 1n) trimmedTrials += 1;
       // Everything durable now counts as the floor for the next trial (it was recovered, so it stays).
       highestAcked = log.lastLsn;
       await log.close();
@@ -115,7 +130,7 @@ test(
     const segments = (await readdir(dir)).filter((name) => name.endsWith(".wal")).length;
     console.log(
       `crash test: ${trials} kills, ${highestAcked} records in ${segments} segments, ` +
-        `${recordsPastLastAck} durable-but-unacknowledged records kept, ${truncatedTails} torn tails truncated`,
+        `${recordsPastLastAck} durable-but-unacknowledged records kept, ${truncatedTails} torn tails truncated, ${trimmedTrials} trials after trims`,
     );
     expect(segments).toBeGreaterThan(1);
   },

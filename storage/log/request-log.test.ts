@@ -98,6 +98,18 @@ describe("RequestLog basics", () => {
     await log.close();
   });
 
+  test("the caller may reuse its payload buffer as soon as append returns", async () => {
+    const dir = await freshDir();
+    const log = await openLog({ dir: join(dir, "created", "on-open") });
+    const shared = new Uint8Array(8).fill(1);
+    const first = log.append(shared);
+    shared.fill(2);
+    const second = log.append(shared);
+    expect(await Promise.all([first, second])).toEqual([1n, 2n]);
+    expect((await readAll(log)).map((record) => record.payload[0])).toEqual([1, 2]);
+    await log.close();
+  });
+
   test("reopen keeps the records and continues numbering", async () => {
     const dir = await freshDir();
     const first = await openLog({ dir });

@@ -13,6 +13,8 @@
  *   5. Only the active (last) segment is written; a new one is created only after the active
  *      one is fully fsynced, and only between batches (I1).
  *   6. After an I/O error the log is failed: every waiting and later append rejects with IO.
+ *   7. One RequestLog per directory at a time (the engine keeps one writer per index; there is
+ *      no file lock, so a second writer on the same directory would corrupt it).
  *
  * Group commit, step by step (`flushLoop`):
  *   1. `append` queues the payload with its LSN and, if no flush is running, starts one on the
@@ -34,7 +36,7 @@
 import type { FileHandle } from "node:fs/promises";
 import { open, unlink } from "node:fs/promises";
 import { assert, corruption, NeedleError } from "../errors.ts";
-import { fsyncDirectory, ioError } from "../fsync.ts";
+import { ensureDirectoryDurably, fsyncDirectory, ioError } from "../fsync.ts";
 import {
   decodeRecordAt,
   encodeRecordInto,
@@ -127,6 +129,7 @@ export class RequestLog {
         },
       );
     }
+    await ensureDirectoryDurably(options.dir);
     const recovered = await recoverLog(options.dir, groupCommitBytesMax);
     const active = recovered.segments.at(-1)!;
     let handle: FileHandle;
@@ -158,7 +161,8 @@ export class RequestLog {
   /**
    * Appends one batch. Assigns the next LSN, writes, and resolves only after fsync (group
    * commit: appends arriving while a write+fsync is in flight are written together with ONE
-   * fsync). The payload is opaque bytes; it must not be modified until the promise settles.
+   * fsync). The payload is opaque bytes; the log copies it at once, so the caller may reuse
+   * its buffer (msgpackr's pack output, for one, is a view of a shared buffer).
    */
   append(payload: Uint8Array): Promise<bigint> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
@@ -176,7 +180,7 @@ export class RequestLog {
     const lsn = this.nextLsn;
     this.nextLsn += 1n;
     return new Promise<bigint>((resolve, reject) => {
-      this.queue.push({ lsn, payload, resolve, reject });
+      this.queue.push({ lsn, payload: payload.slice(), resolve, reject });
       if (this.flushing === undefined) this.startFlush();
     });
   }
