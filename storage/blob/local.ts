@@ -13,7 +13,7 @@
  */
 import type { Dirent } from "node:fs";
 import { readdir, readFile, rmdir, stat, unlink } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { NeedleError } from "../errors.ts";
 import { ensureDirectoryDurably, fsyncDirectory, ioError, isNotFound, writeFileDurably } from "../fsync.ts";
 import type { BlobStore } from "./blob-store.ts";
@@ -39,7 +39,8 @@ export class LocalBlobStore implements BlobStore {
   readonly rootDir: string;
 
   constructor(rootDir: string) {
-    this.rootDir = rootDir;
+    // Absolute and normalised, so the "still under the root" test in removeEmptyParents holds.
+    this.rootDir = resolve(rootDir);
   }
 
   private pathOf(key: string): string {
