@@ -1,0 +1,153 @@
+/**
+ * The database handle `open(dir)` returns: the control plane of the official client's
+ * `Pinecone` class (createIndex, describeIndex, listIndexes, configureIndex, deleteIndex,
+ * index / Index, and the `indexes` namespace of 9.x), plus `lastLsn(index)` and `close()`.
+ */
+import type { Engine } from "../../actors/api.ts";
+import { NeedleError } from "../../storage/errors.ts";
+import { parseConfigureIndex, parseCreateIndex, parseIndexName } from "../schemas/mod.ts";
+import { NeedleIndex } from "./index-handle.ts";
+import { Session } from "./session.ts";
+import { indexModelOut } from "./shapes.ts";
+import type {
+  ConfigureIndexOptions,
+  ConfigureIndexResourceOptions,
+  CreateIndexOptions,
+  IndexList,
+  IndexModel,
+  IndexOptions,
+  RecordMetadata,
+} from "./types.ts";
+
+/** How often waitUntilReady looks at the index, and how long it waits by default. */
+const readyPollMs = 25;
+const readyWaitSecondsDefault = 300;
+
+export class Needle {
+  readonly #session: Session;
+
+  /** The 9.x `pc.indexes.*` spelling of the control plane. */
+  readonly indexes: {
+    list: () => Promise<IndexList>;
+    create: (options: CreateIndexOptions) => Promise<IndexModel | undefined>;
+    describe: (name: string) => Promise<IndexModel>;
+    delete: (name: string) => Promise<void>;
+    configure: (name: string, options: ConfigureIndexResourceOptions) => Promise<IndexModel>;
+  };
+
+  constructor(engine: Engine) {
+    this.#session = new Session(engine);
+    this.indexes = {
+      list: () => this.listIndexes(),
+      create: (options) => this.createIndex(options),
+      describe: (name) => this.describeIndex(name),
+      delete: (name) => this.deleteIndex(name),
+      configure: (name, options) => this.configureIndex(name, options),
+    };
+  }
+
+  /**
+   * Creates an index from either client form (2026-07 `schema`/`deployment`, or the older
+   * `dimension`/`metric`/`spec`). With `suppressConflicts`, an existing index resolves to
+   * undefined instead of throwing ALREADY_EXISTS.
+   */
+  async createIndex(options: CreateIndexOptions & { suppressConflicts?: false }): Promise<IndexModel>;
+  async createIndex(options: CreateIndexOptions): Promise<IndexModel | undefined>;
+  async createIndex(options: CreateIndexOptions): Promise<IndexModel | undefined> {
+    const engine = this.#session.live();
+    const request = parseCreateIndex(options);
+    let created: IndexModel;
+    try {
+      created = indexModelOut(await engine.createIndex(request));
+    } catch (error) {
+      if (options.suppressConflicts && error instanceof NeedleError && error.code === "ALREADY_EXISTS") {
+        return undefined;
+      }
+      throw error;
+    }
+    this.#session.forgetIndex(request.name);
+    if (!options.waitUntilReady || created.status.ready) return created;
+    return this.#waitUntilReady(request.name, options.timeout ?? readyWaitSecondsDefault);
+  }
+
+  async describeIndex(name: string): Promise<IndexModel> {
+    const engine = this.#session.live();
+    return indexModelOut(await engine.describeIndex(parseIndexName(name)));
+  }
+
+  async listIndexes(): Promise<IndexList> {
+    const engine = this.#session.live();
+    const descriptions = await engine.listIndexes();
+    return { indexes: descriptions.map(indexModelOut) };
+  }
+
+  /** Takes `{name, ...options}` (the `Pinecone` class) or `(name, options)` (`pc.indexes`). */
+  async configureIndex(
+    nameOrOptions: string | ConfigureIndexOptions,
+    options?: ConfigureIndexResourceOptions,
+  ): Promise<IndexModel> {
+    const engine = this.#session.live();
+    const { name, ...rest } =
+      typeof nameOrOptions === "string" ? { ...options, name: nameOrOptions } : (nameOrOptions ?? {});
+    const indexName = parseIndexName(name);
+    const request = parseConfigureIndex(rest);
+    return indexModelOut(await engine.configureIndex(indexName, request));
+  }
+
+  /** The engine refuses with FAILED_PRECONDITION while deletion protection is enabled. */
+  async deleteIndex(name: string): Promise<void> {
+    const engine = this.#session.live();
+    const indexName = parseIndexName(name);
+    await engine.deleteIndex(indexName);
+    this.#session.forgetIndex(indexName);
+  }
+
+  /** `index(name)`, `index(name, host)` or `index({name, namespace})`; the host is ignored. */
+  index<T extends RecordMetadata = RecordMetadata>(options: IndexOptions): NeedleIndex<T>;
+  index<T extends RecordMetadata = RecordMetadata>(
+    name: string,
+    host?: string,
+    additionalHeaders?: Record<string, string>,
+  ): NeedleIndex<T>;
+  index<T extends RecordMetadata = RecordMetadata>(nameOrOptions: string | IndexOptions): NeedleIndex<T> {
+    this.#session.live();
+    const options = typeof nameOrOptions === "string" ? { name: nameOrOptions } : (nameOrOptions ?? {});
+    const name = parseIndexName(options.name);
+    return new NeedleIndex<T>(this.#session, name, options.namespace || undefined);
+  }
+
+  /** The client's capitalised alias of `index`. */
+  Index<T extends RecordMetadata = RecordMetadata>(options: IndexOptions): NeedleIndex<T>;
+  Index<T extends RecordMetadata = RecordMetadata>(
+    name: string,
+    host?: string,
+    additionalHeaders?: Record<string, string>,
+  ): NeedleIndex<T>;
+  Index<T extends RecordMetadata = RecordMetadata>(nameOrOptions: string | IndexOptions): NeedleIndex<T> {
+    return typeof nameOrOptions === "string" ? this.index<T>(nameOrOptions) : this.index<T>(nameOrOptions);
+  }
+
+  /** The highest LSN acknowledged for `index` through this database (a safe `minLsn`). */
+  lastLsn(index: string): bigint | undefined {
+    return this.#session.highestLsn.get(index);
+  }
+
+  /** Flushes memtables, syncs, stops every actor and releases files. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#session.closed) return;
+    this.#session.closed = true;
+    await this.#session.engine.close();
+  }
+
+  async #waitUntilReady(name: string, timeoutSeconds: number): Promise<IndexModel> {
+    const deadline = Date.now() + timeoutSeconds * 1000;
+    for (;;) {
+      const model = await this.describeIndex(name);
+      if (model.status.ready) return model;
+      if (Date.now() >= deadline) {
+        throw new NeedleError("UNAVAILABLE", `index ${name} was not ready after ${timeoutSeconds} seconds`);
+      }
+      await Bun.sleep(readyPollMs);
+    }
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * Turns the engine's internal shapes (Float32Array, bigint LSNs, arrays of stats) into the
+ * official client's result shapes (plain number arrays, maps keyed by id or namespace).
+ */
+import type { IndexDescription, IndexStats, NamespaceStats, ScoredRecord } from "../../actors/api.ts";
+import type { SparseValues, VectorRecord } from "../../storage/types.ts";
+import type {
+  IndexModel,
+  IndexStatsDescription,
+  NamespaceDescription,
+  PineconeRecord,
+  ReadCapacityResponse,
+  RecordSparseValues,
+  ScoredPineconeRecord,
+} from "./types.ts";
+
+export const embeddedHostScheme = "embedded://";
+
+function sparseOut(sparse: SparseValues): RecordSparseValues {
+  return { indices: Array.from(sparse.indices), values: Array.from(sparse.values) };
+}
+
+/**
+ * A stored record as the client returns it. `values` is always present (empty for sparse-only
+ * records), as Pinecone's REST answers carry it.
+ */
+export function recordOut(record: VectorRecord): PineconeRecord {
+  const out: PineconeRecord = { id: record.id, values: record.values ? Array.from(record.values) : [] };
+  if (record.sparseValues) out.sparseValues = sparseOut(record.sparseValues);
+  if (record.metadata) out.metadata = record.metadata;
+  return out;
+}
+
+/** A query match: `values` is `[]` unless values were asked for, as Pinecone answers. */
+export function matchOut(match: ScoredRecord): ScoredPineconeRecord {
+  const out: ScoredPineconeRecord = {
+    id: match.id,
+    score: match.score,
+    values: match.values ? Array.from(match.values) : [],
+  };
+  if (match.sparseValues) out.sparseValues = sparseOut(match.sparseValues);
+  if (match.metadata) out.metadata = match.metadata;
+  return out;
+}
+
+export function recordsById(records: readonly VectorRecord[]): { [id: string]: PineconeRecord } {
+  const out: { [id: string]: PineconeRecord } = {};
+  for (const record of records) out[record.id] = recordOut(record);
+  return out;
+}
+
+export function statsOut(stats: IndexStats): IndexStatsDescription {
+  const namespaces: IndexStatsDescription["namespaces"] = {};
+  for (const namespace of stats.namespaces)
+    namespaces[namespace.name] = { recordCount: namespace.recordCount };
+  const out: IndexStatsDescription = {
+    namespaces,
+    indexFullness: stats.indexFullness,
+    totalRecordCount: stats.totalVectorCount,
+  };
+  if (stats.dimension !== undefined) out.dimension = stats.dimension;
+  return out;
+}
+
+export function namespaceOut(stats: NamespaceStats): NamespaceDescription {
+  return { name: stats.name, recordCount: String(stats.recordCount) };
+}
+
+const onDemand = (): ReadCapacityResponse => ({ mode: "OnDemand", status: { state: "Ready" } });
+
+/**
+ * The 2026-07 IndexModel with the client's legacy accessors (dimension, metric, vectorType,
+ * spec) installed as non-enumerable getters, exactly as the client decorates its models, so
+ * `JSON.stringify(model)` shows the 2026-07 shape and `model.dimension` still works.
+ */
+export function indexModelOut(description: IndexDescription): IndexModel {
+  const fields: IndexModel["schema"]["fields"] =
+    description.vectorType === "sparse"
+      ? { _sparse_values: { type: "sparse_vector" } }
+      : {
+          _values: {
+            type: "dense_vector",
+            dimension: description.dimension as number,
+            metric: description.metric,
+          },
+        };
+  const model = {
+    name: description.name,
+    host: `${embeddedHostScheme}${description.name}`,
+    status: { ready: description.status.ready, state: description.status.state },
+    deployment: {
+      deploymentType: "managed" as const,
+      cloud: description.deployment.cloud,
+      region: description.deployment.region,
+    },
+    readCapacity: onDemand(),
+    schema: { fields },
+    deletionProtection: description.deletionProtection,
+  } as IndexModel;
+  if (Object.keys(description.tags).length > 0) model.tags = { ...description.tags };
+  const getters: Record<string, () => unknown> = {
+    dimension: () => description.dimension,
+    metric: () => description.metric,
+    vectorType: () => description.vectorType,
+    spec: () => ({
+      serverless: {
+        cloud: description.deployment.cloud,
+        region: description.deployment.region,
+        readCapacity: onDemand(),
+      },
+    }),
+  };
+  for (const [property, get] of Object.entries(getters)) {
+    Object.defineProperty(model, property, { configurable: true, enumerable: false, get });
+  }
+  return model;
+}
+
+/** Attaches the LSN a read reflected as a non-enumerable property, leaving the shape intact. */
+export function withLsn<T extends object>(result: T, lsn: bigint): T {
+  Object.defineProperty(result, "lsn", { configurable: true, enumerable: false, value: lsn });
+  return result;
+}

@@ -1,0 +1,269 @@
+/**
+ * The embedded library's public shapes. They mirror the official client
+ * `@pinecone-database/pinecone` 9.0.0 (option objects and results) so code written for the
+ * client runs against `open(dir)` unchanged; compat.test.ts checks them against the client's
+ * own types at compile time. They are declared here, not imported, because the client is only
+ * a dev dependency.
+ */
+import type { EngineOptions } from "../../actors/api.ts";
+
+export type RecordId = string;
+export type RecordValues = number[];
+export interface RecordSparseValues {
+  indices: number[];
+  values: number[];
+}
+export type RecordMetadataValue = string | boolean | number | string[];
+export type RecordMetadata = Record<string, RecordMetadataValue>;
+
+export interface PineconeRecord<T extends RecordMetadata = RecordMetadata> {
+  id: RecordId;
+  values?: RecordValues;
+  sparseValues?: RecordSparseValues;
+  metadata?: T;
+}
+
+export interface ScoredPineconeRecord<T extends RecordMetadata = RecordMetadata> extends PineconeRecord<T> {
+  score?: number;
+}
+
+export interface OperationUsage {
+  readUnits?: number;
+}
+
+export interface Pagination {
+  next: string;
+}
+
+/** Needle extension: reads may wait until the index reflects a write's LSN. */
+export interface FreshnessOptions {
+  /** Wait (bounded) until the index reflects this LSN before reading. */
+  minLsn?: bigint;
+}
+
+export interface UpsertOptions<T extends RecordMetadata = RecordMetadata> {
+  records: PineconeRecord<T>[];
+  namespace?: string;
+}
+
+export interface QueryShared extends FreshnessOptions {
+  topK: number;
+  includeValues?: boolean;
+  includeMetadata?: boolean;
+  filter?: object;
+  namespace?: string;
+  /** Accepted for compatibility; Needle calibrates search effort per slab. */
+  scanFactor?: number;
+  /** Accepted for compatibility; Needle calibrates search effort per slab. */
+  maxCandidates?: number;
+}
+export type QueryByRecordId = QueryShared & { id: string };
+export type QueryByVectorValues = QueryShared & { vector: RecordValues; sparseVector?: RecordSparseValues };
+/** Needle also takes a sparse-only query (sparse indexes), which the client types leave out. */
+export type QueryBySparseValues = QueryShared & { sparseVector: RecordSparseValues; vector?: RecordValues };
+export type QueryOptions = QueryByRecordId | QueryByVectorValues | QueryBySparseValues;
+
+export interface QueryResponse<T extends RecordMetadata = RecordMetadata> {
+  matches: ScoredPineconeRecord<T>[];
+  namespace: string;
+  usage?: OperationUsage;
+}
+
+export interface FetchOptions extends FreshnessOptions {
+  ids: RecordId[];
+  namespace?: string;
+}
+
+export interface FetchResponse<T extends RecordMetadata = RecordMetadata> {
+  records: { [id: string]: PineconeRecord<T> };
+  namespace: string;
+  usage?: OperationUsage;
+}
+
+export interface FetchByMetadataOptions extends FreshnessOptions {
+  filter: object;
+  limit?: number;
+  paginationToken?: string;
+  namespace?: string;
+}
+
+export interface FetchByMetadataResponse<T extends RecordMetadata = RecordMetadata> extends FetchResponse<T> {
+  pagination?: Pagination;
+}
+
+export interface UpdateOptions<T extends RecordMetadata = RecordMetadata> {
+  id?: RecordId;
+  values?: RecordValues;
+  sparseValues?: RecordSparseValues;
+  metadata?: Partial<T>;
+  filter?: object;
+  namespace?: string;
+  /** Needle extension (Pinecone's REST `dryRun`): count matches, change nothing. */
+  dryRun?: boolean;
+}
+
+export interface DeleteOneOptions {
+  id: RecordId;
+  namespace?: string;
+}
+
+export interface DeleteManyOptions {
+  ids?: RecordId[];
+  filter?: object;
+  namespace?: string;
+}
+
+export interface DeleteAllOptions {
+  namespace?: string;
+}
+
+export interface ListOptions extends FreshnessOptions {
+  prefix?: string;
+  limit?: number;
+  paginationToken?: string;
+  namespace?: string;
+}
+
+export interface ListItem {
+  id?: string;
+}
+
+export interface ListResponse {
+  vectors?: ListItem[];
+  pagination?: Pagination;
+  namespace?: string;
+  usage?: OperationUsage;
+}
+
+export interface DescribeIndexStatsOptions {
+  filter: object;
+}
+
+export interface IndexStatsNamespaceSummary {
+  recordCount: number;
+}
+
+export interface IndexStatsDescription {
+  namespaces?: { [namespace: string]: IndexStatsNamespaceSummary };
+  dimension?: number;
+  indexFullness?: number;
+  totalRecordCount?: number;
+}
+
+export interface CreateNamespaceOptions {
+  name: string;
+  /** Accepted for compatibility; every metadata field is indexed. */
+  schema?: { fields: { [field: string]: { filterable?: boolean } } };
+}
+
+export interface ListNamespacesOptions {
+  limit?: number;
+  paginationToken?: string;
+  prefix?: string;
+}
+
+export interface NamespaceDescription {
+  name?: string;
+  /** A decimal string, as the client reports it (int64 on the wire). */
+  recordCount?: string;
+}
+
+export interface ListNamespacesResponse {
+  namespaces?: NamespaceDescription[];
+  pagination?: Pagination;
+  totalCount?: number;
+}
+
+// ---------------------------------------------------------------------------------------
+// Control plane
+
+export type IndexMetric = "cosine" | "euclidean" | "dotproduct";
+export type DeletionProtection = "enabled" | "disabled";
+
+export interface DenseVectorField {
+  type: "dense_vector";
+  dimension: number;
+  metric: IndexMetric;
+  description?: string | null;
+}
+export interface SparseVectorField {
+  type: "sparse_vector";
+  description?: string | null;
+}
+
+export interface CreateIndexOptions {
+  name: string;
+  /** 2026-07 form. */
+  schema?: { fields: { [field: string]: DenseVectorField | SparseVectorField } };
+  deployment?: { deploymentType: "managed"; cloud: string; region: string };
+  /** Older form. */
+  dimension?: number;
+  metric?: IndexMetric;
+  vectorType?: "dense" | "sparse";
+  spec?: { serverless?: { cloud: string; region: string; readCapacity?: unknown } };
+  deletionProtection?: DeletionProtection;
+  tags?: Record<string, string> | null;
+  /** Accepted for compatibility and ignored. */
+  readCapacity?: unknown;
+  /** Accepted for compatibility and ignored: files are not encrypted by Needle. */
+  cmekId?: string;
+  waitUntilReady?: boolean;
+  /** Seconds to wait with waitUntilReady. */
+  timeout?: number;
+  suppressConflicts?: boolean;
+}
+
+export interface ConfigureIndexResourceOptions {
+  deletionProtection?: DeletionProtection;
+  tags?: Record<string, string> | null;
+  readCapacity?: unknown;
+}
+
+export interface ConfigureIndexOptions extends ConfigureIndexResourceOptions {
+  name: string;
+}
+
+export interface ReadCapacityResponse {
+  mode: "OnDemand";
+  status: { state: string };
+}
+
+export interface IndexModel {
+  name: string;
+  /** `embedded://<name>`: there is no network host in embedded mode. */
+  host: string;
+  status: { ready: boolean; state: string };
+  deployment: { deploymentType: "managed"; cloud: string; region: string };
+  readCapacity?: ReadCapacityResponse;
+  schema: { fields: { [field: string]: DenseVectorField | SparseVectorField } };
+  tags?: { [key: string]: string } | null;
+  deletionProtection: DeletionProtection;
+  // The client's legacy accessors: non-enumerable getters, as the client installs them.
+  readonly dimension?: number;
+  readonly metric: string;
+  readonly vectorType: "dense" | "sparse";
+  readonly spec: {
+    serverless: { cloud: string; region: string; readCapacity: ReadCapacityResponse };
+  };
+}
+
+export interface IndexList {
+  indexes?: IndexModel[];
+}
+
+export interface IndexOptions {
+  name?: string;
+  namespace?: string;
+  host?: string;
+  additionalHeaders?: Record<string, string>;
+}
+
+/** Options of `open(dir, options)`: the engine's tuning knobs. */
+export type OpenOptions = Omit<EngineOptions, "dir">;
+
+/** What the latest write made durable (Needle extension; writes resolve to void like the client). */
+export interface WriteReceipt {
+  lsn: bigint;
+  upsertedCount?: number;
+  matchedRecords?: number;
+}
