@@ -3,6 +3,7 @@
  * its output through, and ends with one line `N passed, N failed` (what CI reads).
  * Extra arguments go to `bun test` (e.g. a path filter).
  */
+export {};
 const bunTest = Bun.spawn([process.execPath, "test", ...process.argv.slice(2)], {
   stdout: "pipe",
   stderr: "pipe",
