@@ -218,6 +218,25 @@ describe("ids", () => {
     expect([...reader.idsFrom("\u{10FFFF}")]).toEqual([]);
   });
 
+  test("rowOf and idsFrom on a slab of 20,000 rows", () => {
+    const many = randomRecords(seededRandom(seed + 101), {
+      rows: 20_000,
+      dim: 0,
+      sparse: "all",
+      metadata: "none",
+    });
+    const large = SlabReader.fromBytes(encodeSlab(buildInput(many, 0)), "many.slab");
+    many.forEach((record, row) => {
+      if (large.rowOf(record.id) !== row)
+        throw new Error(`rowOf(${JSON.stringify(record.id)}) is not ${row}`);
+    });
+    const ordered = many.map((record) => record.id).sort(compareIds);
+    expect([...large.idsFrom("")].map(([id]) => id)).toEqual(ordered);
+    for (const probe of [`${ordered[0]}\u0000`, `${ordered[100]}a`, ordered[5_000]!.slice(0, -1)]) {
+      expect(large.rowOf(probe)).toBe(many.findIndex((record) => record.id === probe));
+    }
+  });
+
   test("a prefix page stops early without reading the rest", () => {
     const prefix = sortedIds[10]!.slice(0, 1);
     const page: string[] = [];
