@@ -68,7 +68,10 @@ export class SlabReader {
     return new SlabReader(bytes, path);
   }
 
-  /** Validates bytes already in memory; `name` is the file or object name errors carry. */
+  /**
+   * Validates bytes already in memory; `name` is the file or object name errors carry. The
+   * reader views `bytes` in place, so the caller must not modify them afterwards.
+   */
   static fromBytes(bytes: Uint8Array, name: string): SlabReader {
     if (!(bytes instanceof Uint8Array)) throw invalidArgument("bytes", "slab bytes must be a Uint8Array");
     // Typed views need 4-byte alignment of the underlying offset; copy the rare misaligned input.
