@@ -209,6 +209,20 @@ describe("data plane", () => {
     }
   });
 
+  test("reads carry the LSN they reflect (non-enumerable) and accept minLsn", async () => {
+    const index = db.index("dense-cosine");
+    const written = db.lastLsn("dense-cosine");
+    expect(typeof written).toBe("bigint");
+    const response = await index.query({ vector: vector(dimension), topK: 1, minLsn: written });
+    const lsn = (response as unknown as { lsn: bigint }).lsn;
+    expect(lsn >= (written as bigint)).toBe(true);
+    expect(Object.keys(response).sort()).toEqual(["matches", "namespace", "usage"]);
+    const bad = await refusal(
+      index.query({ vector: vector(dimension), topK: 1, minLsn: 5 as unknown as bigint }),
+    );
+    expect(bad.field).toBe("minLsn");
+  });
+
   test("query by id finds the record itself first (cosine, euclidean)", async () => {
     for (const metric of ["cosine", "euclidean"] as const) {
       const response = await db.index(`dense-${metric}`).query({ id: "r042", topK: 3 });
