@@ -93,6 +93,13 @@ describe("encodeSlab refuses bad input before writing", () => {
     expectInvalid(() => encodeSlab(input([withMetadata([1])])), "records[0].metadata");
   });
 
+  test("a slab too large to map is refused before its values are read", () => {
+    // Every record shares one array: the size check must come before the value checks.
+    const shared = new Float32Array(20_000);
+    const records = Array.from({ length: 43_000 }, (_, row) => ({ id: `r${row}`, values: shared }));
+    expectInvalid(() => encodeSlab(input(records, { dim: 20_000 })), "records");
+  });
+
   test("identity fields and LSNs", () => {
     expectInvalid(() => encodeSlab(input([dense("a")], { slabId: "" })), "slabId");
     expectInvalid(() => encodeSlab(input([dense("a")], { level: -1 })), "level");

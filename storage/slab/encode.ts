@@ -40,6 +40,7 @@ import {
   sectionEncodingPlain,
   sectionEntryBytes,
   sectionFlagRequired,
+  slabBytesMax,
   slabIdBytesMax,
   slabRowsMax,
   sourceSlabsMax,
@@ -235,8 +236,13 @@ export function encodeSlab(input: SlabBuildInput): Uint8Array {
   const tableOffset = alignUp(cursor);
   const tableLength = sectionEntryBytes * sections.length;
   const fileLength = tableOffset + tableLength + footerBytes;
-  if (!Number.isSafeInteger(fileLength)) {
-    throw invalidArgument("records", "the slab would be larger than this runtime can address", "2^53 bytes");
+  if (fileLength > slabBytesMax) {
+    throw invalidArgument(
+      "records",
+      "the slab would be larger than one mapping can hold",
+      slabBytesMax,
+      fileLength,
+    );
   }
 
   // Step 4: one zeroed buffer; fill in place.
@@ -329,6 +335,17 @@ function validateIdentity(input: SlabBuildInput): void {
   }
   if (input.records.length > slabRowsMax) {
     throw invalidArgument("records", "too many records for one slab", slabRowsMax, input.records.length);
+  }
+  // Dense sections alone (f32 vectors, int8 codes, norms, scales) decide most of the size:
+  // refuse early, before validating gigabytes of values, when they cannot fit.
+  const denseBytes = input.records.length * (5 * input.dim + 8);
+  if (input.dim > 0 && denseBytes > slabBytesMax) {
+    throw invalidArgument(
+      "records",
+      "the slab would be larger than one mapping can hold",
+      slabBytesMax,
+      denseBytes,
+    );
   }
   for (const [field, lsn] of [
     ["minLsn", input.minLsn],

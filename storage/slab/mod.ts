@@ -12,5 +12,6 @@ export {
   formatVersionMinor,
   idBytesMax,
   sectionAlignmentBytes,
+  slabBytesMax,
   slabRowsMax,
 } from "./format.ts";

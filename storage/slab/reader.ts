@@ -26,6 +26,7 @@ import { statSync } from "node:fs";
 import type { Metadata, SparseValues, VectorRecord } from "../types.ts";
 import { NeedleError, corruption, invalidArgument } from "../errors.ts";
 import { metadataProblem, packr } from "./codec.ts";
+import { slabBytesMax } from "./format.ts";
 import { compareByteRanges, encodeId, idDecoder } from "./ids.ts";
 import { type OpenSlab, type SlabInfo, minimumFileBytes, validateSlab } from "./validate.ts";
 
@@ -55,6 +56,9 @@ export class SlabReader {
     // Bun.mmap refuses empty files; anything this short is not a slab anyway.
     if (size < minimumFileBytes) {
       throw corruption(path, `file is ${size} bytes, shorter than a header and footer (${minimumFileBytes})`);
+    }
+    if (size > slabBytesMax) {
+      throw corruption(path, `file is ${size} bytes, larger than any slab (${slabBytesMax})`);
     }
     let bytes: Uint8Array;
     try {

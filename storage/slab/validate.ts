@@ -39,6 +39,7 @@ import {
   sectionFlagRequired,
   sectionFlagsKnown,
   sectionKindNames,
+  slabBytesMax,
   slabRowsMax,
   sourceSlabsMax,
 } from "./format.ts";
@@ -102,6 +103,7 @@ export function validateSlab(bytes: Uint8Array, name: string): { info: SlabInfo;
     compareByteRanges(bytes, position, position + expected.length, expected, 0, expected.length) === 0;
 
   // Step 1.
+  if (fileLength > slabBytesMax) fail(`file is ${fileLength} bytes, larger than any slab (${slabBytesMax})`);
   if (fileLength < minimumFileBytes) {
     fail(`file is ${fileLength} bytes, shorter than a header and footer (${minimumFileBytes})`);
   }
