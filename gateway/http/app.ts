@@ -112,7 +112,7 @@ export function createApp(engine: Engine, options: AppOptions): Hono {
   app.use("*", async (c, next) => {
     if (!checkKey(c.req.header(apiKeyHeader) ?? null)) {
       const message = c.req.header(apiKeyHeader) ? "Invalid API Key" : "Missing Api-Key header";
-      return c.json({ error: { code: "UNAUTHENTICATED", message }, status: 401 }, 401);
+      return sendJson(c, { error: { code: "UNAUTHENTICATED", message }, status: 401 }, 401);
     }
     await next();
   });
@@ -161,22 +161,24 @@ export function createApp(engine: Engine, options: AppOptions): Hono {
   route("post", "/indexes", "control", async (c) => {
     const request = parseCreateIndex(await readJsonBody(c.req.raw, requestBytesMax));
     const index = await engine.createIndex(request);
-    return c.json(indexModelJson(index, hostOf(index.name), versionOf(c)), 201);
+    return sendJson(c, indexModelJson(index, hostOf(index.name), versionOf(c)), 201);
   });
   route("get", "/indexes", "control", async (c) => {
     const version = versionOf(c);
     const indexes = await engine.listIndexes();
-    return c.json({ indexes: indexes.map((index) => indexModelJson(index, hostOf(index.name), version)) });
+    return sendJson(c, {
+      indexes: indexes.map((index) => indexModelJson(index, hostOf(index.name), version)),
+    });
   });
   route("get", "/indexes/:name", "control", async (c) => {
     const index = await engine.describeIndex(indexNameParam(c));
-    return c.json(indexModelJson(index, hostOf(index.name), versionOf(c)));
+    return sendJson(c, indexModelJson(index, hostOf(index.name), versionOf(c)));
   });
   route("patch", "/indexes/:name", "control", async (c) => {
     const name = indexNameParam(c);
     const request = parseConfigureIndex(await readJsonBody(c.req.raw, requestBytesMax));
     const index = await engine.configureIndex(name, request);
-    return c.json(indexModelJson(index, hostOf(index.name), versionOf(c)));
+    return sendJson(c, indexModelJson(index, hostOf(index.name), versionOf(c)));
   });
   route("delete", "/indexes/:name", "control", async (c) => {
     await engine.deleteIndex(indexNameParam(c));
@@ -198,7 +200,7 @@ export function createApp(engine: Engine, options: AppOptions): Hono {
   route("post", "/index/:index/vectors/upsert", "data", async (c) => {
     const { namespace, request } = parseUpsert(await readJsonBody(c.req.raw, limits.upsertBytesMax));
     const result = await engine.upsert(indexParam(c), namespace, request);
-    return withLsn(c.json({ upsertedCount: result.upsertedCount }), result.lsn);
+    return withLsn(sendJson(c, { upsertedCount: result.upsertedCount }), result.lsn);
   });
   route("post", "/index/:index/query", "data", async (c) => {
     const body = await readJsonBody(c.req.raw, requestBytesMax);
@@ -206,7 +208,7 @@ export function createApp(engine: Engine, options: AppOptions): Hono {
     const index = indexParam(c);
     await waitForMinLsn(c, engine, index);
     const result = await engine.query(index, namespace, request);
-    return withLsn(c.json(queryJson(result, requestedNamespace(body))), result.lsn);
+    return withLsn(sendJson(c, queryJson(result, requestedNamespace(body))), result.lsn);
   });
   route("get", "/index/:index/vectors/fetch", "data", async (c) => {
     const url = new URL(c.req.url);
@@ -216,7 +218,7 @@ export function createApp(engine: Engine, options: AppOptions): Hono {
     const index = indexParam(c);
     await waitForMinLsn(c, engine, index);
     const result = await engine.fetch(index, namespace, ids);
-    return withLsn(c.json(fetchJson(result, rawNamespace)), result.lsn);
+    return withLsn(sendJson(c, fetchJson(result, rawNamespace)), result.lsn);
   });
   route("post", "/index/:index/vectors/fetch_by_metadata", "data", async (c) => {
     const body = await readJsonBody(c.req.raw, requestBytesMax);
@@ -224,17 +226,17 @@ export function createApp(engine: Engine, options: AppOptions): Hono {
     const index = indexParam(c);
     await waitForMinLsn(c, engine, index);
     const result = await engine.fetchByMetadata(index, namespace, request);
-    return withLsn(c.json(fetchByMetadataJson(result, requestedNamespace(body))), result.lsn);
+    return withLsn(sendJson(c, fetchByMetadataJson(result, requestedNamespace(body))), result.lsn);
   });
   route("post", "/index/:index/vectors/update", "data", async (c) => {
     const { namespace, request } = parseUpdate(await readJsonBody(c.req.raw, requestBytesMax));
     const result = await engine.update(indexParam(c), namespace, request);
-    return withLsn(c.json({ matchedRecords: result.matchedRecords }), result.lsn);
+    return withLsn(sendJson(c, { matchedRecords: result.matchedRecords }), result.lsn);
   });
   route("post", "/index/:index/vectors/delete", "data", async (c) => {
     const { namespace, request } = parseDelete(await readJsonBody(c.req.raw, requestBytesMax));
     const result = await engine.delete(indexParam(c), namespace, request);
-    return withLsn(c.json({}), result.lsn);
+    return withLsn(sendJson(c, {}), result.lsn);
   });
   route("get", "/index/:index/vectors/list", "data", async (c) => {
     const url = new URL(c.req.url);
@@ -242,33 +244,33 @@ export function createApp(engine: Engine, options: AppOptions): Hono {
     const index = indexParam(c);
     await waitForMinLsn(c, engine, index);
     const result = await engine.list(index, namespace, request);
-    return c.json(listJson(result, url.searchParams.get("namespace") ?? ""));
+    return sendJson(c, listJson(result, url.searchParams.get("namespace") ?? ""));
   });
   const stats: Handler = async (c) => {
     const body = c.req.method === "GET" ? {} : await readJsonBody(c.req.raw, requestBytesMax);
     const filter = parseStatsFilter(body);
     const index = indexParam(c);
     await waitForMinLsn(c, engine, index);
-    return c.json(statsJson(await engine.describeIndexStats(index, filter)));
+    return sendJson(c, statsJson(await engine.describeIndexStats(index, filter)));
   };
   route("post", "/index/:index/describe_index_stats", "data", stats);
   route("get", "/index/:index/describe_index_stats", "data", stats);
   route("get", "/index/:index/namespaces", "data", async (c) => {
     const request = parseListNamespaces(new URL(c.req.url).searchParams);
-    return c.json(listNamespacesJson(await engine.listNamespaces(indexParam(c), request)));
+    return sendJson(c, listNamespacesJson(await engine.listNamespaces(indexParam(c), request)));
   });
   route("post", "/index/:index/namespaces", "data", async (c) => {
     const namespace = parseCreateNamespace(await readJsonBody(c.req.raw, requestBytesMax));
-    return c.json(namespaceJson(await engine.createNamespace(indexParam(c), namespace)), 201);
+    return sendJson(c, namespaceJson(await engine.createNamespace(indexParam(c), namespace)), 201);
   });
   route("get", "/index/:index/namespaces/:namespace", "data", async (c) => {
     const namespace = parseNamespace(c.req.param("namespace"), "namespace");
-    return c.json(namespaceJson(await engine.describeNamespace(indexParam(c), namespace)));
+    return sendJson(c, namespaceJson(await engine.describeNamespace(indexParam(c), namespace)));
   });
   route("delete", "/index/:index/namespaces/:namespace", "data", async (c) => {
     const namespace = parseNamespace(c.req.param("namespace"), "namespace");
     const result = await engine.deleteNamespace(indexParam(c), namespace);
-    return withLsn(c.json({}), result.lsn);
+    return withLsn(sendJson(c, {}), result.lsn);
   });
   unserved("/index/:index/records/*", "the records API (integrated inference)");
   unserved("/index/:index/namespaces/:namespace/documents/*", "the documents API");
@@ -328,7 +330,7 @@ async function waitForMinLsn(c: Context, engine: Engine, index: string): Promise
 
 function errorResponse(c: Context, error: unknown, plane: Plane): Response {
   const answer = httpErrorAnswer(error, plane);
-  return c.json(answer.body, answer.status as 400, answer.headers);
+  return sendJson(c, answer.body, answer.status as 400, answer.headers);
 }
 
 function jsonError(c: Context, plane: Plane, status: 404 | 405, code: string, message: string): Response {
@@ -336,5 +338,15 @@ function jsonError(c: Context, plane: Plane, status: 404 | 405, code: string, me
     plane === "control"
       ? { error: { code, message }, status }
       : { code: status === 404 ? 5 : 12, message, details: [] };
-  return c.json(body, status);
+  return sendJson(c, body, status);
+}
+
+/** JSON with an explicit Content-Length, so request logs can report bytes out cheaply. */
+function sendJson(c: Context, body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  const text = JSON.stringify(body);
+  return c.body(text, status as 200, {
+    "content-type": "application/json",
+    "content-length": String(Buffer.byteLength(text)),
+    ...headers,
+  });
 }
