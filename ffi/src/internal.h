@@ -88,28 +88,6 @@ extern const needle_ops needle_ops_neon;
 #error "the bitset word loads assume a little-endian machine"
 #endif
 
-/*
- * Filtered scans visit scattered rows, which the hardware prefetcher cannot predict; they ask
- * for the row PREFETCH_ROWS_AHEAD eligible rows ahead (its first PREFETCH_LINES_MAX cache
- * lines: past that the prefetcher follows the row on its own).
- */
-#ifndef PREFETCH_ROWS_AHEAD
-#define PREFETCH_ROWS_AHEAD 8
-#endif
-#ifndef PREFETCH_LINES_MAX
-#define PREFETCH_LINES_MAX 16
-#endif
-#define CACHE_LINE_BYTES 64
-
-static inline void prefetch_row(const scan_job *job, size_t row) {
-  if (row >= job->rows) return;
-  const char *start = (const char *)(job->vectors + row * job->dim);
-  size_t bytes = job->dim * sizeof(float);
-  size_t lines = (bytes + CACHE_LINE_BYTES - 1) / CACHE_LINE_BYTES;
-  if (lines > PREFETCH_LINES_MAX) lines = PREFETCH_LINES_MAX;
-  for (size_t line = 0; line < lines; line++) __builtin_prefetch(start + line * CACHE_LINE_BYTES, 0, 3);
-}
-
 /* Walks the set bits of a bitset in ascending order, 64 bits at a time. */
 #define BIT_CURSOR_END SIZE_MAX
 
@@ -136,7 +114,7 @@ static inline void bit_cursor_init(bit_cursor *cursor, const uint8_t *bitset, si
   cursor->word = rows > 0 ? bit_cursor_load(bitset, rows, 0) : 0;
 }
 
-/* The next set row, or BIT_CURSOR_END (which prefetch_row ignores). */
+/* The next set row, or BIT_CURSOR_END. */
 static inline size_t bit_cursor_next(bit_cursor *cursor) {
   while (cursor->word == 0) {
     if (cursor->base + 64 >= cursor->rows) return BIT_CURSOR_END;

@@ -45,15 +45,11 @@ NEEDLE_FN uint32_t NEEDLE_NAME(scan_all)(const scan_job *job) {
 
 NEEDLE_FN uint32_t NEEDLE_NAME(scan_bitset)(const scan_job *job, const uint8_t *bitset) {
   uint32_t size = 0;
-  bit_cursor rows_cursor, prefetch_cursor;
-  bit_cursor_init(&rows_cursor, bitset, job->rows);
-  bit_cursor_init(&prefetch_cursor, bitset, job->rows);
-  /* The prefetch cursor runs PREFETCH_ROWS_AHEAD set bits ahead of the scoring cursor. */
-  for (int i = 0; i < PREFETCH_ROWS_AHEAD; i++) prefetch_row(job, bit_cursor_next(&prefetch_cursor));
+  bit_cursor cursor;
+  bit_cursor_init(&cursor, bitset, job->rows);
   for (;;) {
-    size_t row = bit_cursor_next(&rows_cursor);
+    size_t row = bit_cursor_next(&cursor);
     if (row == BIT_CURSOR_END) break;
-    prefetch_row(job, bit_cursor_next(&prefetch_cursor));
     heap_offer(job->out_keys, job->out_rows, &size, job->k, NEEDLE_NAME(row_key)(job, row), (uint32_t)row);
   }
   heap_finish(job->out_keys, job->out_rows, size);
@@ -62,9 +58,7 @@ NEEDLE_FN uint32_t NEEDLE_NAME(scan_bitset)(const scan_job *job, const uint8_t *
 
 NEEDLE_FN uint32_t NEEDLE_NAME(scan_rows)(const scan_job *job, const uint32_t *row_ids, size_t row_id_count) {
   uint32_t size = 0;
-  for (size_t i = 0; i < row_id_count && i < PREFETCH_ROWS_AHEAD; i++) prefetch_row(job, row_ids[i]);
   for (size_t i = 0; i < row_id_count; i++) {
-    if (i + PREFETCH_ROWS_AHEAD < row_id_count) prefetch_row(job, row_ids[i + PREFETCH_ROWS_AHEAD]);
     size_t row = row_ids[i];
     heap_offer(job->out_keys, job->out_rows, &size, job->k, NEEDLE_NAME(row_key)(job, row), (uint32_t)row);
   }
