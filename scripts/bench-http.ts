@@ -1,0 +1,247 @@
+/**
+ * What HTTP costs over the embedded library, measured side by side in one run.
+ *
+ *   bun run scripts/bench-http.ts [--rows 100000] [--dim 768] [--queries 300] [--seed 1]
+ *
+ * Steps:
+ *   1. Generate seeded data: a Gaussian mixture (uneven cluster sizes, per-cluster spread) and
+ *      queries drawn near, not on, the data.
+ *   2. Load it through the library (`gateway/library` open + upsert) into a temporary data
+ *      directory; run the query load through the library at 1 and 16 concurrent callers.
+ *   3. Close the library; start the server CLI on the same directory; run the same queries
+ *      over HTTP (fetch on loopback, one JSON body per request) at 1 and 16 connections.
+ *   4. Print a table (QPS, p50, p99, HTTP/library ratios) and write bench-results/http.json
+ *      and bench-results/http.md.
+ * The load generator is bounded: a fixed number of requests per configuration, each caller
+ * issuing its next request when the previous one answers (closed loop).
+ * Absolute times on a shared machine are not results; the ratio is.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { open } from "../gateway/library/mod.ts";
+
+const { values: flags } = parseArgs({
+  options: {
+    rows: { type: "string", default: "100000" },
+    dim: { type: "string", default: "768" },
+    queries: { type: "string", default: "300" },
+    seed: { type: "string", default: "1" },
+    clusters: { type: "string", default: "64" },
+  },
+});
+const rowCount = Number(flags.rows);
+const dimension = Number(flags.dim);
+const queryCount = Number(flags.queries);
+const seed = Number(flags.seed);
+const clusterCount = Number(flags.clusters);
+const topK = 10;
+const concurrencies = [1, 16];
+const warmupRequests = 20;
+const loadBatchRecords = 1000;
+const repoRoot = resolve(import.meta.dir, "..");
+
+function seededRandom(start: number): () => number {
+  let state = start >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+const random = seededRandom(seed);
+function gaussian(): number {
+  return Math.sqrt(-2 * Math.log(Math.max(random(), 1e-12))) * Math.cos(2 * Math.PI * random());
+}
+
+// 1. Data.
+console.error(
+  `bench-http: seed ${seed}, ${rowCount} x ${dimension}, ${queryCount} queries per configuration`,
+);
+const centroids = Array.from({ length: clusterCount }, () => Array.from({ length: dimension }, gaussian));
+const spreads = centroids.map(() => 0.2 + random() * 0.8);
+const weights = centroids.map(() => random() ** 2);
+const weightTotal = weights.reduce((a, b) => a + b, 0);
+function pickCluster(): number {
+  let r = random() * weightTotal;
+  for (let c = 0; c < clusterCount; c++) {
+    r -= weights[c]!;
+    if (r <= 0) return c;
+  }
+  return clusterCount - 1;
+}
+function near(cluster: number, spread: number): number[] {
+  const centroid = centroids[cluster]!;
+  return centroid.map((value) => Math.fround(value + gaussian() * spread));
+}
+const queries = Array.from({ length: queryCount + warmupRequests }, () => {
+  const cluster = pickCluster();
+  return near(cluster, spreads[cluster]! * 1.3);
+});
+
+interface Measurement {
+  path: "library" | "http";
+  connections: number;
+  requests: number;
+  qps: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+function percentile(sorted: number[], fraction: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))]!;
+}
+
+/** Closed-loop load: `connections` callers share a fixed list of requests. */
+async function runLoad(
+  path: Measurement["path"],
+  connections: number,
+  call: (query: number[]) => Promise<void>,
+): Promise<Measurement> {
+  for (let i = 0; i < warmupRequests; i++) await call(queries[i]!);
+  const latencies: number[] = [];
+  let next = warmupRequests;
+  const started = performance.now();
+  const caller = async () => {
+    while (next < queries.length) {
+      const query = queries[next++]!;
+      const begin = performance.now();
+      await call(query);
+      latencies.push(performance.now() - begin);
+    }
+  };
+  await Promise.all(Array.from({ length: connections }, caller));
+  const elapsedMs = performance.now() - started;
+  latencies.sort((a, b) => a - b);
+  return {
+    path,
+    connections,
+    requests: latencies.length,
+    qps: (latencies.length / elapsedMs) * 1000,
+    p50Ms: percentile(latencies, 0.5),
+    p99Ms: percentile(latencies, 0.99),
+  };
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), "needle-bench-http-"));
+const results: Measurement[] = [];
+try {
+  // 2. Load and measure through the library.
+  const db = await open(dataDir);
+  await db.createIndex({ name: "bench", dimension, metric: "cosine" } as never);
+  const index = db.index("bench");
+  const loadStarted = performance.now();
+  for (let start = 0; start < rowCount; start += loadBatchRecords) {
+    const records = [];
+    for (let i = start; i < Math.min(rowCount, start + loadBatchRecords); i++) {
+      const cluster = pickCluster();
+      records.push({ id: `v${i}`, values: near(cluster, spreads[cluster]!) });
+    }
+    await index.upsert({ records });
+  }
+  console.error(`loaded ${rowCount} rows in ${((performance.now() - loadStarted) / 1000).toFixed(1)} s`);
+  for (const connections of concurrencies) {
+    results.push(
+      await runLoad("library", connections, async (vector) => {
+        const answer = await index.query({ vector, topK });
+        if (answer.matches.length !== topK) throw new Error("library query returned too few matches");
+      }),
+    );
+    console.error(JSON.stringify(results.at(-1)));
+  }
+  await db.close();
+
+  // 3. The same data and queries over HTTP.
+  const server = Bun.spawn(
+    [
+      process.execPath,
+      "run",
+      "scripts/needle.ts",
+      "serve",
+      "--port",
+      "0",
+      "--data",
+      dataDir,
+      "--log-level",
+      "error",
+    ],
+    {
+      cwd: repoRoot,
+      stdout: "pipe",
+      stderr: "inherit",
+      env: { ...process.env, NEEDLE_API_KEYS: "" },
+    },
+  );
+  const reader = server.stdout.getReader();
+  let firstLine = "";
+  while (!firstLine.includes("\n")) {
+    const chunk = await reader.read();
+    if (chunk.done) throw new Error("server exited before printing its URL");
+    firstLine += new TextDecoder().decode(chunk.value);
+  }
+  const url = firstLine.split("\n")[0]!.trim();
+  try {
+    for (const connections of concurrencies) {
+      results.push(
+        await runLoad("http", connections, async (vector) => {
+          const response = await fetch(`${url}/index/bench/query`, {
+            method: "POST",
+            headers: { "Api-Key": "bench", "content-type": "application/json" },
+            body: JSON.stringify({ vector, topK, namespace: "" }),
+          });
+          const answer = (await response.json()) as { matches?: unknown[] };
+          if (response.status !== 200 || answer.matches?.length !== topK) {
+            throw new Error(`http query failed: ${response.status}`);
+          }
+        }),
+      );
+      console.error(JSON.stringify(results.at(-1)));
+    }
+  } finally {
+    server.kill("SIGTERM");
+    await server.exited;
+  }
+} finally {
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+// 4. Report.
+const rows = concurrencies.map((connections) => {
+  const library = results.find((r) => r.path === "library" && r.connections === connections)!;
+  const http = results.find((r) => r.path === "http" && r.connections === connections)!;
+  return {
+    connections,
+    library,
+    http,
+    qpsCostPercent: (library.qps / http.qps - 1) * 100,
+    p50CostPercent: (http.p50Ms / library.p50Ms - 1) * 100,
+  };
+});
+const header =
+  "| connections | library QPS | HTTP QPS | library p50 / p99 ms | HTTP p50 / p99 ms | HTTP cost (QPS) | HTTP cost (p50) |";
+const lines = [
+  `# HTTP vs library: ${rowCount} x ${dimension} cosine, topK ${topK}, ${queryCount} queries per row`,
+  "",
+  `Seed ${seed}; ${cpus().length} CPUs (${cpus()[0]?.model ?? "unknown"}), shared with other work; Bun ${Bun.version}.`,
+  "HTTP: loopback, one fetch per query, JSON in and out, client and server in separate processes.",
+  "Goal: HTTP costs at most 25% over the library.",
+  "",
+  header,
+  "|---|---|---|---|---|---|---|",
+  ...rows.map(
+    (row) =>
+      `| ${row.connections} | ${row.library.qps.toFixed(1)} | ${row.http.qps.toFixed(1)} | ${row.library.p50Ms.toFixed(2)} / ${row.library.p99Ms.toFixed(2)} | ${row.http.p50Ms.toFixed(2)} / ${row.http.p99Ms.toFixed(2)} | ${row.qpsCostPercent.toFixed(1)}% | ${row.p50CostPercent.toFixed(1)}% |`,
+  ),
+];
+const markdown = `${lines.join("\n")}\n`;
+console.log(markdown);
+const outDir = join(repoRoot, "bench-results");
+mkdirSync(outDir, { recursive: true });
+writeFileSync(
+  join(outDir, "http.json"),
+  `${JSON.stringify({ seed, rowCount, dimension, topK, queryCount, bun: Bun.version, cpus: cpus().length, rows }, null, 2)}\n`,
+);
+writeFileSync(join(outDir, "http.md"), markdown);
