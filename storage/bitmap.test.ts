@@ -105,6 +105,42 @@ describe("RowBitmap", () => {
     expect(liveBitmapCount()).toBe(live);
   });
 
+  test("mutated bytes give CORRUPTION or a well-formed bitmap within its bound", () => {
+    const random = seededRandom(seed + 3);
+    const rowEnd = 300_000;
+    using source = RowBitmap.fromUint32Array(randomRows(random, 3000, rowEnd)); // array containers
+    source.addRange(100_000, 120_000); // a run container
+    source.addMany(Uint32Array.from({ length: 10_000 }, (_, i) => 200_000 + i * 3)); // a bitset container
+    const original = source.serialize();
+    const outcomes = { corruption: 0, valid: 0 };
+    for (let round = 0; round < 1500; round++) {
+      const bytes = original.slice();
+      for (let flips = 1 + Math.floor(random() * 3); flips > 0; flips--) {
+        bytes[Math.floor(random() * bytes.length)]! ^= 1 << Math.floor(random() * 8);
+      }
+      const input = random() < 0.2 ? bytes.subarray(0, Math.floor(random() * bytes.length)) : bytes;
+      let bitmap: RowBitmap;
+      try {
+        bitmap = RowBitmap.deserialize(input, "mutated.bin", rowEnd);
+      } catch (error) {
+        if (!(error instanceof NeedleError) || error.code !== "CORRUPTION") {
+          throw new Error(`round ${round} (seed=${seed}) threw ${String(error)}`);
+        }
+        outcomes.corruption++;
+        continue;
+      }
+      using _ = bitmap;
+      const rows = bitmap.toUint32Array();
+      expect(rows.length).toBe(bitmap.size);
+      for (let i = 1; i < rows.length; i++) if (rows[i - 1]! >= rows[i]!) throw new Error(`round ${round}: unsorted`);
+      expect(bitmap.maximum() ?? 0).toBeLessThan(rowEnd);
+      outcomes.valid++;
+    }
+    console.log(`bitmap mutation outcomes: ${JSON.stringify(outcomes)}`);
+    expect(outcomes.corruption).toBeGreaterThan(500);
+    expect(outcomes.valid).toBeGreaterThan(0);
+  });
+
   test("dispose is idempotent and use after dispose is an INTERNAL error", () => {
     const before = liveBitmapCount();
     const bitmap = RowBitmap.fromUint32Array([1, 2, 3]);

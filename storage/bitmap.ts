@@ -75,6 +75,133 @@ function checkRow(row: number): void {
   }
 }
 
+// Roaring's portable format (github.com/RoaringBitmap/RoaringFormatSpec), as the checks below
+// read it:
+//   cookie u32: 12346 (no run containers) then u32 containerCount; or 12347 in the low 16 bits
+//     with containerCount-1 in the high 16, then a bitset of ceil(count/8) bytes marking run
+//     containers.
+//   count x (u16 key, u16 cardinality-1), keys strictly ascending.
+//   count x u32 offsets, present with cookie 12346 or when count >= 4.
+//   containers in key order: run = u16 runCount, runCount x (u16 start, u16 length-1), sorted
+//     and disjoint; array (cardinality <= 4096) = cardinality x u16 ascending; bitset = 8192
+//     bytes whose population count is the cardinality.
+const cookieNoRuns = 12346;
+const cookieWithRuns = 12347;
+const arrayContainerCardinalityMax = 4096;
+const bitsetContainerBytes = 8192;
+const offsetHeaderContainerCountMin = 4;
+
+function validatePortable(bytes: Uint8Array, file: string, rowEnd: number): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let offset = 0;
+  const broken = (message: string) =>
+    corruption(file, `roaring bitmap (${bytes.byteLength} bytes): ${message}`);
+  const need = (count: number) => {
+    if (offset + count > bytes.byteLength) throw broken(`needs ${count} bytes at offset ${offset}`);
+  };
+  const u16 = () => {
+    need(2);
+    const value = view.getUint16(offset, true);
+    offset += 2;
+    return value;
+  };
+  const u32 = () => {
+    need(4);
+    const value = view.getUint32(offset, true);
+    offset += 4;
+    return value;
+  };
+  const cookie = u32();
+  let count: number;
+  let runFlags: Uint8Array | undefined;
+  if (cookie === cookieNoRuns) {
+    count = u32();
+  } else if ((cookie & 0xffff) === cookieWithRuns) {
+    count = (cookie >>> 16) + 1;
+    const flagBytes = Math.ceil(count / 8);
+    need(flagBytes);
+    runFlags = bytes.subarray(offset, offset + flagBytes);
+    offset += flagBytes;
+  } else {
+    throw broken(`unknown cookie ${cookie}`);
+  }
+  if (count > 65536) throw broken(`${count} containers`);
+  need(count * 4);
+  const keys: number[] = [];
+  const cardinalities: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const key = u16();
+    if (i > 0 && key <= keys[i - 1]!) throw broken(`container keys out of order at ${i}`);
+    keys.push(key);
+    cardinalities.push(u16() + 1);
+  }
+  if (count > 0) {
+    const last = keys[count - 1]! * 65536;
+    if (last >= rowEnd) throw broken(`holds rows from ${last}, beyond the ${rowEnd} rows`);
+  }
+  const offsets: number[] = [];
+  if (runFlags === undefined || count >= offsetHeaderContainerCountMin) {
+    need(count * 4);
+    for (let i = 0; i < count; i++) offsets.push(u32());
+  }
+  for (let i = 0; i < count; i++) {
+    if (offsets.length > 0 && offsets[i] !== offset)
+      throw broken(`container ${i} offset ${offsets[i]} is not ${offset}`);
+    const base = keys[i]! * 65536;
+    const cardinality = cardinalities[i]!;
+    let maximum: number;
+    if (runFlags !== undefined && (runFlags[i >>> 3]! & (1 << (i & 7))) !== 0) {
+      const runCount = u16();
+      need(runCount * 4);
+      let total = 0;
+      let end = -1; // one past the previous run's last value
+      maximum = 0;
+      for (let r = 0; r < runCount; r++) {
+        const start = u16();
+        const lengthMinusOne = u16();
+        if (start < end || start + lengthMinusOne > 0xffff)
+          throw broken(`container ${i} run ${r} overlaps or overflows`);
+        end = start + lengthMinusOne + 1;
+        total += lengthMinusOne + 1;
+        maximum = start + lengthMinusOne;
+      }
+      if (runCount === 0 || total !== cardinality)
+        throw broken(`container ${i} runs hold ${total}, header says ${cardinality}`);
+    } else if (cardinality <= arrayContainerCardinalityMax) {
+      need(cardinality * 2);
+      let previous = -1;
+      for (let v = 0; v < cardinality; v++) {
+        const value = u16();
+        if (value <= previous) throw broken(`container ${i} values out of order`);
+        previous = value;
+      }
+      maximum = previous;
+    } else {
+      need(bitsetContainerBytes);
+      let population = 0;
+      maximum = 0;
+      for (let w = 0; w < bitsetContainerBytes / 4; w++) {
+        const word = view.getUint32(offset + w * 4, true);
+        if (word === 0) continue;
+        population += popcount32(word);
+        maximum = w * 32 + 31 - Math.clz32(word);
+      }
+      offset += bitsetContainerBytes;
+      if (population !== cardinality)
+        throw broken(`container ${i} bitset holds ${population}, header says ${cardinality}`);
+    }
+    if (base + maximum >= rowEnd) throw broken(`holds row ${base + maximum}, beyond the ${rowEnd} rows`);
+  }
+  if (offset !== bytes.byteLength)
+    throw broken(`${bytes.byteLength - offset} bytes after the last container`);
+}
+
+function popcount32(word: number): number {
+  let value = word - ((word >>> 1) & 0x55555555);
+  value = (value & 0x33333333) + ((value >>> 2) & 0x33333333);
+  return (Math.imul((value + (value >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
+}
+
 function isAscending(values: Uint32Array): boolean {
   for (let i = 1; i < values.length; i++) if (values[i - 1]! > values[i]!) return false;
   return true;
@@ -136,6 +263,11 @@ export class RowBitmap implements Disposable, Iterable<number> {
   static deserialize(bytes: Uint8Array, file: string, rowEnd: number = rowNumberEnd): RowBitmap {
     assert(initialized, "initBitmaps() was awaited before using bitmaps");
     if (bytes.byteLength === 0) return new RowBitmap();
+    // The library's "safe" deserializer checks lengths but not that keys and values are
+    // sorted or that stored cardinalities match the bits; a bitmap that breaks those gives
+    // wrong answers (and can overrun buffers sized by cardinality). So we check the whole
+    // structure here, in JavaScript, before any byte reaches WASM.
+    validatePortable(bytes, file, rowEnd);
     let inner: RoaringBitmap32;
     try {
       inner = RoaringBitmap32.deserialize(bytes, "portable");
@@ -143,16 +275,9 @@ export class RowBitmap implements Disposable, Iterable<number> {
       throw corruption(file, `roaring bitmap of ${bytes.byteLength} bytes does not deserialize`, error);
     }
     const bitmap = RowBitmap.#wrap(inner);
-    // The library stops reading where the bitmap ends; bytes after it mean the bound we were
-    // given is wrong, so the surrounding structure is not what its writer wrote.
     if (inner.getSerializationSizeInBytes("portable") !== bytes.byteLength) {
       bitmap.dispose();
       throw corruption(file, `roaring bitmap does not fill its ${bytes.byteLength} bytes`);
-    }
-    if (!inner.isEmpty && inner.maximum() >= rowEnd) {
-      const maximum = inner.maximum();
-      bitmap.dispose();
-      throw corruption(file, `roaring bitmap holds row ${maximum}, beyond the ${rowEnd} rows`);
     }
     return bitmap;
   }
