@@ -185,8 +185,9 @@ function randomBitset(
   rows: number,
   density: number,
 ): { bitset: Uint8Array; eligible: number[] } {
-  // One spare byte of set bits past the end: bits at or beyond `rows` must be ignored.
-  const bitset = new Uint8Array(Math.ceil(rows / 8) + 1).fill(0);
+  // One spare byte of set bits past the end: bits at or beyond `rows` must be ignored. The
+  // bitset is a view at an odd byte offset, so the binding must honour byteOffset.
+  const bitset = new Uint8Array(new ArrayBuffer(Math.ceil(rows / 8) + 4), 3, Math.ceil(rows / 8) + 1);
   const eligible: number[] = [];
   for (let row = 0; row < rows; row++) {
     if (next() < density) {
@@ -281,7 +282,9 @@ for (const implementation of implementations) {
         const rows = dim >= 768 ? rowsLarge : rowsSmall;
         const data = makeDataset(next, rows, dim);
         const { bitset, eligible: bitsetRows } = randomBitset(next, rows, 0.3);
-        const rowIds = Uint32Array.from(range(rows).filter(() => next() < 0.5));
+        const listedRows = range(rows).filter(() => next() < 0.5);
+        const rowIds = new Uint32Array(new ArrayBuffer((listedRows.length + 1) * 4), 4, listedRows.length);
+        rowIds.set(listedRows);
         for (const metric of metrics) {
           const truth = bruteForce(data, metric);
           for (const k of [1, 10, rows + 5]) {

@@ -64,8 +64,6 @@ typedef struct {
 } assign_job;
 
 typedef struct {
-  float (*dot_f32)(const float *a, const float *b, size_t dim);
-  float (*l2_f32)(const float *a, const float *b, size_t dim);
   uint32_t (*scan_all)(const scan_job *job);
   uint32_t (*scan_bitset)(const scan_job *job, const uint8_t *bitset);
   uint32_t (*scan_rows)(const scan_job *job, const uint32_t *row_ids, size_t row_id_count);

@@ -126,15 +126,6 @@ NEEDLE_FN void NEEDLE_NAME(assign)(const assign_job *job) {
   }
 }
 
-NEEDLE_FN float NEEDLE_NAME(dot_f32_entry)(const float *a, const float *b, size_t dim) {
-  return NEEDLE_NAME(dot_f32)(a, b, dim);
-}
-
-NEEDLE_FN float NEEDLE_NAME(l2_f32_entry)(const float *a, const float *b, size_t dim) {
-  return NEEDLE_NAME(l2_f32)(a, b, dim);
-}
-
 const needle_ops NEEDLE_NAME(needle_ops) = {
-    NEEDLE_NAME(dot_f32_entry), NEEDLE_NAME(l2_f32_entry), NEEDLE_NAME(scan_all), NEEDLE_NAME(scan_bitset),
-    NEEDLE_NAME(scan_rows),     NEEDLE_NAME(scan_i8),      NEEDLE_NAME(assign),
+    NEEDLE_NAME(scan_all), NEEDLE_NAME(scan_bitset), NEEDLE_NAME(scan_rows), NEEDLE_NAME(scan_i8), NEEDLE_NAME(assign),
 };
