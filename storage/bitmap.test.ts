@@ -1,5 +1,11 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { bitmapHeapBytes, initBitmaps, liveBitmapCount, RowBitmap } from "./bitmap.ts";
+import {
+  bitmapHeapBytes,
+  initBitmaps,
+  leakedBitmapCount,
+  RowBitmap,
+  undisposedBitmapCount,
+} from "./bitmap.ts";
 import { NeedleError } from "./errors.ts";
 
 beforeAll(async () => {
@@ -98,11 +104,11 @@ describe("RowBitmap", () => {
       expect((caught as NeedleError).file).toBe("slab-7.bin");
     }
     expect(() => RowBitmap.deserialize(bytes, "slab-7.bin", 900_000)).toThrow(/beyond the 900000 rows/);
-    const live = liveBitmapCount();
+    const live = undisposedBitmapCount();
     try {
       RowBitmap.deserialize(bytes, "slab-7.bin", 10);
     } catch {}
-    expect(liveBitmapCount()).toBe(live);
+    expect(undisposedBitmapCount()).toBe(live);
   });
 
   test("mutated bytes give CORRUPTION or a well-formed bitmap within its bound", () => {
@@ -132,7 +138,8 @@ describe("RowBitmap", () => {
       using _ = bitmap;
       const rows = bitmap.toUint32Array();
       expect(rows.length).toBe(bitmap.size);
-      for (let i = 1; i < rows.length; i++) if (rows[i - 1]! >= rows[i]!) throw new Error(`round ${round}: unsorted`);
+      for (let i = 1; i < rows.length; i++)
+        if (rows[i - 1]! >= rows[i]!) throw new Error(`round ${round}: unsorted`);
       expect(bitmap.maximum() ?? 0).toBeLessThan(rowEnd);
       outcomes.valid++;
     }
@@ -142,21 +149,38 @@ describe("RowBitmap", () => {
   });
 
   test("dispose is idempotent and use after dispose is an INTERNAL error", () => {
-    const before = liveBitmapCount();
+    const before = undisposedBitmapCount();
     const bitmap = RowBitmap.fromUint32Array([1, 2, 3]);
-    expect(liveBitmapCount()).toBe(before + 1);
+    expect(undisposedBitmapCount()).toBe(before + 1);
     bitmap.dispose();
     bitmap.dispose();
     bitmap[Symbol.dispose]();
     expect(bitmap.isDisposed).toBe(true);
-    expect(liveBitmapCount()).toBe(before);
+    expect(undisposedBitmapCount()).toBe(before);
     expect(() => bitmap.size).toThrow(/after dispose/);
     {
       using scoped = RowBitmap.fromRange(0, 100);
       expect(scoped.size).toBe(100);
-      expect(liveBitmapCount()).toBe(before + 1);
+      expect(undisposedBitmapCount()).toBe(before + 1);
     }
-    expect(liveBitmapCount()).toBe(before);
+    expect(undisposedBitmapCount()).toBe(before);
+  });
+
+  test("the finalizer frees and counts bitmaps dropped without dispose()", async () => {
+    const undisposed = undisposedBitmapCount();
+    const leaked = leakedBitmapCount();
+    (() => {
+      for (let i = 0; i < 100; i++) RowBitmap.fromRange(0, 1000 + i);
+    })();
+    expect(undisposedBitmapCount()).toBe(undisposed + 100);
+    // Collection is up to the engine; a conservative stack scan may keep a few alive.
+    for (let round = 0; round < 50 && leakedBitmapCount() - leaked < 100; round++) {
+      Bun.gc(true);
+      await Bun.sleep(1);
+    }
+    const freed = leakedBitmapCount() - leaked;
+    expect(freed).toBeGreaterThan(50);
+    expect(undisposedBitmapCount()).toBe(undisposed + 100);
   });
 
   test("no WASM memory leaks across many create/dispose cycles", () => {
@@ -171,9 +195,9 @@ describe("RowBitmap", () => {
     };
     for (let i = 0; i < 20; i++) cycle();
     const heapBefore = bitmapHeapBytes();
-    const liveBefore = liveBitmapCount();
+    const liveBefore = undisposedBitmapCount();
     for (let i = 0; i < 300; i++) cycle();
-    expect(liveBitmapCount()).toBe(liveBefore);
+    expect(undisposedBitmapCount()).toBe(liveBefore);
     expect(bitmapHeapBytes()).toBe(heapBefore);
 
     // Control: the probe does see memory held by bitmaps that are not disposed. Each clone of
@@ -183,8 +207,8 @@ describe("RowBitmap", () => {
     const heldMax = Math.ceil(heapBefore / (128 * 1024)) + 64;
     while (held.length < heldMax && bitmapHeapBytes() === heapBefore) held.push(dense.clone());
     expect(bitmapHeapBytes()).toBeGreaterThan(heapBefore);
-    expect(liveBitmapCount()).toBe(liveBefore + 1 + held.length);
+    expect(undisposedBitmapCount()).toBe(liveBefore + 1 + held.length);
     for (const bitmap of held) bitmap.dispose();
-    expect(liveBitmapCount()).toBe(liveBefore + 1);
+    expect(undisposedBitmapCount()).toBe(liveBefore + 1);
   });
 });

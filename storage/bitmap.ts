@@ -50,6 +50,14 @@ export function liveBitmapCount(): number {
   return liveCount;
 }
 
+/**
+ * RowBitmaps created and never disposed, whether still alive or already finalized. Unlike
+ * liveBitmapCount it does not move when the garbage collector runs, so tests compare it.
+ */
+export function undisposedBitmapCount(): number {
+  return liveCount + leakedCount;
+}
+
 /** RowBitmaps that were garbage collected without dispose(): each one is a bug. */
 export function leakedBitmapCount(): number {
   return leakedCount;

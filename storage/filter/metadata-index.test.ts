@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { initBitmaps, liveBitmapCount } from "../bitmap.ts";
+import { initBitmaps, undisposedBitmapCount } from "../bitmap.ts";
 import { NeedleError } from "../errors.ts";
 import type { Filter, Metadata } from "../types.ts";
 import { encodeMetadataIndex, MetadataIndex } from "./metadata-index.ts";
@@ -102,19 +102,19 @@ describe("MetadataIndex", () => {
   });
 
   test("dispose frees every cached bitmap and evaluate results are the caller's", () => {
-    const before = liveBitmapCount();
+    const before = undisposedBitmapCount();
     const index = MetadataIndex.decode(encodeMetadataIndex(movies), "movies.slab");
     const result = index.evaluate(
       parseFilter({ $or: [{ genre: "drama" }, { awarded: true }, { tags: "long" }] }),
       6,
     );
-    expect(liveBitmapCount()).toBeGreaterThan(before + 1); // cached bitmaps plus the result
+    expect(undisposedBitmapCount()).toBeGreaterThan(before + 1); // cached bitmaps plus the result
     index.dispose();
     index.dispose();
-    expect(liveBitmapCount()).toBe(before + 1);
+    expect(undisposedBitmapCount()).toBe(before + 1);
     expect([...result.toUint32Array()]).toEqual([0, 3, 4]);
     result.dispose();
-    expect(liveBitmapCount()).toBe(before);
+    expect(undisposedBitmapCount()).toBe(before);
     expect(() => index.evaluate(parseFilter({ genre: "drama" }), 6)).toThrow(/after dispose/);
   });
 
@@ -205,7 +205,7 @@ describe("MetadataIndex.decode fuzz", () => {
     const random = seededRandom(seed + 1);
     const rowCount = 64;
     const original = validIndexBytes(random, rowCount);
-    const before = liveBitmapCount();
+    const before = undisposedBitmapCount();
     const outcomes = { decodeCorruption: 0, evaluateCorruption: 0, usable: 0 };
     for (let round = 0; round < 3000; round++) {
       const bytes = mutate(random, original);
@@ -231,7 +231,7 @@ describe("MetadataIndex.decode fuzz", () => {
       }
     }
     console.log(`decode fuzz outcomes: ${JSON.stringify(outcomes)}`);
-    expect(liveBitmapCount()).toBe(before);
+    expect(undisposedBitmapCount()).toBe(before);
     expect(outcomes.decodeCorruption).toBeGreaterThan(1000);
     expect(outcomes.usable).toBeGreaterThan(0);
   });
