@@ -7,9 +7,12 @@
  *   1. Generate seeded data: a Gaussian mixture (uneven cluster sizes, per-cluster spread) and
  *      queries drawn near, not on, the data.
  *   2. Load it through the library (`gateway/library` open + upsert) into a temporary data
- *      directory; run the query load through the library at 1 and 16 concurrent callers.
- *   3. Close the library; start the server CLI on the same directory; run the same queries
- *      over HTTP (fetch on loopback, one JSON body per request) at 1 and 16 connections.
+ *      directory; run the query load through the library at 1 and 16 concurrent callers;
+ *      close it and remove the directory.
+ *   3. Start the server CLI on a fresh directory, load the same rows (same seed, same order)
+ *      through HTTP upserts, and run the same queries over HTTP (fetch on loopback, one JSON
+ *      body per request) at 1 and 16 connections. (Each path loads its own copy so the
+ *      comparison does not depend on restart recovery.)
  *   4. Print a table (QPS, p50, p99, HTTP/library ratios) and write bench-results/http.json
  *      and bench-results/http.md.
  * The load generator is bounded: a fixed number of requests per configuration, each caller
@@ -40,6 +43,8 @@ const topK = 10;
 const concurrencies = [1, 16];
 const warmupRequests = 20;
 const loadBatchRecords = 1000;
+/** Upserts over HTTP stay under the 2 MB body cap: 768 float32s print as ~15 KB of JSON. */
+const httpLoadBatchRecords = Math.min(1000, Math.max(1, Math.floor(1_500_000 / (dimension * 20))));
 const repoRoot = resolve(import.meta.dir, "..");
 
 function seededRandom(start: number): () => number {
@@ -76,6 +81,32 @@ function pickCluster(): number {
 function near(cluster: number, spread: number): number[] {
   const centroid = centroids[cluster]!;
   return centroid.map((value) => Math.fround(value + gaussian() * spread));
+}
+/** The rows, regenerated identically for each path from their own seeded stream. */
+function* rowBatches(batchRecords: number): Generator<{ id: string; values: number[] }[]> {
+  const rowRandom = seededRandom(seed + 1);
+  const rowGaussian = () =>
+    Math.sqrt(-2 * Math.log(Math.max(rowRandom(), 1e-12))) * Math.cos(2 * Math.PI * rowRandom());
+  for (let start = 0; start < rowCount; start += batchRecords) {
+    const records = [];
+    for (let i = start; i < Math.min(rowCount, start + batchRecords); i++) {
+      let r = rowRandom() * weightTotal;
+      let cluster = clusterCount - 1;
+      for (let c = 0; c < clusterCount; c++) {
+        r -= weights[c]!;
+        if (r <= 0) {
+          cluster = c;
+          break;
+        }
+      }
+      const spread = spreads[cluster]!;
+      records.push({
+        id: `v${i}`,
+        values: centroids[cluster]!.map((v) => Math.fround(v + rowGaussian() * spread)),
+      });
+    }
+    yield records;
+  }
 }
 const queries = Array.from({ length: queryCount + warmupRequests }, () => {
   const cluster = pickCluster();
@@ -134,14 +165,7 @@ try {
   await db.createIndex({ name: "bench", dimension, metric: "cosine" } as never);
   const index = db.index("bench");
   const loadStarted = performance.now();
-  for (let start = 0; start < rowCount; start += loadBatchRecords) {
-    const records = [];
-    for (let i = start; i < Math.min(rowCount, start + loadBatchRecords); i++) {
-      const cluster = pickCluster();
-      records.push({ id: `v${i}`, values: near(cluster, spreads[cluster]!) });
-    }
-    await index.upsert({ records });
-  }
+  for (const records of rowBatches(loadBatchRecords)) await index.upsert({ records });
   console.error(`loaded ${rowCount} rows in ${((performance.now() - loadStarted) / 1000).toFixed(1)} s`);
   for (const connections of concurrencies) {
     results.push(
@@ -153,6 +177,8 @@ try {
     console.error(JSON.stringify(results.at(-1)));
   }
   await db.close();
+  rmSync(dataDir, { recursive: true, force: true });
+  mkdirSync(dataDir);
 
   // 3. The same data and queries over HTTP.
   const server = Bun.spawn(
@@ -184,6 +210,26 @@ try {
   }
   const url = firstLine.split("\n")[0]!.trim();
   try {
+    const headers = { "Api-Key": "bench", "content-type": "application/json" };
+    const created = await fetch(`${url}/indexes`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ name: "bench", dimension, metric: "cosine" }),
+    });
+    if (created.status !== 201) throw new Error(`create index over HTTP: ${created.status}`);
+    const httpLoadStarted = performance.now();
+    for (const records of rowBatches(httpLoadBatchRecords)) {
+      const response = await fetch(`${url}/index/bench/vectors/upsert`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ vectors: records }),
+      });
+      if (response.status !== 200)
+        throw new Error(`upsert over HTTP: ${response.status} ${await response.text()}`);
+    }
+    console.error(
+      `loaded ${rowCount} rows over HTTP in ${((performance.now() - httpLoadStarted) / 1000).toFixed(1)} s`,
+    );
     for (const connections of concurrencies) {
       results.push(
         await runLoad("http", connections, async (vector) => {
@@ -194,7 +240,7 @@ try {
           });
           const answer = (await response.json()) as { matches?: unknown[] };
           if (response.status !== 200 || answer.matches?.length !== topK) {
-            throw new Error(`http query failed: ${response.status}`);
+            throw new Error(`http query failed: ${response.status} ${JSON.stringify(answer)}`);
           }
         }),
       );

@@ -3,6 +3,7 @@
  *
  *   bun run needle serve [--host 127.0.0.1] [--port 5080] [--data ./data]
  *                        [--api-key KEY]... [--public-url URL] [--log-level info]
+ *                        [--flush-rows-max N]
  *
  * Environment: NEEDLE_HOST, NEEDLE_PORT, NEEDLE_DATA, NEEDLE_API_KEYS (comma-separated),
  * NEEDLE_LOG_LEVEL. Flags win over the environment.
@@ -28,7 +29,8 @@ const usage = `usage: needle serve [--host HOST] [--port PORT] [--data DIR] [--a
   --api-key     accepted API key, repeatable (env NEEDLE_API_KEYS, comma-separated);
                 required unless bound to loopback
   --public-url  URL clients use to reach this server (default http://<host>:<port>)
-  --log-level   debug | info | warn | error (default info; env NEEDLE_LOG_LEVEL)`;
+  --log-level   debug | info | warn | error (default info; env NEEDLE_LOG_LEVEL)
+  --flush-rows-max  rows a namespace's memtable holds before it is flushed to a slab`;
 
 /** How long shutdown waits for in-flight requests before closing the engine anyway. */
 const drainMsMax = 10_000;
@@ -58,6 +60,7 @@ async function serve(argv: string[]): Promise<void> {
       "api-key": { type: "string", multiple: true },
       "public-url": { type: "string" },
       "log-level": { type: "string" },
+      "flush-rows-max": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -95,8 +98,13 @@ async function serve(argv: string[]): Promise<void> {
     });
   }
 
+  const flushRowsText = values["flush-rows-max"];
+  if (flushRowsText !== undefined && !/^[1-9]\d*$/.test(flushRowsText)) {
+    fail(`--flush-rows-max must be a positive integer, got ${flushRowsText}`);
+  }
   const engine = await openEngine({
     dir: dataDir,
+    ...(flushRowsText === undefined ? {} : { flushRowsMax: Number(flushRowsText) }),
     log: (line) => logLine(logLevel, "info", { msg: line }),
   });
 
