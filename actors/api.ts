@@ -194,6 +194,8 @@ export interface EngineOptions {
   flushBytesMax?: number;
   /** Flush a namespace's memtable after this long without writes. */
   flushIdleMs?: number;
+  /** Request log segment size, bytes (the log is trimmed a whole segment at a time). */
+  logSegmentBytesMax?: number;
   /** Bounded mailbox depth per actor. */
   mailboxDepthMax?: number;
   /** Memory budget for open slabs, bytes. */

@@ -85,7 +85,7 @@ class EmbeddedEngine implements Engine {
     });
     const dataDir = options.dir;
     const blobs = new LocalBlobStore(dataDir);
-    this.system.register("writer", writerFactory(dataDir));
+    this.system.register("writer", writerFactory(dataDir, options.logSegmentBytesMax));
     this.system.register("index", indexFactory(dataDir, blobs, new Set()));
     this.system.register(
       "namespace",

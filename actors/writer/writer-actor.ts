@@ -19,9 +19,9 @@ export type WriterMessage =
   | { verb: "trim"; throughLsn: bigint }
   | { verb: "lastLsn" };
 
-export function writerFactory(dataDir: string) {
+export function writerFactory(dataDir: string, segmentBytesMax?: number) {
   return async (context: ActorContext): Promise<Actor> => {
-    const log = await RequestLog.open({ dir: logDir(dataDir, context.self.key) });
+    const log = await RequestLog.open({ dir: logDir(dataDir, context.self.key), segmentBytesMax });
     return new WriterActor(log);
   };
 }
@@ -48,7 +48,9 @@ class WriterActor implements Actor {
       case "namespaces": {
         // Which namespaces have records in the log, and their LSN range (index activation).
         const ranges = new Map<string, { firstLsn: bigint; lastLsn: bigint }>();
-        await this.log.replay(0n, (lsn, bytes) => {
+        // Only what the log still holds: records below firstLsn were trimmed after every
+        // namespace had flushed them.
+        await this.log.replay(this.log.firstLsn - 1n, (lsn, bytes) => {
           const { namespace } = decodeLogBody(bytes);
           const range = ranges.get(namespace);
           if (range) range.lastLsn = lsn;
