@@ -260,8 +260,10 @@ export function createApp(engine: Engine, options: AppOptions): Hono {
     return sendJson(c, listNamespacesJson(await engine.listNamespaces(indexParam(c), request)));
   });
   route("post", "/index/:index/namespaces", "data", async (c) => {
-    const namespace = parseCreateNamespace(await readJsonBody(c.req.raw, requestBytesMax));
-    return sendJson(c, namespaceJson(await engine.createNamespace(indexParam(c), namespace)), 201);
+    const { name, schema } = parseCreateNamespace(await readJsonBody(c.req.raw, requestBytesMax));
+    const created = namespaceJson(await engine.createNamespace(indexParam(c), name));
+    if (schema !== undefined) created.schema = schema;
+    return sendJson(c, created, 201);
   });
   route("get", "/index/:index/namespaces/:namespace", "data", async (c) => {
     const namespace = parseNamespace(c.req.param("namespace"), "namespace");

@@ -91,6 +91,38 @@ describe("client 8.2 (API 2026-04)", () => {
     ).toBe("PineconeConflictError");
   });
 
+  test("tags removed to none are absent; configure errors match Pinecone's", async () => {
+    await pc.configureIndex({ name: "legacy-sparse", tags: { stage: "one" } });
+    expect((await pc.describeIndex("legacy-sparse")).tags).toEqual({ stage: "one" });
+    await pc.configureIndex({ name: "legacy-sparse", tags: { stage: "" } });
+    expect((await pc.describeIndex("legacy-sparse")).tags).toBeUndefined();
+
+    const refused = async (promise: Promise<unknown>) => {
+      try {
+        await promise;
+      } catch (error) {
+        return `${(error as Error).name}: ${(error as Error).message}`;
+      }
+      return "no error";
+    };
+    // 8.2 refuses pod sizing itself for serverless indexes; older clients send `spec.pod`.
+    const podSizing = await fetch(`${server.url}/indexes/legacy-sparse`, {
+      method: "PATCH",
+      headers: { "Api-Key": "x", "content-type": "application/json", "X-Pinecone-Api-Version": "2025-04" },
+      body: JSON.stringify({ spec: { pod: { replicas: 2 } } }),
+    });
+    expect(podSizing.status).toBe(400);
+    expect(await podSizing.text()).toContain(
+      "Configuring replicas and pod type is not supported for serverless",
+    );
+    const bogus = await refused(
+      pc.configureIndex({ name: "legacy-sparse", deletionProtection: "bogus" } as never),
+    );
+    expect(bogus).toStartWith("PineconeBadRequestError");
+    expect(bogus).toContain("Invalid deletion_protection, value should be either enabled or disabled");
+    expect((await pc.describeIndex("legacy-sparse")).deletionProtection).toBe("disabled");
+  });
+
   test("data plane round trip: upsert, query (exact dot product), fetch, list, stats, delete", async () => {
     const index = pc.index("legacy");
     const rows = Array.from({ length: 50 }, (_, i) => ({

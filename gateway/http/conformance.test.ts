@@ -274,6 +274,33 @@ describe("control plane", () => {
     expect((await pc.describeIndex("movies")).tags).toEqual({ env: "test" });
   });
 
+  test("removing the last tag leaves no tags, as Pinecone describes it", async () => {
+    await pc.indexes.configure("places", { tags: { only: "one" } });
+    expect((await pc.describeIndex("places")).tags).toEqual({ only: "one" });
+    await pc.indexes.configure("places", { tags: { only: "" } });
+    expect((await pc.describeIndex("places")).tags).toBeUndefined();
+    const rawModel = (await (await raw("/indexes/places")).json()) as Record<string, unknown>;
+    expect("tags" in rawModel).toBe(false);
+  });
+
+  test("configure errors carry Pinecone's messages and statuses", async () => {
+    await expectError(
+      pc.indexes.configure("places", { deletionProtection: "bogus" as "enabled" }),
+      "PineconeBadRequestError",
+      "Invalid deletion_protection, value should be either enabled or disabled",
+    );
+    await expectError(
+      pc.indexes.configure("places", { podReplicas: 2 }),
+      "PineconeBadRequestError",
+      "Configuring replicas and pod type is not supported for serverless",
+    );
+    await expectError(
+      pc.indexes.configure("does-not-exist", { deletionProtection: "enabled" }),
+      "PineconeNotFoundError",
+    );
+    expect((await pc.describeIndex("places")).deletionProtection).toBe("disabled");
+  });
+
   test("server-side limits the client does not pre-check", async () => {
     const tooDeep = await raw("/indexes", {
       method: "POST",
@@ -477,6 +504,24 @@ describe("data plane (dense, cosine)", () => {
     expect((listed.namespaces ?? []).map((ns) => ns.name)).toContain("fresh");
     await index.deleteNamespace("fresh");
     await expectError(index.describeNamespace("fresh"), "PineconeNotFoundError");
+  });
+
+  test("createNamespace echoes the schema it was given (every field is filterable in Needle)", async () => {
+    const index = pc.index("movies");
+    const created = await index.createNamespace({
+      name: "with-schema",
+      schema: { fields: { genre: { filterable: true } } },
+    });
+    expect(created.name).toBe("with-schema");
+    expect(created.schema?.fields?.genre?.filterable).toBe(true);
+    const bad = await raw("/index/movies/namespaces", {
+      method: "POST",
+      body: JSON.stringify({ name: "bad-schema", schema: { fields: { genre: { filterable: "yes" } } } }),
+    });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain("schema.fields.genre.filterable");
+    await expectError(index.describeNamespace("bad-schema"), "PineconeNotFoundError");
+    await index.deleteNamespace("with-schema");
   });
 
   test("freshness headers: writes return an LSN, reads accept a minimum LSN", async () => {

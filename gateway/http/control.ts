@@ -70,12 +70,53 @@ export function camelizeControlBody(value: unknown, userKeyed = false): unknown 
 const wireFieldNames = { fieldNames: snakeOfCamel };
 
 export function parseCreateIndex(raw: unknown): CreateIndexRequest {
+  checkDeletionProtection(raw);
   return schemas.parseCreateIndex(camelizeControlBody(raw), wireFieldNames);
 }
 
+const deletionProtectionValues: readonly unknown[] = ["enabled", "disabled"];
+
+/** Pinecone's own wording for a bad value; the client's tests look for it. */
+function checkDeletionProtection(raw: unknown): void {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return;
+  const value = (raw as JsonObject).deletion_protection ?? (raw as JsonObject).deletionProtection;
+  if (value === undefined || deletionProtectionValues.includes(value)) return;
+  schemas.fail(
+    "deletion_protection",
+    "Invalid deletion_protection, value should be either enabled or disabled",
+    "enabled | disabled",
+    value,
+  );
+}
+
+/** Where each API version asks for pod sizing: 2026-04 `spec.pod`, 2026-07 `deployment`. */
+function asksForPodSizing(body: JsonObject): string | undefined {
+  const spec = body.spec as JsonObject | undefined;
+  if (spec !== null && typeof spec === "object" && spec.pod !== undefined) return "spec.pod";
+  for (const key of ["podReplicas", "podType"]) if (body[key] !== undefined) return snakeOfCamel[key];
+  const deployment = body.deployment as JsonObject | undefined;
+  if (deployment !== null && typeof deployment === "object") {
+    for (const key of ["replicas", "podType", "shards", "pods"])
+      if (deployment[key] !== undefined) return `deployment.${snakeOfCamel[key] ?? key}`;
+  }
+  return undefined;
+}
+
 export function parseConfigureIndex(raw: unknown): ConfigureIndexRequest {
+  checkDeletionProtection(raw);
   const body = camelizeControlBody(raw) as JsonObject;
-  // The 2026-04 model configures through `spec` (pod sizing) and `embed`: not served.
+  const podField = asksForPodSizing(body);
+  if (podField !== undefined) {
+    // Pinecone refuses pod sizing on a serverless index with 400 and this wording.
+    schemas.fail(
+      podField,
+      "Configuring replicas and pod type is not supported for serverless indexes",
+      "deletion_protection, tags",
+      podField,
+    );
+  }
+  // The 2026-04 model configures integrated inference through `embed` (and serverless
+  // through `spec.serverless`): not served.
   for (const key of ["spec", "embed"]) {
     if (body[key] !== undefined) {
       throw new NeedleError(
@@ -116,7 +157,6 @@ export function indexModelJson(
       metric: index.metric,
       host,
       deletion_protection: index.deletionProtection,
-      tags: index.tags,
       spec: {
         serverless: {
           cloud: index.deployment.cloud,
@@ -128,13 +168,13 @@ export function indexModelJson(
       vector_type: index.vectorType,
     };
     if (index.dimension !== undefined) model.dimension = index.dimension;
-    return model;
+    return withTags(model, index.tags);
   }
   const fields: JsonObject =
     index.vectorType === "dense"
       ? { [denseField]: { type: "dense_vector", dimension: index.dimension, metric: index.metric } }
       : { [sparseField]: { type: "sparse_vector" } };
-  return {
+  const model: JsonObject = {
     name: index.name,
     host,
     status,
@@ -146,6 +186,12 @@ export function indexModelJson(
     schema: { fields },
     read_capacity: onDemandCapacity,
     deletion_protection: index.deletionProtection,
-    tags: index.tags,
   };
+  return withTags(model, index.tags);
+}
+
+/** Pinecone leaves `tags` out when an index has none (the client then reports undefined). */
+function withTags(model: JsonObject, tags: Readonly<Record<string, string>>): JsonObject {
+  if (Object.keys(tags).length > 0) model.tags = { ...tags };
+  return model;
 }

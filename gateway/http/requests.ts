@@ -6,6 +6,7 @@
  * numbers, and the wire name `vectors` for the upsert's records.
  */
 import type { ListNamespacesRequest, ListRequest } from "../../actors/api.ts";
+import { z } from "zod";
 import type { VectorRecord } from "../../storage/types.ts";
 import * as schemas from "../schemas/mod.ts";
 
@@ -102,10 +103,37 @@ export function parseStatsFilter(raw: unknown) {
   return schemas.parseStatsFilter(bodyObject(raw));
 }
 
-export function parseCreateNamespace(raw: unknown): string {
+/** Needle's own cap on the fields a namespace schema may list (Pinecone documents none). */
+export const namespaceSchemaFieldsMax = 1000;
+/** Longest metadata field name a namespace schema may list (Needle's own cap). */
+export const namespaceSchemaFieldCharsMax = 512;
+
+/**
+ * `schema.fields.<name>.filterable`: Needle indexes every metadata field, so the schema
+ * changes nothing; it is validated and echoed in the create answer as Pinecone does.
+ */
+const namespaceSchema = z.strictObject({
+  fields: z
+    .record(z.string().min(1).max(namespaceSchemaFieldCharsMax), z.strictObject({ filterable: z.boolean() }))
+    .refine((fields) => Object.keys(fields).length <= namespaceSchemaFieldsMax, {
+      message: "has too many fields",
+      params: { limit: `at most ${namespaceSchemaFieldsMax} fields` },
+    }),
+});
+
+export type NamespaceSchema = z.output<typeof namespaceSchema>;
+
+export interface CreateNamespace {
+  name: string;
+  schema?: NamespaceSchema;
+}
+
+export function parseCreateNamespace(raw: unknown): CreateNamespace {
   const body = bodyObject(raw);
   if (typeof body.name !== "string" || body.name === "") {
     schemas.fail("name", "is required", `1-${schemas.limits.namespaceCharsMax} ASCII characters`, body.name);
   }
-  return parseNamespace(body.name, "name");
+  const name = parseNamespace(body.name, "name");
+  if (body.schema === undefined || body.schema === null) return { name };
+  return { name, schema: schemas.parseInput(namespaceSchema, body.schema, { fieldPrefix: "schema" }) };
 }
