@@ -28,6 +28,7 @@ import {
   parseUpsert,
   recordId,
 } from "../schemas/mod.ts";
+import { parseNamespaceSchema } from "./namespace-schema.ts";
 import type { Session } from "./session.ts";
 import { lsnWaitMsMax } from "./session.ts";
 import { matchOut, namespaceOut, recordsById, statsOut, withLsn } from "./shapes.ts";
@@ -233,11 +234,14 @@ export class NeedleIndex<T extends RecordMetadata = RecordMetadata> {
     return namespaceOut(await engine.describeNamespace(this.#index, parseNamespace(namespace)));
   }
 
-  /** `schema` is accepted and ignored: every metadata field is indexed. */
+  /** `schema` is validated and echoed; it changes nothing, as every metadata field is indexed. */
   async createNamespace(options: CreateNamespaceOptions): Promise<NamespaceDescription> {
     const engine = this.#session.live();
     const name = parseNamespace(options?.name, { fieldPrefix: "name" });
-    return namespaceOut(await engine.createNamespace(this.#index, name));
+    const schema = parseNamespaceSchema(options?.schema);
+    const created = namespaceOut(await engine.createNamespace(this.#index, name));
+    if (schema !== undefined) created.schema = schema;
+    return created;
   }
 
   async deleteNamespace(namespace: string): Promise<void> {

@@ -381,6 +381,38 @@ describe("data plane", () => {
     expect((await refusal(index.describeNamespace("paged"))).code).toBe("NOT_FOUND");
   });
 
+  test("createNamespace validates and echoes its schema; bad deletionProtection uses Pinecone's words", async () => {
+    const index = db.index("dense-euclidean");
+    const created = await index.createNamespace({
+      name: "schema-echo",
+      schema: { fields: { genre: { filterable: true } } },
+    });
+    expect(created).toEqual({
+      name: "schema-echo",
+      recordCount: "0",
+      schema: { fields: { genre: { filterable: true } } },
+    });
+    const bad = await refusal(
+      index.createNamespace({
+        name: "schema-bad",
+        schema: { fields: { genre: { filterable: "yes" } } } as never,
+      }),
+    );
+    expect(bad.code).toBe("INVALID_ARGUMENT");
+    expect(bad.field).toBe("schema.fields.genre.filterable");
+    expect((await refusal(index.describeNamespace("schema-bad"))).code).toBe("NOT_FOUND");
+    await index.deleteNamespace("schema-echo");
+
+    const bogus = await refusal(
+      db.configureIndex("dense-euclidean", { deletionProtection: "bogus" as never }),
+    );
+    expect(bogus.code).toBe("INVALID_ARGUMENT");
+    expect(bogus.message).toContain(
+      "Invalid deletion_protection, value should be either enabled or disabled",
+    );
+    expect((await db.describeIndex("dense-euclidean")).deletionProtection).toBe("disabled");
+  });
+
   test("bad input is refused with the field named and changes nothing", async () => {
     const index = db.index("dense-dotproduct");
     const before = await index.describeIndexStats();

@@ -150,10 +150,15 @@ export interface IndexStatsDescription {
   totalRecordCount?: number;
 }
 
+/** Which metadata fields are filterable; Needle indexes every field, so it changes nothing. */
+export interface NamespaceSchema {
+  fields: { [field: string]: { filterable: boolean } };
+}
+
 export interface CreateNamespaceOptions {
   name: string;
-  /** Accepted for compatibility; every metadata field is indexed. */
-  schema?: { fields: { [field: string]: { filterable?: boolean } } };
+  /** Validated and echoed in the answer; every metadata field is indexed. */
+  schema?: NamespaceSchema;
 }
 
 export interface ListNamespacesOptions {
@@ -166,6 +171,8 @@ export interface NamespaceDescription {
   name?: string;
   /** A decimal string, as the client reports it (int64 on the wire). */
   recordCount?: string;
+  /** Present in createNamespace's answer when a schema was given. */
+  schema?: NamespaceSchema;
 }
 
 export interface ListNamespacesResponse {
