@@ -202,6 +202,20 @@ describe("control plane", () => {
     expect(calls.length).toBe(0);
   });
 
+  test("configure errors name the snake_case wire fields; nothing reaches the engine", async () => {
+    const { engine, calls } = fakeEngine();
+    const app = createApp(engine, { apiKeys: ["k"], publicUrl });
+    const empty = await app.request("/indexes/x", json("PATCH", {}));
+    expect(empty.status).toBe(400);
+    const body = (await empty.json()) as { error: { message: string; details: { field?: string }[] } };
+    expect(body.error.message).toStartWith("deletion_protection:");
+    expect(body.error.details[0]?.field).toBe("deletion_protection");
+    expect(body.error.message).not.toContain("deletionProtection");
+    const podSizing = await app.request("/indexes/x", json("PATCH", { deployment: { replicas: 2 } }));
+    expect(podSizing.status).toBe(400);
+    expect(calls.filter((call) => call.method === "configureIndex").length).toBe(0);
+  });
+
   test("engine errors map to Pinecone statuses; deletion protection is 403 on the control plane", async () => {
     const { engine } = fakeEngine({
       deleteIndex: async () => {

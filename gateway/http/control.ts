@@ -130,6 +130,17 @@ export function parseConfigureIndex(raw: unknown): ConfigureIndexRequest {
       );
     }
   }
+  const configurable = ["deletionProtection", "tags", "readCapacity"];
+  const others = Object.keys(body).filter((key) => !configurable.includes(key));
+  const given = configurable.filter((key) => body[key] !== undefined && body[key] !== null);
+  if (given.length === 0 && others.length === 0) {
+    // Said here, not left to the shared schema, so the message names the wire's snake_case fields.
+    schemas.fail(
+      "deletion_protection",
+      "at least one configuration option is required",
+      "deletion_protection, tags or read_capacity",
+    );
+  }
   return schemas.parseConfigureIndex(body, wireFieldNames);
 }
 
