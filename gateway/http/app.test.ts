@@ -250,7 +250,9 @@ describe("data plane", () => {
     expect(response.status).toBe(200);
     expect(response.headers.get(lsnHeader)).toBe("42");
     expect(await response.json()).toEqual({ upsertedCount: 1 });
-    const [index, namespace, records] = calls[0]!.args as [string, string, { values: Float32Array }[]];
+    // The index is described first (its dimension and metric), then written.
+    expect(calls.map((call) => call.method)).toEqual(["describeIndex", "upsert"]);
+    const [index, namespace, records] = calls[1]!.args as [string, string, { values: Float32Array }[]];
     expect(index).toBe("a");
     expect(namespace).toBe("ns");
     expect(records[0]!.values).toBeInstanceOf(Float32Array);

@@ -38,6 +38,9 @@ import {
   statsJson,
 } from "./render.ts";
 import {
+  checkQueryForIndex,
+  checkUpdateForIndex,
+  checkUpsertForIndex,
   parseCreateNamespace,
   parseDelete,
   parseFetchByMetadata,
@@ -199,13 +202,16 @@ export function createApp(engine: Engine, options: AppOptions): Hono {
   // ------------------------------------------------------------------ data plane
   route("post", "/index/:index/vectors/upsert", "data", async (c) => {
     const { namespace, request } = parseUpsert(await readJsonBody(c.req.raw, limits.upsertBytesMax));
-    const result = await engine.upsert(indexParam(c), namespace, request);
+    const index = indexParam(c);
+    checkUpsertForIndex(request, await engine.describeIndex(index));
+    const result = await engine.upsert(index, namespace, request);
     return withLsn(sendJson(c, { upsertedCount: result.upsertedCount }), result.lsn);
   });
   route("post", "/index/:index/query", "data", async (c) => {
     const body = await readJsonBody(c.req.raw, requestBytesMax);
     const { namespace, request } = parseQuery(body);
     const index = indexParam(c);
+    checkQueryForIndex(request, await engine.describeIndex(index));
     await waitForMinLsn(c, engine, index);
     const result = await engine.query(index, namespace, request);
     return withLsn(sendJson(c, queryJson(result, requestedNamespace(body))), result.lsn);
@@ -230,7 +236,9 @@ export function createApp(engine: Engine, options: AppOptions): Hono {
   });
   route("post", "/index/:index/vectors/update", "data", async (c) => {
     const { namespace, request } = parseUpdate(await readJsonBody(c.req.raw, requestBytesMax));
-    const result = await engine.update(indexParam(c), namespace, request);
+    const index = indexParam(c);
+    checkUpdateForIndex(request, await engine.describeIndex(index));
+    const result = await engine.update(index, namespace, request);
     return withLsn(sendJson(c, { matchedRecords: result.matchedRecords }), result.lsn);
   });
   route("post", "/index/:index/vectors/delete", "data", async (c) => {

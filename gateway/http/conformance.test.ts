@@ -618,6 +618,62 @@ describe("data plane (dense, cosine)", () => {
     expect(stats.totalRecordCount).toBe(rows.length);
   });
 
+  test("vectors that do not fit the index are 400 and the namespace keeps serving", async () => {
+    const index = pc.index("movies");
+    const namespace = "shape-checks";
+    await index.upsert({ records: [{ id: "fits", values: vector() }], namespace });
+    const zeros = Array.from({ length: dimension }, () => 0);
+    const sparse = { indices: [1, 7], values: [0.5, 0.25] };
+    const refusals: [string, () => Promise<unknown>, string][] = [
+      [
+        "sparse-only record on a dense index",
+        () => index.upsert({ records: [{ id: "s", sparseValues: sparse }], namespace }),
+        "vectors[0].values",
+      ],
+      [
+        "sparse values on a cosine index",
+        () => index.upsert({ records: [{ id: "h", values: vector(), sparseValues: sparse }], namespace }),
+        "sparseValues",
+      ],
+      [
+        "all-zero vector under cosine",
+        () => index.upsert({ records: [{ id: "z", values: zeros }], namespace }),
+        "zero",
+      ],
+      ["all-zero query under cosine", () => index.query({ vector: zeros, topK: 1, namespace }), "zero"],
+      [
+        "sparse query on a cosine index",
+        () => index.query({ vector: vector(), sparseVector: sparse, topK: 1, namespace }),
+        "sparseVector",
+      ],
+      ["all-zero update under cosine", () => index.update({ id: "fits", values: zeros, namespace }), "zero"],
+      [
+        "wrong dimension",
+        () => index.upsert({ records: [{ id: "w", values: [1, 2, 3] }], namespace }),
+        `Vector dimension 3 does not match the dimension of the index ${dimension}`,
+      ],
+    ];
+    for (const [what, call, messagePart] of refusals) {
+      let caught: unknown;
+      try {
+        await call();
+      } catch (error) {
+        caught = error;
+      }
+      expect({ what, name: (caught as Error | undefined)?.name }).toEqual({
+        what,
+        name: "PineconeBadRequestError",
+      });
+      expect((caught as Error).message).toContain(messagePart);
+    }
+    const fetched = await index.fetch({ ids: ["fits", "s", "h", "z", "w"], namespace });
+    expect(Object.keys(fetched.records)).toEqual(["fits"]);
+    expect((await index.query({ vector: vector(), topK: 5, namespace })).matches.map((m) => m.id)).toEqual([
+      "fits",
+    ]);
+    await index.deleteNamespace(namespace);
+  });
+
   test("unknown index on the data plane is 404", async () => {
     await expectError(
       pc.index("ghost", `${server.url}/index/ghost`).query({ vector: vector(), topK: 1 }),

@@ -5,7 +5,8 @@
  * where the namespace sits (body field, query parameter or path segment), query-string
  * numbers, and the wire name `vectors` for the upsert's records.
  */
-import type { ListNamespacesRequest, ListRequest } from "../../actors/api.ts";
+import type { ListNamespacesRequest, ListRequest, QueryRequest, UpdateRequest } from "../../actors/api.ts";
+import { invalidArgument } from "../../storage/errors.ts";
 import { z } from "zod";
 import type { VectorRecord } from "../../storage/types.ts";
 import * as schemas from "../schemas/mod.ts";
@@ -35,6 +36,42 @@ export function parseUpsert(raw: unknown): Namespaced<VectorRecord[]> {
   const namespace = parseNamespace(body.namespace);
   const records = schemas.parseUpsert({ records: body.vectors }, { fieldNames: { records: "vectors" } });
   return { namespace, request: records };
+}
+
+/** The parts of an index a request's vectors must fit (IndexDescription has them). */
+export type IndexShape = Parameters<typeof schemas.checkRecordsForIndex>[1];
+
+/**
+ * A dense vector of the wrong length, refused in Pinecone's own words (tools match on them)
+ * before the shared checks, which word it their way.
+ */
+function checkDimension(values: Float32Array | undefined, index: IndexShape, field: string): void {
+  if (values === undefined || index.vectorType !== "dense" || values.length === index.dimension) return;
+  throw invalidArgument(
+    field,
+    `Vector dimension ${values.length} does not match the dimension of the index ${index.dimension}`,
+    index.dimension,
+    values.length,
+  );
+}
+
+/**
+ * Checks that need the index: dimension, dense vs sparse, sparse values only under
+ * dotproduct, no all-zero vector under cosine. Run before the engine sees the request.
+ */
+export function checkUpsertForIndex(records: readonly VectorRecord[], index: IndexShape): void {
+  records.forEach((record, i) => checkDimension(record.values, index, `vectors[${i}].values`));
+  schemas.checkRecordsForIndex(records, index, "vectors");
+}
+
+export function checkQueryForIndex(query: QueryRequest, index: IndexShape): void {
+  checkDimension(query.vector, index, "vector");
+  schemas.checkQueryForIndex(query, index);
+}
+
+export function checkUpdateForIndex(update: UpdateRequest, index: IndexShape): void {
+  checkDimension(update.values, index, "values");
+  schemas.checkUpdateForIndex(update, index);
 }
 
 export function parseQuery(raw: unknown) {
