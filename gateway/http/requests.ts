@@ -60,7 +60,7 @@ function checkDimension(values: Float32Array | undefined, index: IndexShape, fie
  * dotproduct, no all-zero vector under cosine. Run before the engine sees the request.
  */
 export function checkUpsertForIndex(records: readonly VectorRecord[], index: IndexShape): void {
-  records.forEach((record, i) => checkDimension(record.values, index, `vectors[${i}].values`));
+  for (const [i, record] of records.entries()) checkDimension(record.values, index, `vectors[${i}].values`);
   schemas.checkRecordsForIndex(records, index, "vectors");
 }
 
