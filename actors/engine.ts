@@ -68,6 +68,7 @@ class EmbeddedEngine implements Engine {
   private readonly system: ActorSystem;
   private readonly configs = new Map<string, IndexConfig>();
   private readonly ackedLsn = new Map<string, bigint>();
+  private readonly creating = new Set<string>();
   private catalogWrite: Promise<unknown> = Promise.resolve();
   private closing: Promise<void> | undefined;
 
@@ -96,6 +97,7 @@ class EmbeddedEngine implements Engine {
         flushBytesMax: options.flushBytesMax ?? flushBytesMaxDefault,
         flushIdleMs: options.flushIdleMs ?? flushIdleMsDefault,
         indexConfig: (name) => this.requireIndex(name),
+        log,
       }),
     );
     this.system.register("slab", slabFactory(blobs));
@@ -130,7 +132,7 @@ class EmbeddedEngine implements Engine {
 
   async createIndex(request: CreateIndexRequest): Promise<IndexDescription> {
     this.checkOpen();
-    if (this.configs.has(request.name)) {
+    if (this.configs.has(request.name) || this.creating.has(request.name)) {
       throw new NeedleError("ALREADY_EXISTS", `Resource ${request.name} already exists`, {
         field: "name",
         received: request.name,
@@ -149,14 +151,21 @@ class EmbeddedEngine implements Engine {
     if (config.vectorType === "dense" && !config.dimension) {
       throw new NeedleError("INVALID_ARGUMENT", "dense indexes need a dimension", { field: "dimension" });
     }
-    await rm(indexDir(this.options.dir, config.name), { recursive: true, force: true });
-    await mkdir(indexDir(this.options.dir, config.name), { recursive: true });
-    this.configs.set(config.name, config);
+    // Reserve the name before the first await, so a concurrent create of the same name fails.
+    this.creating.add(config.name);
     try {
-      await this.commitCatalog();
-    } catch (error) {
-      this.configs.delete(config.name);
-      throw error;
+      // A crash between a delete's catalog commit and its rm can leave an old folder behind.
+      await rm(indexDir(this.options.dir, config.name), { recursive: true, force: true });
+      await mkdir(indexDir(this.options.dir, config.name), { recursive: true });
+      this.configs.set(config.name, config);
+      try {
+        await this.commitCatalog();
+      } catch (error) {
+        this.configs.delete(config.name);
+        throw error;
+      }
+    } finally {
+      this.creating.delete(config.name);
     }
     return this.describe(config);
   }
@@ -208,7 +217,7 @@ class EmbeddedEngine implements Engine {
       this.configs.set(name, config);
       throw error;
     }
-    await this.system.passivateWhere((target) => belongsTo(target, name));
+    await this.system.passivateWhere((target) => belongsTo(target, name), shutdownOrder);
     await rm(indexDir(this.options.dir, name), { recursive: true, force: true });
     this.ackedLsn.delete(name);
   }
@@ -350,14 +359,24 @@ class EmbeddedEngine implements Engine {
     return this.acked(index, await this.ask<WriteResult>(index, name, "drop", {}));
   }
 
+  /**
+   * Waits until every write acknowledged with an LSN at or below `lsn` is visible. Writes
+   * acknowledged by this engine are applied before their answer; writes from before a restart
+   * are applied once the index has replayed its log (`recoveredLsn`).
+   */
   async waitForLsn(index: string, lsn: bigint, timeoutMs: number): Promise<void> {
     this.requireIndex(index);
     const deadline = performance.now() + timeoutMs;
-    while ((this.ackedLsn.get(index) ?? 0n) < lsn) {
-      const writerLsn = await this.system.transport.request<bigint>(address("writer", index), "lastLsn", {});
-      if (writerLsn >= lsn && (this.ackedLsn.get(index) ?? 0n) < writerLsn)
-        this.ackedLsn.set(index, writerLsn);
-      if ((this.ackedLsn.get(index) ?? 0n) >= lsn) return;
+    const reached = async () => {
+      if ((this.ackedLsn.get(index) ?? 0n) >= lsn) return true;
+      const recovered = await this.system.transport.request<bigint>(
+        address("index", index),
+        "recoveredLsn",
+        {},
+      );
+      return recovered >= lsn;
+    };
+    while (!(await reached())) {
       if (performance.now() >= deadline) {
         throw new NeedleError(
           "UNAVAILABLE",

@@ -15,6 +15,7 @@
  *
  * Invariant: the log is never trimmed past a record some namespace has not flushed.
  */
+import { NeedleError } from "../../storage/errors.ts";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { BlobStore } from "../../storage/blob/mod.ts";
@@ -77,25 +78,40 @@ export function indexFactory(dataDir: string, blobs: BlobStore, cleanedIndexes: 
         if (!referencedSlabs.has(slabId)) await blobs.delete(key);
       }
     }
-    const actor = new IndexActor(index, entries, context);
-    for (const [namespace, entry] of entries) {
-      if (entry.needsReplay) {
-        void context.transport
+    const recoveredThroughLsn = await context.transport.request<bigint>(
+      address("writer", index),
+      "lastLsn",
+      {},
+    );
+    // Not awaited here: each namespace's activation asks us `needsReplay` (a concurrent verb).
+    const replays = [...entries]
+      .filter(([, entry]) => entry.needsReplay)
+      .map(([namespace]) =>
+        context.transport
           .request(address("namespace", namespaceKey(index, namespace)), "exists", {})
-          .catch(() => {});
-      }
-    }
-    return actor;
+          .catch(() => {}),
+      );
+    return new IndexActor(
+      index,
+      entries,
+      context,
+      recoveredThroughLsn,
+      Promise.all(replays).then(() => {}),
+    );
   };
 }
 
 class IndexActor implements Actor {
+  readonly concurrentVerbs = new Set(["needsReplay", "recoveredLsn"]);
   private trimmedThroughLsn = 0n;
 
   constructor(
     private readonly index: string,
     private readonly entries: Map<string, NamespaceEntry>,
     private readonly context: ActorContext,
+    /** The log's last LSN at activation: every write up to it is applied once `replayed` settles. */
+    private readonly recoveredThroughLsn: bigint,
+    private readonly replayed: Promise<void>,
   ) {}
 
   async receive(verb: string, payload: unknown): Promise<unknown> {
@@ -121,10 +137,13 @@ class IndexActor implements Actor {
         await this.trim();
         return undefined;
       }
+      case "recoveredLsn":
+        await this.replayed;
+        return this.recoveredThroughLsn;
       case "namespaces":
         return [...this.entries].filter(([, entry]) => entry.mayExist).map(([name]) => name);
       default:
-        throw new Error(`index: unknown verb ${verb}`);
+        throw new NeedleError("INTERNAL", `index: unknown verb ${verb}`);
     }
   }
 

@@ -11,11 +11,12 @@
  *   3. Commit the manifest (atomic rename). A crash before this leaves the previous manifest
  *      valid and the new slab an orphan, removed at the next start.
  *   4. Swap (synchronous): the frozen memtable leaves, the new slab joins with the rows killed
- *      since the freeze already dead; slabs with no live rows leave the in-memory list.
+ *      since the freeze already dead; slabs that had no live rows at the freeze leave the list.
  *   5. Delete slab files no manifest refers to any more.
  * Queries and writes never wait for a flush; a flush never runs twice at once.
  */
 import type { BlobStore } from "../../storage/blob/mod.ts";
+import { assert } from "../../storage/errors.ts";
 import { encodeMetadataIndex } from "../../storage/filter/mod.ts";
 import type { ManifestStore } from "../../storage/manifest/mod.ts";
 import { Memtable } from "../../storage/memtable/mod.ts";
@@ -35,7 +36,9 @@ export interface FlushDeps {
 }
 
 export async function flushNamespace(state: NamespaceState, deps: FlushDeps): Promise<void> {
-  if (!state.dirty && state.frozen.length === 0) return;
+  // A flush that failed stops the actor (fail-stop), so no frozen memtable outlives its flush.
+  assert(state.frozen.length === 0, "no frozen memtable is left from an earlier flush");
+  if (!state.dirty) return;
   // Step 1: freeze and snapshot.
   const frozen = state.memtable;
   const liveRows = frozen.liveRows();
@@ -123,8 +126,10 @@ export async function flushNamespace(state: NamespaceState, deps: FlushDeps): Pr
   }
   state.slabs = slabs;
   state.slabGeneration++;
-  // Writes applied after the freeze (rows or deletes alike) still need a later flush.
-  state.oldestUnflushedLsn = state.appliedLsn > flushedLsn ? flushedLsn + 1n : 0n;
+  // Writes applied after the freeze (rows or deletes alike), or logged and still applying,
+  // need a later flush.
+  const stillDirty = state.appliedLsn > flushedLsn || state.writesInFlight > 0;
+  state.oldestUnflushedLsn = stillDirty ? flushedLsn + 1n : 0n;
 
   // Step 5: delete files no manifest names any more.
   for (const slabId of dropped) await deps.blobs.delete(slabKey(state.index.name, slabId)).catch(() => {});

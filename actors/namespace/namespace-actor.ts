@@ -13,7 +13,9 @@
  * flushedLsn when the index says there may be some. Passivation (idle, or shutdown): flush, so
  * the next activation needs no replay.
  */
+import { basename } from "node:path";
 import type { BlobStore } from "../../storage/blob/mod.ts";
+import { asNeedleError, NeedleError } from "../../storage/errors.ts";
 import { ManifestStore } from "../../storage/manifest/mod.ts";
 import type { Filter, VectorRecord, WriteOp } from "../../storage/types.ts";
 import type { DeleteRequest, IndexConfig, UpdateRequest } from "../api.ts";
@@ -25,7 +27,6 @@ import { flushNamespace } from "./flush.ts";
 import type { NamespaceManifest } from "./manifest.ts";
 import * as reads from "./reads.ts";
 import { NamespaceState } from "./state.ts";
-import { basename } from "node:path";
 
 export interface NamespaceSettings {
   dataDir: string;
@@ -34,6 +35,7 @@ export interface NamespaceSettings {
   flushBytesMax: number;
   flushIdleMs: number;
   indexConfig(index: string): IndexConfig;
+  log(line: string): void;
 }
 
 export function namespaceFactory(settings: NamespaceSettings) {
@@ -93,6 +95,10 @@ class NamespaceActor implements Actor {
     return this.context.transport;
   }
 
+  private get key(): string {
+    return this.context.self.key;
+  }
+
   private get index(): string {
     return this.state.index.name;
   }
@@ -103,7 +109,21 @@ class NamespaceActor implements Actor {
       namespace: this.state.namespace,
     });
     for (const record of records) {
-      const apply = await this.state.prepare(record.write);
+      let apply: (lsn: bigint) => void;
+      try {
+        apply = await this.state.prepare(record.write);
+      } catch (error) {
+        // A logged write that does not fit was never acknowledged (the same check refused it
+        // before it could apply), so skipping it loses nothing; crashing here would poison the
+        // namespace on every restart.
+        if (error instanceof NeedleError && error.kind === "user") {
+          this.settings.log(
+            `needle: skipped unappliable log record ${record.lsn} of ${this.key}: ${error.message}`,
+          );
+          continue;
+        }
+        throw error;
+      }
       apply(record.lsn);
     }
     void this.reportUnflushed();
@@ -150,13 +170,13 @@ class NamespaceActor implements Actor {
       case "exists":
         return state.exists;
       default:
-        throw new Error(`namespace: unknown verb ${verb}`);
+        throw new NeedleError("INTERNAL", `namespace: unknown verb ${verb}`);
     }
   }
 
   private async update(request: UpdateRequest): Promise<{ lsn: bigint; matchedRecords: number }> {
     const state = this.state;
-    state.checkVectors(request.values, true, "update");
+    state.checkVectors(request.values, request.sparseValues, "update", "update");
     let ids: string[];
     if (request.id !== undefined) {
       const found = await state.locate([request.id]);
@@ -203,13 +223,18 @@ class NamespaceActor implements Actor {
       this.state.oldestUnflushedLsn = this.state.flushedLsn + 1n;
       await this.reportUnflushed();
     }
-    const lsn = await this.transport.request<bigint>(address("writer", this.index), "append", {
-      body: { namespace: this.state.namespace, write },
-    });
-    const apply = await this.state.prepare(write);
-    apply(lsn);
-    await this.maybeFlush();
-    return lsn;
+    this.state.writesInFlight++;
+    try {
+      const lsn = await this.transport.request<bigint>(address("writer", this.index), "append", {
+        body: { namespace: this.state.namespace, write },
+      });
+      const apply = await this.state.prepare(write);
+      apply(lsn);
+      await this.maybeFlush();
+      return lsn;
+    } finally {
+      this.state.writesInFlight--;
+    }
   }
 
   private async maybeFlush(): Promise<void> {
@@ -231,9 +256,17 @@ class NamespaceActor implements Actor {
         await this.reportUnflushed();
       })
       .catch((error) => {
-        // A failed flush leaves the frozen memtable queryable and the log untrimmed; refuse
-        // writes until the actor restarts from durable state.
-        this.flushError = error;
+        // Fail-stop: a failed flush leaves the frozen memtable queryable and the log untrimmed.
+        // Every later write and the passivation refuse with a fault, so the supervisor restarts
+        // the actor from durable state (manifest + log replay) instead of flushing around a
+        // memtable that never reached a slab.
+        const cause = asNeedleError(error);
+        this.flushError =
+          cause.kind === "fault"
+            ? cause
+            : new NeedleError("INTERNAL", `flush of namespace ${this.key} failed: ${cause.message}`, {
+                cause,
+              });
       })
       .finally(() => {
         this.flushing = undefined;
@@ -242,6 +275,7 @@ class NamespaceActor implements Actor {
 
   private async flush(): Promise<void> {
     if (this.flushing) await this.flushing;
+    if (this.flushError) throw this.flushError;
     this.flushing = this.runFlush();
     await this.flushing;
     if (this.flushError) throw this.flushError;
@@ -259,5 +293,10 @@ class NamespaceActor implements Actor {
 
   async passivate(): Promise<void> {
     await this.flush();
+  }
+
+  /** After a failure: let a background flush finish before a restart reads the manifest. */
+  async stop(): Promise<void> {
+    await this.flushing;
   }
 }

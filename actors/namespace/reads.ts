@@ -44,7 +44,8 @@ export async function query(
     const found = (await state.readRecords(await state.locate([request.id]))).get(request.id);
     if (!found) return { matches: [], namespace: state.namespace, readUnits: 1, lsn };
     vector = found.values;
-    sparseVector = found.sparseValues;
+    // A stored record's sparse part joins the query only where hybrid scoring exists.
+    sparseVector = state.index.metric === "dotproduct" ? found.sparseValues : undefined;
   }
   if (state.index.vectorType === "dense" && !vector) {
     throw invalidArgument("vector", "dense indexes need a query vector (or an id)", "vector or id", "none");
@@ -56,7 +57,7 @@ export async function query(
       "sparseVector or id",
     );
   }
-  if (request.sparseVector && state.index.metric !== "dotproduct") {
+  if (sparseVector && state.index.metric !== "dotproduct") {
     throw invalidArgument(
       "sparseVector",
       "sparse and hybrid queries need a dotproduct index",
@@ -64,7 +65,7 @@ export async function query(
       state.index.metric,
     );
   }
-  state.checkVectors(vector, sparseVector !== undefined, "query");
+  state.checkVectors(vector, sparseVector, "query", "query");
   const blockQuery: BlockQuery = { metric: state.index.metric, k: request.topK, vector, sparseVector };
 
   const lists: ScoredRecord[][] = [];

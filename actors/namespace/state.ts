@@ -12,7 +12,7 @@
  */
 import { assert, invalidArgument } from "../../storage/errors.ts";
 import { Memtable } from "../../storage/memtable/mod.ts";
-import type { Metadata, VectorRecord, WriteOp } from "../../storage/types.ts";
+import type { Metadata, SparseValues, VectorRecord, WriteOp } from "../../storage/types.ts";
 import type { IndexConfig } from "../api.ts";
 import type { Transport } from "../runtime/mod.ts";
 import type { SlabEntry } from "./manifest.ts";
@@ -30,6 +30,8 @@ export class NamespaceState {
   slabGeneration = 0;
   appliedLsn = 0n;
   flushedLsn = 0n;
+  /** Writes appended to the log and not yet applied: a flush must not call the namespace clean. */
+  writesInFlight = 0;
   /** LSN of the oldest applied write not yet in a manifest; 0n when clean. */
   oldestUnflushedLsn = 0n;
   explicit = false;
@@ -127,10 +129,22 @@ export class NamespaceState {
   }
 
   /**
-   * Prepares a logged write for applying: resolves the lookups it needs. The returned function
-   * applies it in one synchronous step (invariant 4); it re-locates if the slab list changed.
+   * Prepares a logged write for applying: checks it and resolves the lookups it needs. The
+   * returned function applies it in one synchronous step (invariant 4) and must be called
+   * before the next await, while the lookups are still current.
    */
   async prepare(write: WriteOp): Promise<(lsn: bigint) => void> {
+    this.checkWrite(write);
+    // Lookups await slab actors; a flush swap in that gap moves rows from a frozen memtable
+    // into a new slab, so locations found before it are stale. Prepare again until none ran.
+    for (;;) {
+      const generation = this.slabGeneration;
+      const apply = await this.prepareOnce(write);
+      if (generation === this.slabGeneration) return apply;
+    }
+  }
+
+  private async prepareOnce(write: WriteOp): Promise<(lsn: bigint) => void> {
     switch (write.op) {
       case "upsert": {
         const ids = write.records.map((record) => record.id);
@@ -205,11 +219,21 @@ export class NamespaceState {
   /** Checks what only the index knows: dimension and vector type of each record. */
   checkRecords(records: VectorRecord[], field: string): void {
     records.forEach((record, i) => {
-      this.checkVectors(record.values, record.sparseValues !== undefined, `${field}[${i}]`);
+      this.checkVectors(record.values, record.sparseValues, `${field}[${i}]`, "record");
     });
   }
 
-  checkVectors(values: Float32Array | undefined, hasSparse: boolean, field: string): void {
+  /**
+   * Vectors against the index: a sparse index takes sparse values only; a dense one takes
+   * values of its dimension (required on records), sparse values only with dotproduct, and no
+   * all-zero stored vector under cosine (it has no direction).
+   */
+  checkVectors(
+    values: Float32Array | undefined,
+    sparse: SparseValues | undefined,
+    field: string,
+    use: "record" | "update" | "query",
+  ): void {
     if (this.index.vectorType === "sparse") {
       if (values && values.length > 0) {
         throw invalidArgument(
@@ -218,11 +242,35 @@ export class NamespaceState {
           "none",
         );
       }
-      if (!hasSparse)
-        throw invalidArgument(`${field}.sparseValues`, "sparse indexes need sparseValues", "required");
+      if (use === "record" && !sparse) {
+        throw invalidArgument(
+          `${field}.sparseValues`,
+          "sparse indexes need sparseValues",
+          "required",
+          "none",
+        );
+      }
       return;
     }
-    if (values === undefined) return;
+    if (sparse && this.index.metric !== "dotproduct") {
+      throw invalidArgument(
+        `${field}.sparseValues`,
+        "sparse values need an index with metric dotproduct",
+        "dotproduct",
+        this.index.metric,
+      );
+    }
+    if (values === undefined || values.length === 0) {
+      if (use === "record") {
+        throw invalidArgument(
+          `${field}.values`,
+          "dense indexes need values on every record",
+          this.dim,
+          "none",
+        );
+      }
+      return;
+    }
     if (values.length !== this.dim) {
       throw invalidArgument(
         `${field}.values`,
@@ -231,6 +279,20 @@ export class NamespaceState {
         values.length,
       );
     }
+    if (use !== "query" && this.index.metric === "cosine" && values.every((v) => v === 0)) {
+      throw invalidArgument(
+        `${field}.values`,
+        "cosine vectors must not be all zeros",
+        "a non-zero vector",
+        "all zeros",
+      );
+    }
+  }
+
+  /** The same checks for a logged write, before any lookup or mutation. */
+  checkWrite(write: WriteOp): void {
+    if (write.op === "upsert") this.checkRecords(write.records, "records");
+    if (write.op === "update") this.checkVectors(write.values, write.sparseValues, "update", "update");
   }
 }
 

@@ -14,6 +14,12 @@ export interface Actor {
    * It must leave durable state complete: the next activation starts from it.
    */
   passivate?(): Promise<void>;
+  /**
+   * Called when the runtime drops the actor after a failure, without persisting anything. The
+   * next activation waits for it, so work still running (a background flush) never overlaps
+   * the restarted actor.
+   */
+  stop?(): Promise<void>;
 }
 
 export interface ActorContext {

@@ -26,6 +26,7 @@ export class Mailbox {
   private readonly queue: Queued[] = [];
   private exclusiveRunning = false;
   private running = 0;
+  private drainWaiters: (() => void)[] = [];
   lastActivityMs: number;
 
   constructor(
@@ -42,6 +43,12 @@ export class Mailbox {
 
   get idle(): boolean {
     return this.depth === 0;
+  }
+
+  /** Resolves once nothing is queued or running (used before passivating on shutdown). */
+  drained(): Promise<void> {
+    if (this.idle) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
   post(job: Job, exclusive: boolean, now: number): Promise<unknown> {
@@ -68,7 +75,16 @@ export class Mailbox {
       return await job();
     } finally {
       this.running--;
+      // Queued exclusive jobs start in pump(), after this; only wake waiters when truly idle.
+      queueMicrotask(() => this.wakeIfDrained());
     }
+  }
+
+  private wakeIfDrained(): void {
+    if (!this.idle) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   private pump(): void {

@@ -48,7 +48,11 @@ interface Activation {
   passivating?: Promise<void>;
 }
 
+/** Durable-state work of failed actors still finishing, per address; restarts wait for it. */
+type Stopping = Map<string, Promise<void>>;
+
 interface FailureRecord {
+  address: Address;
   failures: number;
   retryAtMs: number;
   lastError: NeedleError;
@@ -59,6 +63,7 @@ export class ActorSystem {
   private readonly factories = new Map<ActorKind, ActorFactory>();
   private readonly activations = new Map<string, Activation>();
   private readonly failures = new Map<string, FailureRecord>();
+  private readonly stopping: Stopping = new Map();
   private readonly depthMax: number;
   private readonly now: () => number;
   private readonly onEscalate: NonNullable<ActorSystemOptions["onEscalate"]>;
@@ -161,17 +166,20 @@ export class ActorSystem {
         );
       }
       const context: ActorContext = { self: activation.address, transport: this.transport, now: this.now };
-      activation.activating = factory(context).then(
-        (actor) => {
-          activation.actor = actor;
-          activation.activating = undefined;
-          return actor;
-        },
-        (error) => {
-          activation.activating = undefined;
-          throw error;
-        },
-      );
+      const previous = this.stopping.get(addressText(activation.address)) ?? Promise.resolve();
+      activation.activating = previous
+        .then(() => factory(context))
+        .then(
+          (actor) => {
+            activation.actor = actor;
+            activation.activating = undefined;
+            return actor;
+          },
+          (error) => {
+            activation.activating = undefined;
+            throw error;
+          },
+        );
     }
     return activation.activating;
   }
@@ -183,8 +191,23 @@ export class ActorSystem {
     const previous = this.failures.get(key);
     const failures = (previous?.failures ?? 0) + 1;
     const backoffMs = Math.min(restartBackoffCapMs, restartBackoffBaseMs * 2 ** (failures - 1));
-    this.failures.set(key, { failures, retryAtMs: this.now() + backoffMs, lastError: needleError });
+    this.failures.set(key, {
+      address: activation.address,
+      failures,
+      retryAtMs: this.now() + backoffMs,
+      lastError: needleError,
+    });
+    const failed = activation.actor;
     activation.actor = undefined;
+    if (failed?.stop) {
+      const stopped = failed
+        .stop()
+        .catch(() => {})
+        .finally(() => {
+          if (this.stopping.get(key) === stopped) this.stopping.delete(key);
+        });
+      this.stopping.set(key, stopped);
+    }
     if (this.activations.get(key) === activation && activation.mailbox.depth <= 1)
       this.activations.delete(key);
     if (failures >= failuresBeforeEscalation) this.onEscalate(activation.address, needleError, failures);
@@ -197,11 +220,35 @@ export class ActorSystem {
     if (activation) await this.passivateActivation(activation);
   }
 
-  /** Passivates every active actor whose address matches (e.g. all actors of a deleted index). */
-  async passivateWhere(matches: (target: Address) => boolean): Promise<void> {
-    const targets = [...this.activations.values()].filter((a) => matches(a.address));
-    await Promise.all(targets.map((a) => this.passivateActivation(a)));
-    for (const a of targets) this.activations.delete(addressText(a.address));
+  /**
+   * Passivates every active actor whose address matches (e.g. all actors of a deleted index),
+   * kinds in `order` first, each after its running messages finish; then forgets their failure
+   * records so a new actor at the same address starts clean.
+   */
+  async passivateWhere(matches: (target: Address) => boolean, order: ActorKind[] = []): Promise<void> {
+    await this.passivateInOrder(matches, order);
+    for (const [key, failure] of [...this.failures]) if (matches(failure.address)) this.failures.delete(key);
+  }
+
+  private async passivateInOrder(
+    matches: (target: Address) => boolean,
+    order: ActorKind[],
+  ): Promise<unknown[]> {
+    const errors: unknown[] = [];
+    const passivateKind = async (kind?: ActorKind) => {
+      const targets = [...this.activations.values()].filter(
+        (a) => matches(a.address) && (!kind || a.address.kind === kind),
+      );
+      await Promise.all(
+        targets.map(async (a) => {
+          await a.mailbox.drained();
+          await this.passivateActivation(a).catch((error) => errors.push(error));
+        }),
+      );
+    };
+    for (const kind of order) await passivateKind(kind);
+    await passivateKind();
+    return errors;
   }
 
   private async passivateActivation(activation: Activation): Promise<void> {
@@ -238,13 +285,8 @@ export class ActorSystem {
   async shutdown(order: ActorKind[] = []): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
-    const errors: unknown[] = [];
-    const passivateKind = async (kind?: ActorKind) => {
-      const targets = [...this.activations.values()].filter((a) => !kind || a.address.kind === kind);
-      await Promise.all(targets.map((a) => this.passivateActivation(a).catch((error) => errors.push(error))));
-    };
-    for (const kind of order) await passivateKind(kind);
-    await passivateKind();
+    const errors = await this.passivateInOrder(() => true, order);
+    await Promise.all(this.stopping.values());
     this.closed = true;
     if (errors.length > 0) throw asNeedleError(errors[0]);
   }

@@ -7,6 +7,7 @@
  * It reports to the executor when it opens and closes so the executor can keep the bytes of
  * open slabs under its budget; idle slabs passivate and unmap.
  */
+import { NeedleError } from "../../storage/errors.ts";
 import type { BlobStore } from "../../storage/blob/mod.ts";
 import { MetadataIndex } from "../../storage/filter/mod.ts";
 import { SlabReader } from "../../storage/slab/mod.ts";
@@ -81,7 +82,7 @@ class SlabActor implements Actor {
         return this.eligibleRows(live, filter);
       }
       default:
-        throw new Error(`slab: unknown verb ${verb}`);
+        throw new NeedleError("INTERNAL", `slab: unknown verb ${verb}`);
     }
   }
 

@@ -4,6 +4,7 @@
  * many namespaces share fsyncs (group commit inside the log), so `append` runs concurrently;
  * the log assigns LSNs in arrival order.
  */
+import { NeedleError } from "../../storage/errors.ts";
 import { RequestLog } from "../../storage/log/mod.ts";
 import { decodeLogBody, encodeLogBody, type LogBody } from "../codec.ts";
 import { logDir } from "../layout.ts";
@@ -39,7 +40,11 @@ class WriterActor implements Actor {
       case "replay": {
         const { afterLsn, namespace } = message as { afterLsn: bigint; namespace?: string };
         const records: ReplayedRecord[] = [];
-        await this.log.replay(afterLsn, (lsn, bytes) => {
+        // A namespace flushed long ago may ask from below the trimmed point: everything below
+        // firstLsn was flushed by every namespace before it was trimmed (actors/DESIGN.md,
+        // invariant 5), so replay starts at what the log still holds.
+        const from = afterLsn > this.log.firstLsn - 1n ? afterLsn : this.log.firstLsn - 1n;
+        await this.log.replay(from, (lsn, bytes) => {
           const body = decodeLogBody(bytes);
           if (namespace === undefined || body.namespace === namespace) records.push({ lsn, ...body });
         });
@@ -64,7 +69,7 @@ class WriterActor implements Actor {
       case "lastLsn":
         return this.log.lastLsn;
       default:
-        throw new Error(`writer: unknown verb ${verb}`);
+        throw new NeedleError("INTERNAL", `writer: unknown verb ${verb}`);
     }
   }
 

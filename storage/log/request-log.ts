@@ -149,12 +149,12 @@ export class RequestLog {
     );
   }
 
-  /** Highest LSN durably in the log (0n if empty). */
   /** The LSN of the oldest record still in the log (records below it were trimmed). */
   get firstLsn(): bigint {
     return this.segments[0]!.firstLsn;
   }
 
+  /** Highest LSN durably in the log (0n if empty). */
   get lastLsn(): bigint {
     return this.durableLsn;
   }

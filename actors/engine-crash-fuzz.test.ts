@@ -1,0 +1,93 @@
+/**
+ * Crash fuzz: random upserts, deletes, updates and deleteAlls over three namespaces, with
+ * thresholds so small that flushes, log rolls and trims, idle passivation and slab eviction
+ * happen all the time; the child is SIGKILLed at seeded moments and, after each kill, every
+ * namespace must equal a model of the acknowledged operations (plus, at most, the one in
+ * flight). Replay a failure with NEEDLE_TEST_SEED.
+ */
+import { expect, test } from "bun:test";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openEngine } from "./mod.ts";
+import {
+  describeModel,
+  type FuzzModel,
+  fuzzEngineOptions,
+  fuzzIdCount,
+  fuzzNamespaces,
+  fuzzOps,
+  modelAfter,
+} from "./testing/fuzz-ops.ts";
+import { seededRandom } from "./testing/reference.ts";
+
+const baseSeed = Number(process.env.NEEDLE_TEST_SEED ?? Date.now() % 100_000);
+const seeds = [baseSeed, baseSeed + 1, baseSeed + 2];
+const trialsPerSeed = 3;
+
+async function runUntilKilled(
+  dir: string,
+  seed: number,
+  first: number,
+  killAfterMs: number,
+): Promise<number> {
+  const child = Bun.spawn(
+    [process.execPath, join(import.meta.dir, "testing/fuzz-child.ts"), dir, `${seed}`, `${first}`],
+    { stdout: "pipe", stderr: "inherit" },
+  );
+  const timer = setTimeout(() => child.kill("SIGKILL"), killAfterMs);
+  let text = "";
+  for await (const chunk of child.stdout) text += new TextDecoder().decode(chunk);
+  await child.exited;
+  clearTimeout(timer);
+  let acked = first - 1;
+  for (const match of text.matchAll(/^ack (\d+)$/gm)) acked = Math.max(acked, Number(match[1]));
+  return acked;
+}
+
+async function readState(dir: string): Promise<FuzzModel> {
+  const engine = await openEngine(fuzzEngineOptions(dir));
+  try {
+    const state: FuzzModel = new Map();
+    const ids = Array.from({ length: fuzzIdCount }, (_, k) => `x${k}`);
+    for (const namespace of fuzzNamespaces) {
+      const records = new Map<string, { value: number; updated?: number }>();
+      for (const record of (await engine.fetch("fuzz", namespace, ids)).records) {
+        const updated = record.metadata?.updated as number | undefined;
+        records.set(
+          record.id,
+          updated === undefined ? { value: record.values![0]! } : { value: record.values![0]!, updated },
+        );
+      }
+      state.set(namespace, records);
+    }
+    return state;
+  } finally {
+    await engine.close();
+  }
+}
+
+for (const seed of seeds) {
+  test(
+    `SIGKILL at random moments: state equals the acknowledged operations (seed=${seed})`,
+    async () => {
+      console.log(`engine-crash-fuzz seed=${seed} (NEEDLE_TEST_SEED=${seed} replays the first)`);
+      const random = seededRandom(seed);
+      const ops = fuzzOps(seed, 100_000);
+      const dir = await mkdtemp(join(tmpdir(), "needle-fuzz-"));
+      try {
+        let acked = -1;
+        for (let trial = 0; trial < trialsPerSeed; trial++) {
+          acked = await runUntilKilled(dir, seed, acked + 1, 250 + Math.floor(random() * 700));
+          const actual = describeModel(await readState(dir));
+          if (actual === describeModel(modelAfter(ops, acked + 1))) acked++; // the op in flight landed
+          expect(actual).toBe(describeModel(modelAfter(ops, acked)));
+        }
+        expect(acked).toBeGreaterThan(10);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+    { timeout: 60_000 },
+  );
+}
