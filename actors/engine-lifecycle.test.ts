@@ -39,12 +39,16 @@ test("updates by filter racing background flushes never leave an id live twice",
   // reactivate an evicted slab actor, so updates often await while a flush swaps.
   const { engine, dir } = await engineIn({ flushRowsMax: 5, flushIdleMs: 600_000, slabMemoryBudgetBytes: 1 });
   await engine.createIndex({ name: "race", dimension: 2, metric: "cosine", vectorType: "dense" });
-  await engine.upsert(
-    "race",
-    "n",
-    Array.from({ length: 40 }, (_, i) => record(`p${i}`, `p${i}`)),
-  );
-  let expected = 40;
+  // Two older pools in two slabs, so an update reads records from several slab actors.
+  for (const pool of ["p", "q"]) {
+    await engine.upsert(
+      "race",
+      "n",
+      Array.from({ length: 40 }, (_, i) => record(`${pool}${i}`, `${pool}${i}`)),
+    );
+    await Bun.sleep(50);
+  }
+  let expected = 80;
   for (let round = 0; round < 40; round++) {
     await engine.upsert(
       "race",
@@ -52,9 +56,12 @@ test("updates by filter racing background flushes never leave an id live twice",
       [0, 1, 2, 3, 4].map((i) => record(`m${round}-${i}`, `m${round}`)),
     );
     expected += 5;
-    const filter = parseFilter({ group: { $in: [`p${round}`, `m${round}`] } });
+    // Let the background flush get going so the update's slab reads overlap its swap.
+    await Bun.sleep((round % 4) * 0.7);
+    const filter = parseFilter({ group: { $in: [`p${round}`, `q${round}`, `m${round}`] } });
     const result = await engine.update("race", "n", { filter, setMetadata: { round } });
-    expect(result.matchedRecords).toBe(6);
+    expect(result.matchedRecords).toBe(7);
+    await Bun.sleep(20); // let the flush finish before the next round starts another
   }
   const ids = await allIds(engine, "race", "n");
   expect(ids.length).toBe(expected);
