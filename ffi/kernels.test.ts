@@ -28,6 +28,7 @@ import {
   type TopK,
   typescriptKernels,
 } from "./mod.ts";
+import { seededRandom } from "./seeded-random.ts";
 
 const seed = Number(process.env.NEEDLE_TEST_SEED ?? Date.now() % 1_000_000);
 console.log(`ffi/kernels.test.ts seed=${seed}`);
@@ -39,18 +40,6 @@ const dimensions = [
 const largeDimensions = [768, 1023, 1024, 2048];
 const rowsSmall = 67;
 const rowsLarge = 23;
-
-/** mulberry32: small, seedable, good enough for test data. */
-function random(seedValue: number): () => number {
-  let state = seedValue >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(next: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
@@ -278,7 +267,7 @@ for (const implementation of implementations) {
 
     for (const dim of [...dimensions, ...largeDimensions]) {
       test(`float32 scans agree with float64 brute force, dim ${dim}`, () => {
-        const next = random(seed + dim);
+        const next = seededRandom(seed + dim);
         const rows = dim >= 768 ? rowsLarge : rowsSmall;
         const data = makeDataset(next, rows, dim);
         const { bitset, eligible: bitsetRows } = randomBitset(next, rows, 0.3);
@@ -306,7 +295,7 @@ for (const implementation of implementations) {
     test("identical rows tie and are returned by smaller row number", () => {
       const dim = 37;
       const rows = 300;
-      const next = random(seed + 1);
+      const next = seededRandom(seed + 1);
       const row = Float32Array.from({ length: dim }, () => gaussian(next));
       const vectors = unalignedFloat32(rows * dim);
       for (let r = 0; r < rows; r++) vectors.set(row, r * dim);
@@ -421,7 +410,7 @@ for (const implementation of implementations) {
     for (const dim of [1, 3, 16, 17, 31, 32, 33, 63, 64, 65, 100, 129, 768, 2048]) {
       test(`int8 scan is bit-identical to the twin and ranks by its approximation, dim ${dim}`, () => {
         const rows = dim >= 768 ? rowsLarge : rowsSmall;
-        const data = makeDataset(random(seed + 7 * dim), rows, dim);
+        const data = makeDataset(seededRandom(seed + 7 * dim), rows, dim);
         for (const metric of metrics) {
           for (const k of [1, 10, rows + 5]) {
             const input = int8Input(data, metric, k);
@@ -436,7 +425,7 @@ for (const implementation of implementations) {
     }
 
     test("int8 scan rejects missing norms", () => {
-      const data = makeDataset(random(seed + 3), 8, 8);
+      const data = makeDataset(seededRandom(seed + 3), 8, 8);
       const cosine = int8Input(data, "cosine", 3);
       expect(() => implementation.scanTopKInt8({ ...cosine, inverseNorms: undefined })).toThrow(NeedleError);
       const euclidean = int8Input(data, "euclidean", 3);
@@ -447,7 +436,7 @@ for (const implementation of implementations) {
 
     for (const dim of [1, 7, 33, 128, 257]) {
       test(`nearest-centroid assignment matches brute force, dim ${dim}`, () => {
-        const next = random(seed + 11 * dim);
+        const next = seededRandom(seed + 11 * dim);
         const count = 53;
         const centroidCount = 13;
         const vectors = unalignedFloat32(count * dim);
@@ -528,7 +517,7 @@ for (const implementation of implementations) {
 
 describe("vector helpers", () => {
   test("inverseNorm and computeInverseNorms match float64", () => {
-    const next = random(seed + 5);
+    const next = seededRandom(seed + 5);
     const dim = 33;
     const rows = 9;
     const vectors = Float32Array.from({ length: rows * dim }, () => gaussian(next));
@@ -545,7 +534,7 @@ describe("vector helpers", () => {
   });
 
   test("sparseDot merges ascending indices", () => {
-    const next = random(seed + 6);
+    const next = seededRandom(seed + 6);
     const dense = new Float64Array(500);
     const denseOther = new Float64Array(500);
     const pick = (target: Float64Array) => {

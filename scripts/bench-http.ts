@@ -24,6 +24,7 @@ import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { open } from "../gateway/library/mod.ts";
+import { seededRandom } from "../ffi/seeded-random.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -47,16 +48,6 @@ const loadBatchRecords = 1000;
 const httpLoadBatchRecords = Math.min(1000, Math.max(1, Math.floor(1_500_000 / (dimension * 20))));
 const repoRoot = resolve(import.meta.dir, "..");
 
-function seededRandom(start: number): () => number {
-  let state = start >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 const random = seededRandom(seed);
 function gaussian(): number {
   return Math.sqrt(-2 * Math.log(Math.max(random(), 1e-12))) * Math.cos(2 * Math.PI * random());

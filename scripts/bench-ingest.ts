@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { open } from "../gateway/library/mod.ts";
+import { seededRandom } from "../ffi/seeded-random.ts";
 
 const { values: args } = parseArgs({
   options: { vectors: { type: "string", default: "50000" }, dim: { type: "string", default: "768" } },
@@ -21,18 +22,8 @@ const dim = Number(args.dim);
 const batchSize = 1000;
 const batches = Math.ceil(vectorCount / batchSize);
 
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), state | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 // One set of batches shared by both systems, generated before timing.
-const random = seeded(7);
+const random = seededRandom(7);
 const data = Array.from({ length: batches }, (_, b) =>
   Array.from({ length: Math.min(batchSize, vectorCount - b * batchSize) }, (_, i) => ({
     id: `vec-${b * batchSize + i}`,

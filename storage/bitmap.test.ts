@@ -7,22 +7,11 @@ import {
   undisposedBitmapCount,
 } from "./bitmap.ts";
 import { NeedleError } from "./errors.ts";
+import { seededRandom } from "../ffi/seeded-random.ts";
 
 beforeAll(async () => {
   await initBitmaps();
 });
-
-/** Small deterministic generator (mulberry32) so failures replay. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const seed = Number(process.env.NEEDLE_SEED ?? Date.now() % 1_000_000);
 console.log(`bitmap.test seed=${seed}`);

@@ -7,7 +7,7 @@
  * It reports to the executor when it opens and closes so the executor can keep the bytes of
  * open slabs under its budget; idle slabs passivate and unmap.
  */
-import { NeedleError } from "../../storage/errors.ts";
+import { corruption, NeedleError } from "../../storage/errors.ts";
 import type { BlobStore } from "../../storage/blob/mod.ts";
 import { MetadataIndex } from "../../storage/filter/mod.ts";
 import { SlabReader } from "../../storage/slab/mod.ts";
@@ -131,10 +131,14 @@ class SlabActor implements Actor {
     const rowCount = this.reader.info.rowCount;
     let candidates: Uint32Array;
     if (filter) {
-      this.metadataIndex ??= MetadataIndex.decode(
-        this.reader.metadataIndexBytes ?? new Uint8Array(0),
-        this.path,
-      );
+      if (!this.metadataIndex) {
+        const bytes = this.reader.metadataIndexBytes;
+        // Every slab writer stores an index; reading a missing one as "no fields" would answer
+        // filters wrongly without a word.
+        if (!bytes)
+          throw corruption(this.path, "slab has no metadata index section, so filters cannot be evaluated");
+        this.metadataIndex = MetadataIndex.decode(bytes, this.path);
+      }
       const bitmap = this.metadataIndex.evaluate(filter, rowCount);
       try {
         candidates = bitmap.toUint32Array();

@@ -3,6 +3,8 @@
  * scored by brute force in double precision. It shares no code with the engine's search path.
  */
 import type { Metric, SparseValues, VectorRecord } from "../../storage/types.ts";
+import { seededRandom } from "../../ffi/seeded-random.ts";
+export { seededRandom };
 
 export class ReferenceNamespace {
   readonly records = new Map<string, VectorRecord>();
@@ -109,18 +111,6 @@ export function compareTopK(
   }
   if (new Set(actual.map((m) => m.id)).size !== actual.length) return "duplicate ids in the answer";
   return "";
-}
-
-/** A small seeded generator (mulberry32) so failures replay from the printed seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function randomVector(random: () => number, dim: number): Float32Array {

@@ -7,6 +7,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import { seededRandom } from "../../ffi/seeded-random.ts";
+export { seededRandom };
 
 const repoRoot = resolve(import.meta.dir, "..", "..");
 /** Start-up includes log recovery; generous because the test machine is shared. */
@@ -69,17 +71,5 @@ export async function startServer(dataDir: string, extraArgs: string[] = []): Pr
       child.kill("SIGTERM");
       return await child.exited;
     },
-  };
-}
-
-/** A small seeded PRNG (mulberry32) so every test prints a seed that replays it. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
   };
 }

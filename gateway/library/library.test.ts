@@ -11,21 +11,12 @@ import { NeedleError } from "../../storage/errors.ts";
 import type { Needle } from "./database.ts";
 import { open } from "./mod.ts";
 import type { PineconeRecord, QueryResponse, RecordSparseValues } from "./types.ts";
+import { seededRandom } from "../../ffi/seeded-random.ts";
 
 const seed = Number(process.env.NEEDLE_SEED ?? Math.floor(Math.random() * 2 ** 31));
 console.log(`library.test.ts seed=${seed} (replay with NEEDLE_SEED=${seed})`);
 
-function mulberry32(state: number): () => number {
-  let a = state >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = mulberry32(seed);
+const random = seededRandom(seed);
 const vector = (dimension: number) => Array.from({ length: dimension }, () => random() * 2 - 1);
 
 const dimension = 8;

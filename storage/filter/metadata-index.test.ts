@@ -4,6 +4,7 @@ import { NeedleError } from "../errors.ts";
 import type { Filter, Metadata } from "../types.ts";
 import { encodeMetadataIndex, MetadataIndex } from "./metadata-index.ts";
 import { parseFilter } from "./parse.ts";
+import { seededRandom } from "../../ffi/seeded-random.ts";
 
 beforeAll(async () => {
   await initBitmaps();
@@ -11,17 +12,6 @@ beforeAll(async () => {
 
 const seed = Number(process.env.NEEDLE_SEED ?? Date.now() % 1_000_000_000);
 console.log(`metadata-index.test seed=${seed} (replay with NEEDLE_SEED=${seed})`);
-
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const movies: (Metadata | undefined)[] = [
   { genre: "drama", year: 2019, rating: 7.5, tags: ["classic", "long"], awarded: true },

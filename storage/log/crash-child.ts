@@ -11,6 +11,7 @@
  */
 import { RequestLog } from "./mod.ts";
 import { payloadForLsn } from "./test-payload.ts";
+import { seededRandom } from "../../ffi/seeded-random.ts";
 
 const [dir, seedText, segmentBytesMaxText, trimKeepRecordsText] = process.argv.slice(2);
 if (
@@ -23,14 +24,7 @@ if (
 }
 const trimKeepRecords = BigInt(trimKeepRecordsText);
 const trimProbability = 0.05;
-let state = Number(seedText) >>> 0;
-function nextRandom(): number {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-}
+const nextRandom = seededRandom(Number(seedText));
 
 const log = await RequestLog.open({ dir, segmentBytesMax: Number(segmentBytesMaxText) });
 let nextLsn = log.lastLsn + 1n;

@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { parseSegmentFileName } from "./format.ts";
 import { RequestLog } from "./mod.ts";
 import { payloadForLsn } from "./test-payload.ts";
+import { seededRandom } from "../../ffi/seeded-random.ts";
 
 const trials = 15;
 const segmentBytesMax = 32 * 1024;
@@ -25,17 +26,6 @@ const killDelayMaxMs = 150;
 const trimKeepRecords = 300n;
 const seed = Number(process.env.NEEDLE_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31));
 console.log(`crash.test.ts seed=${seed} (replay with NEEDLE_TEST_SEED=${seed})`);
-
-function mulberry32(initial: number): () => number {
-  let state = initial >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -84,7 +74,7 @@ async function runAndKill(dir: string, childSeed: number, delayMs: number): Prom
 test(
   `SIGKILL at random moments loses no acknowledged append (${trials} trials)`,
   async () => {
-    const random = mulberry32(seed);
+    const random = seededRandom(seed);
     const dir = await mkdtemp(join(tmpdir(), "needle-log-crash-"));
     dirs.push(dir);
     let highestAcked = 0n;

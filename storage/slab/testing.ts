@@ -5,18 +5,8 @@
  */
 import type { Metadata, SparseValues, VectorRecord } from "../types.ts";
 import { packr } from "./codec.ts";
-
-/** mulberry32: small, fast, good enough for tests; the seed replays a failure. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "../../ffi/seeded-random.ts";
+export { seededRandom };
 
 export function randomInt(random: () => number, below: number): number {
   return Math.floor(random() * below);

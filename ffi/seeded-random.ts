@@ -1,0 +1,15 @@
+/**
+ * A small seeded generator (mulberry32) for tests, fuzzers and benchmarks, so every failure
+ * replays from its printed seed. It lives at the bottom of the dependency order (ffi/) so the
+ * tests of every folder can share it.
+ */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
