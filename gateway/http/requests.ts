@@ -7,7 +7,6 @@
  */
 import type { ListNamespacesRequest, ListRequest, QueryRequest, UpdateRequest } from "../../actors/api.ts";
 import { invalidArgument } from "../../storage/errors.ts";
-import { z } from "zod";
 import type { VectorRecord } from "../../storage/types.ts";
 import * as schemas from "../schemas/mod.ts";
 
@@ -140,29 +139,9 @@ export function parseStatsFilter(raw: unknown) {
   return schemas.parseStatsFilter(bodyObject(raw));
 }
 
-/** Needle's own cap on the fields a namespace schema may list (Pinecone documents none). */
-export const namespaceSchemaFieldsMax = 1000;
-/** Longest metadata field name a namespace schema may list (Needle's own cap). */
-export const namespaceSchemaFieldCharsMax = 512;
-
-/**
- * `schema.fields.<name>.filterable`: Needle indexes every metadata field, so the schema
- * changes nothing; it is validated and echoed in the create answer as Pinecone does.
- */
-const namespaceSchema = z.strictObject({
-  fields: z
-    .record(z.string().min(1).max(namespaceSchemaFieldCharsMax), z.strictObject({ filterable: z.boolean() }))
-    .refine((fields) => Object.keys(fields).length <= namespaceSchemaFieldsMax, {
-      message: "has too many fields",
-      params: { limit: `at most ${namespaceSchemaFieldsMax} fields` },
-    }),
-});
-
-export type NamespaceSchema = z.output<typeof namespaceSchema>;
-
 export interface CreateNamespace {
   name: string;
-  schema?: NamespaceSchema;
+  schema?: schemas.NamespaceSchema;
 }
 
 export function parseCreateNamespace(raw: unknown): CreateNamespace {
@@ -171,6 +150,6 @@ export function parseCreateNamespace(raw: unknown): CreateNamespace {
     schemas.fail("name", "is required", `1-${schemas.limits.namespaceCharsMax} ASCII characters`, body.name);
   }
   const name = parseNamespace(body.name, "name");
-  if (body.schema === undefined || body.schema === null) return { name };
-  return { name, schema: schemas.parseInput(namespaceSchema, body.schema, { fieldPrefix: "schema" }) };
+  const schema = schemas.parseNamespaceSchema(body.schema);
+  return schema ? { name, schema } : { name };
 }

@@ -22,13 +22,13 @@ import {
   parseList,
   parseListNamespaces,
   parseNamespace,
+  parseNamespaceSchema,
   parseQuery,
   parseStatsFilter,
   parseUpdate,
   parseUpsert,
   recordId,
 } from "../schemas/mod.ts";
-import { parseNamespaceSchema } from "./namespace-schema.ts";
 import type { Session } from "./session.ts";
 import { lsnWaitMsMax } from "./session.ts";
 import { matchOut, namespaceOut, recordsById, statsOut, withLsn } from "./shapes.ts";

@@ -50,6 +50,10 @@ export const namespaceListLimitMin = 1;
 export const namespaceListLimitMax = 100;
 export const namespaceListLimitDefault = 100;
 
+/** A namespace schema (createNamespace): fields listed, and a field name's length (Needle's own caps; Pinecone documents none). */
+export const namespaceSchemaFieldsMax = 1000;
+export const namespaceSchemaFieldCharsMax = 512;
+
 /** Namespace names: ASCII, no NUL. "" is allowed and means the default namespace. */
 export const namespaceCharsMax = 512;
 export const defaultNamespace = "__default__";

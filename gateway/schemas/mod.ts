@@ -61,3 +61,4 @@ export {
   sparseValues,
   utf8ByteLength,
 } from "./vectors.ts";
+export { type NamespaceSchema, namespaceSchema, parseNamespaceSchema } from "./namespace-schema.ts";
