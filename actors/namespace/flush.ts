@@ -54,7 +54,8 @@ export async function flushNamespace(state: NamespaceState, deps: FlushDeps): Pr
   let newSlabId: string | undefined;
   if (liveRows.length > 0) {
     newSlabId = `${deps.slabIdPrefix}-${String(state.nextSlabSeq++).padStart(8, "0")}`;
-    const records: VectorRecord[] = liveRows.map((row) => frozen.record(row));
+    // Views, not copies: the frozen memtable's rows no longer change.
+    const records: VectorRecord[] = liveRows.map((row) => frozen.recordView(row));
     const bytes = encodeSlab({
       slabId: newSlabId,
       namespace: state.namespace,

@@ -51,8 +51,14 @@ describe("memtable", () => {
     const memtable = new Memtable(3);
     memtable.append(record("a", 1), 1n);
     memtable.append(record("b", 2), 2n);
+    expect(() => memtable.recordView(0)).toThrow(NeedleError);
     memtable.freeze();
     expect(() => memtable.append(record("c", 3), 3n)).toThrow(NeedleError);
+    // A frozen memtable hands out views (no copies) for the flush; a record is still a copy.
+    const view = memtable.recordView(1);
+    expect(Array.from(view.values!)).toEqual([2, 3, 4]);
+    expect(view.values!.buffer).toBe(memtable.vectors.buffer);
+    expect(memtable.record(1).values!.buffer).not.toBe(memtable.vectors.buffer);
     expect(memtable.kill("a")).toBe(true);
     memtable.killAll();
     expect(memtable.liveCount).toBe(0);

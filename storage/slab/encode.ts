@@ -559,11 +559,20 @@ export function int8Code(value: number, scale: number): number {
 
 function fillInt8Codes(target: Uint8Array, records: VectorRecord[], dim: number): void {
   const codes = new Int8Array(target.buffer, target.byteOffset, records.length * dim);
-  records.forEach((record, row) => {
-    const values = record.values!;
+  for (let row = 0; row < records.length; row++) {
+    const values = records[row]!.values!;
     const scale = int8Scale(values);
-    for (let i = 0; i < dim; i++) codes[row * dim + i] = int8Code(values[i]!, scale);
-  });
+    if (scale === 0) continue; // the section starts zeroed
+    const base = row * dim;
+    // int8Code inlined (this loop runs rows * dim times per flush); same arithmetic, so the
+    // same codes. Storing -0 into an Int8Array stores 0.
+    for (let i = 0; i < dim; i++) {
+      const scaled = values[i]! / scale;
+      const magnitude = Math.floor((scaled < 0 ? -scaled : scaled) + 0.5);
+      const clamped = magnitude > 127 ? 127 : magnitude;
+      codes[base + i] = scaled < 0 ? -clamped : clamped;
+    }
+  }
 }
 
 function fillInt8Scales(target: Uint8Array, records: VectorRecord[]): void {
