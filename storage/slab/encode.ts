@@ -569,7 +569,7 @@ function fillInt8Codes(target: Uint8Array, records: VectorRecord[], dim: number)
     for (let i = 0; i < dim; i++) {
       const scaled = values[i]! / scale;
       const magnitude = Math.floor((scaled < 0 ? -scaled : scaled) + 0.5);
-      const clamped = magnitude > 127 ? 127 : magnitude;
+      const clamped = Math.min(127, magnitude);
       codes[base + i] = scaled < 0 ? -clamped : clamped;
     }
   }
