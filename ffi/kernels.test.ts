@@ -533,6 +533,27 @@ describe("vector helpers", () => {
     }
   });
 
+  test("inverseNorm over a range is bit-identical to an index-order float64 sum", () => {
+    const next = seededRandom(seed + 6);
+    const dim = 37;
+    const rows = 5;
+    const vectors = Float32Array.from({ length: rows * dim }, () => gaussian(next));
+    vectors.fill(0, dim, 2 * dim);
+    const out = new Float32Array(rows);
+    computeInverseNorms(vectors, rows, dim, out);
+    for (let row = 0; row < rows; row++) {
+      let sum = 0;
+      for (let d = 0; d < dim; d++) {
+        const value = vectors[row * dim + d]!;
+        sum += value * value;
+      }
+      const expected = sum > 0 ? Math.fround(1 / Math.sqrt(sum)) : 0;
+      expect(inverseNorm(vectors, row * dim, dim)).toBe(expected);
+      expect(inverseNorm(vectors.subarray(row * dim, row * dim + dim))).toBe(expected);
+      expect(out[row]).toBe(expected);
+    }
+  });
+
   test("sparseDot merges ascending indices", () => {
     const next = seededRandom(seed + 6);
     const dense = new Float64Array(500);

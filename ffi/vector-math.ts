@@ -11,10 +11,20 @@ export interface SparseVector {
   values: Float32Array;
 }
 
-/** 1/||vector|| as float32, or 0 for an all-zero vector (so cosine scores of it are 0). */
-export function inverseNorm(vector: Float32Array, offset = 0, dim = vector.length): number {
+/**
+ * 1/||vector|| as float32, or 0 for an all-zero vector (so cosine scores of it are 0).
+ * `offset` and `dim` pick one row of a row-major block; without them the whole array is used.
+ */
+export function inverseNorm(vector: Float32Array, offset?: number, dim?: number): number {
+  // No default parameters and a loop bound fixed before the loop: with `offset = 0,
+  // dim = vector.length` and `d < offset + dim`, Bun's JIT ran this loop about 10x slower.
+  const start = offset ?? 0;
+  return inverseNormOfRange(vector, start, start + (dim ?? vector.length));
+}
+
+function inverseNormOfRange(vector: Float32Array, start: number, end: number): number {
   let sum = 0;
-  for (let d = offset; d < offset + dim; d++) {
+  for (let d = start; d < end; d++) {
     const value = vector[d]!;
     sum += value * value;
   }
@@ -38,7 +48,7 @@ export function computeInverseNorms(
   }
   if (out.length < rows)
     throw invalidArgument("out", `out holds ${out.length} values, ${rows} needed`, rows, out.length);
-  for (let row = 0; row < rows; row++) out[row] = inverseNorm(vectors, row * dim, dim);
+  for (let row = 0; row < rows; row++) out[row] = inverseNormOfRange(vectors, row * dim, row * dim + dim);
 }
 
 /** Dot product of two sparse vectors by merging their ascending index lists; float64 sum. */
