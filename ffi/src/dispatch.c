@@ -124,13 +124,6 @@ static const needle_ops *resolve(int path) {
   return path_ops(path);
 }
 
-static float inverse_norm_of(const float *vector, size_t dim) {
-  /* Double accumulation in index order: the TypeScript twin computes the same bits. */
-  double sum = 0.0;
-  for (size_t d = 0; d < dim; d++) sum += (double)vector[d] * (double)vector[d];
-  return sum > 0.0 ? (float)(1.0 / sqrt(sum)) : 0.0f;
-}
-
 static int metric_valid(int metric) {
   return metric == NEEDLE_METRIC_COSINE || metric == NEEDLE_METRIC_EUCLIDEAN || metric == NEEDLE_METRIC_DOTPRODUCT;
 }
@@ -143,8 +136,13 @@ static int finish_scores(int metric, float *keys, uint32_t count) {
   return (int)count;
 }
 
-static int prepare_scan(scan_job *job, const float *query, const float *vectors, uint32_t rows, uint32_t dim,
-                        int metric, const float *inverse_norms, uint32_t k, uint32_t *out_rows, float *out_scores) {
+/* The part every float32 scan shares: resolve the path, check the arguments, fill the job.
+ * Returns 0 or a NEEDLE_ERR_* status. */
+static int prepare_scan(int path, const needle_ops **ops, scan_job *job, const float *query, const float *vectors,
+                        uint32_t rows, uint32_t dim, int metric, const float *inverse_norms, uint32_t k,
+                        uint32_t *out_rows, float *out_scores) {
+  *ops = resolve(path);
+  if (*ops == NULL) return NEEDLE_ERR_PATH;
   if (!metric_valid(metric) || dim == 0) return NEEDLE_ERR_ARGUMENT;
   if (k == 0 || k > NEEDLE_TOP_K_MAX) return NEEDLE_ERR_K;
   if (metric == NEEDLE_METRIC_COSINE && rows > 0 && inverse_norms == NULL) return NEEDLE_ERR_NORMS;
@@ -156,7 +154,7 @@ static int prepare_scan(scan_job *job, const float *query, const float *vectors,
   job->dim = dim;
   job->metric = metric;
   job->inverse_norms = inverse_norms;
-  job->query_inverse_norm = metric == NEEDLE_METRIC_COSINE ? inverse_norm_of(query, dim) : 0.0f;
+  job->query_inverse_norm = metric == NEEDLE_METRIC_COSINE ? inverse_norm_f32(query, dim) : 0.0f;
   job->k = k;
   job->out_rows = out_rows;
   job->out_keys = out_scores;
@@ -165,10 +163,9 @@ static int prepare_scan(scan_job *job, const float *query, const float *vectors,
 
 int needle_scan_f32(int path, const float *query, const float *vectors, uint32_t rows, uint32_t dim, int metric,
                     const float *inverse_norms, uint32_t k, uint32_t *out_rows, float *out_scores) {
-  const needle_ops *ops = resolve(path);
-  if (ops == NULL) return NEEDLE_ERR_PATH;
+  const needle_ops *ops;
   scan_job job;
-  int status = prepare_scan(&job, query, vectors, rows, dim, metric, inverse_norms, k, out_rows, out_scores);
+  int status = prepare_scan(path, &ops, &job, query, vectors, rows, dim, metric, inverse_norms, k, out_rows, out_scores);
   if (status != 0) return status;
   if (rows == 0) return 0;
   return finish_scores(metric, out_scores, ops->scan_all(&job));
@@ -177,10 +174,9 @@ int needle_scan_f32(int path, const float *query, const float *vectors, uint32_t
 int needle_scan_f32_bitset(int path, const float *query, const float *vectors, uint32_t rows, uint32_t dim,
                            int metric, const float *inverse_norms, const uint8_t *bitset, uint32_t bitset_bytes,
                            uint32_t k, uint32_t *out_rows, float *out_scores) {
-  const needle_ops *ops = resolve(path);
-  if (ops == NULL) return NEEDLE_ERR_PATH;
+  const needle_ops *ops;
   scan_job job;
-  int status = prepare_scan(&job, query, vectors, rows, dim, metric, inverse_norms, k, out_rows, out_scores);
+  int status = prepare_scan(path, &ops, &job, query, vectors, rows, dim, metric, inverse_norms, k, out_rows, out_scores);
   if (status != 0) return status;
   if (rows == 0) return 0;
   if (bitset == NULL || bitset_bytes < (rows + 7u) / 8u) return NEEDLE_ERR_BITSET;
@@ -190,10 +186,9 @@ int needle_scan_f32_bitset(int path, const float *query, const float *vectors, u
 int needle_scan_f32_rows(int path, const float *query, const float *vectors, uint32_t rows, uint32_t dim,
                          int metric, const float *inverse_norms, const uint32_t *row_ids, uint32_t row_id_count,
                          uint32_t k, uint32_t *out_rows, float *out_scores) {
-  const needle_ops *ops = resolve(path);
-  if (ops == NULL) return NEEDLE_ERR_PATH;
+  const needle_ops *ops;
   scan_job job;
-  int status = prepare_scan(&job, query, vectors, rows, dim, metric, inverse_norms, k, out_rows, out_scores);
+  int status = prepare_scan(path, &ops, &job, query, vectors, rows, dim, metric, inverse_norms, k, out_rows, out_scores);
   if (status != 0) return status;
   if (row_id_count == 0) return 0;
   if (row_ids == NULL || out_rows == NULL || out_scores == NULL) return NEEDLE_ERR_ARGUMENT;
@@ -212,8 +207,7 @@ int needle_scan_i8(int path, const int8_t *query_codes, float query_scale, const
   const needle_ops *ops = resolve(path);
   if (ops == NULL) return NEEDLE_ERR_PATH;
   if (!metric_valid(metric) || dim == 0 || query_codes == NULL) return NEEDLE_ERR_ARGUMENT;
-  /* int32 accumulation of int8 products stays exact below 2^31 / 128^2 = 131072 dimensions. */
-  if (dim > 131072) return NEEDLE_ERR_ARGUMENT;
+  if (dim > NEEDLE_I8_DIM_MAX) return NEEDLE_ERR_ARGUMENT;
   if (k == 0 || k > NEEDLE_TOP_K_MAX) return NEEDLE_ERR_K;
   if (rows == 0) return 0;
   if (codes == NULL || scales == NULL || out_rows == NULL || out_scores == NULL) return NEEDLE_ERR_ARGUMENT;
@@ -234,7 +228,7 @@ int needle_assign_nearest(int path, const float *vectors, uint32_t count, const 
   if (vectors == NULL || assignments == NULL) return NEEDLE_ERR_ARGUMENT;
   if (metric == NEEDLE_METRIC_COSINE) {
     if (scratch == NULL) return NEEDLE_ERR_ARGUMENT;
-    for (uint32_t c = 0; c < centroid_count; c++) scratch[c] = inverse_norm_of(centroids + (size_t)c * dim, dim);
+    for (uint32_t c = 0; c < centroid_count; c++) scratch[c] = inverse_norm_f32(centroids + (size_t)c * dim, dim);
   }
   assign_job job = {vectors, count, centroids, centroid_count, dim, metric, scratch, assignments, scores};
   ops->assign(&job);

@@ -124,6 +124,14 @@ static inline size_t bit_cursor_next(bit_cursor *cursor) {
   return row;
 }
 
+/* 1/||vector|| as float32, 0 for an all-zero vector. Double accumulation in index order:
+ * ffi/vector-math.ts computes the same bits. */
+static inline float inverse_norm_f32(const float *vector, size_t dim) {
+  double sum = 0.0;
+  for (size_t d = 0; d < dim; d++) sum += (double)vector[d] * (double)vector[d];
+  return sum > 0.0 ? (float)(1.0 / sqrt(sum)) : 0.0f;
+}
+
 /* NaN ranks last: it becomes -inf so that ordinary comparisons stay total. */
 static inline float key_sanitize(float key) { return key != key ? -INFINITY : key; }
 

@@ -38,8 +38,10 @@
 #define NEEDLE_PATH_COUNT 4
 
 #define NEEDLE_TOP_K_MAX 10000
+/* int32 sums of int8 products stay exact below 2^31 / 128^2 dimensions (int8DimensionMax in validate.ts). */
+#define NEEDLE_I8_DIM_MAX 131072
 
-#define NEEDLE_ERR_ARGUMENT (-1)       /* null pointer, zero dim, unknown metric */
+#define NEEDLE_ERR_ARGUMENT (-1)       /* null pointer, zero dim, int8 dim too large, unknown metric */
 #define NEEDLE_ERR_K (-2)              /* k outside 1..NEEDLE_TOP_K_MAX */
 #define NEEDLE_ERR_NORMS (-3)          /* cosine (or int8 euclidean) without the norms it needs */
 #define NEEDLE_ERR_ROW_IDS (-4)        /* row-id list not strictly ascending or an id >= rows */

@@ -6,7 +6,7 @@
  *   NEEDLE_FN      storage class and target attribute for every function of the path
  *   NEEDLE_NAME(x) the path's name for x (x##_avx2, ...)
  *   NEEDLE_NAME(dot_f32), NEEDLE_NAME(l2_f32), NEEDLE_NAME(dot_i8) as NEEDLE_FN functions.
- * It then gets NEEDLE_NAME(ops), the table dispatch.c points at.
+ * It then gets NEEDLE_NAME(needle_ops) (needle_ops_avx2, ...), the table dispatch.c points at.
  *
  * Steps of every scan driver:
  *   1. Visit eligible rows in ascending order (all rows, set bits, or the listed ids).
@@ -15,7 +15,6 @@
  *   4. Heapsort the kept entries best first; return how many there are.
  */
 #include "internal.h"
-
 
 NEEDLE_FN float NEEDLE_NAME(row_key)(const scan_job *job, size_t row) {
   const float *vector = job->vectors + row * job->dim;
@@ -92,12 +91,7 @@ NEEDLE_FN uint32_t NEEDLE_NAME(scan_i8)(const i8_job *job) {
 NEEDLE_FN void NEEDLE_NAME(assign)(const assign_job *job) {
   for (size_t i = 0; i < job->count; i++) {
     const float *vector = job->vectors + i * job->dim;
-    float vector_inverse_norm = 0.0f;
-    if (job->metric == NEEDLE_METRIC_COSINE) {
-      double sum = 0.0;
-      for (size_t d = 0; d < job->dim; d++) sum += (double)vector[d] * (double)vector[d];
-      vector_inverse_norm = sum > 0.0 ? (float)(1.0 / sqrt(sum)) : 0.0f;
-    }
+    float vector_inverse_norm = job->metric == NEEDLE_METRIC_COSINE ? inverse_norm_f32(vector, job->dim) : 0.0f;
     uint32_t best = 0;
     float best_key = -INFINITY;
     for (size_t c = 0; c < job->centroid_count; c++) {
