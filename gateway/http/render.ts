@@ -1,6 +1,8 @@
 /**
  * Engine results rendered as Pinecone's data-plane JSON (camelCase, gRPC-gateway style)
- * and namespaces JSON (snake_case).
+ * and namespaces JSON (snake_case). A record and a query match have the same JSON on the wire
+ * as in the client's results, so they are shaped by the library's `recordOut` and `matchOut`;
+ * what differs here is the envelope (`vectors`, `results`) and the stats and namespace keys.
  */
 import type {
   FetchByMetadataResult,
@@ -10,55 +12,23 @@ import type {
   ListResult,
   NamespaceStats,
   QueryResult,
-  ScoredRecord,
 } from "../../actors/api.ts";
-import type { SparseValues, VectorRecord } from "../../storage/types.ts";
+import { matchOut, recordsById } from "../library/shapes.ts";
 import type { JsonObject } from "./requests.ts";
-
-function sparseJson(sparse: SparseValues): JsonObject {
-  return { indices: Array.from(sparse.indices), values: Array.from(sparse.values) };
-}
-
-function vectorJson(record: VectorRecord): JsonObject {
-  const out: JsonObject = {
-    id: record.id,
-    values: record.values === undefined ? [] : Array.from(record.values),
-  };
-  if (record.sparseValues !== undefined) out.sparseValues = sparseJson(record.sparseValues);
-  if (record.metadata !== undefined) out.metadata = record.metadata;
-  return out;
-}
-
-function matchJson(match: ScoredRecord): JsonObject {
-  const out: JsonObject = {
-    id: match.id,
-    score: match.score,
-    values: match.values === undefined ? [] : Array.from(match.values),
-  };
-  if (match.sparseValues !== undefined) out.sparseValues = sparseJson(match.sparseValues);
-  if (match.metadata !== undefined) out.metadata = match.metadata;
-  return out;
-}
 
 /** `namespace` echoes what the request named ("" when it named none), as Pinecone does. */
 export function queryJson(result: QueryResult, requestedNamespace: string): JsonObject {
   return {
     results: [],
-    matches: result.matches.map(matchJson),
+    matches: result.matches.map(matchOut),
     namespace: requestedNamespace,
     usage: { readUnits: result.readUnits },
   };
 }
 
-function vectorsById(records: VectorRecord[]): JsonObject {
-  const vectors: JsonObject = {};
-  for (const record of records) vectors[record.id] = vectorJson(record);
-  return vectors;
-}
-
 export function fetchJson(result: FetchResult, requestedNamespace: string): JsonObject {
   return {
-    vectors: vectorsById(result.records),
+    vectors: recordsById(result.records),
     namespace: requestedNamespace,
     usage: { readUnits: result.readUnits },
   };
@@ -66,7 +36,7 @@ export function fetchJson(result: FetchResult, requestedNamespace: string): Json
 
 export function fetchByMetadataJson(result: FetchByMetadataResult, requestedNamespace: string): JsonObject {
   const out: JsonObject = {
-    vectors: vectorsById(result.records),
+    vectors: recordsById(result.records),
     namespace: requestedNamespace,
     usage: { readUnits: result.readUnits },
   };

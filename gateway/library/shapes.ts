@@ -1,6 +1,8 @@
 /**
  * Turns the engine's internal shapes (Float32Array, bigint LSNs, arrays of stats) into the
  * official client's result shapes (plain number arrays, maps keyed by id or namespace).
+ * gateway/http renders records and matches with `recordsById` and `matchOut` too: Pinecone's
+ * REST JSON for them is the same shape.
  */
 import type { IndexDescription, IndexStats, NamespaceStats, ScoredRecord } from "../../actors/api.ts";
 import type { SparseValues, VectorRecord } from "../../storage/types.ts";
