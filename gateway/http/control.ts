@@ -74,19 +74,11 @@ export function parseCreateIndex(raw: unknown): CreateIndexRequest {
   return schemas.parseCreateIndex(camelizeControlBody(raw), wireFieldNames);
 }
 
-const deletionProtectionValues: readonly unknown[] = ["enabled", "disabled"];
-
-/** Pinecone's own wording for a bad value; the client's tests look for it. */
+/** The shared check in Pinecone's wording, on the raw body (either casing), before renaming. */
 function checkDeletionProtection(raw: unknown): void {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return;
   const value = (raw as JsonObject).deletion_protection ?? (raw as JsonObject).deletionProtection;
-  if (value === undefined || deletionProtectionValues.includes(value)) return;
-  schemas.fail(
-    "deletion_protection",
-    "Invalid deletion_protection, value should be either enabled or disabled",
-    "enabled | disabled",
-    value,
-  );
+  schemas.checkDeletionProtection(value, "deletion_protection");
 }
 
 /** Where each API version asks for pod sizing: 2026-04 `spec.pod`, 2026-07 `deployment`. */

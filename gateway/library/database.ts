@@ -5,7 +5,12 @@
  */
 import type { Engine } from "../../actors/api.ts";
 import { NeedleError } from "../../storage/errors.ts";
-import { fail, parseConfigureIndex, parseCreateIndex, parseIndexName } from "../schemas/mod.ts";
+import {
+  checkDeletionProtection,
+  parseConfigureIndex,
+  parseCreateIndex,
+  parseIndexName,
+} from "../schemas/mod.ts";
 import { NeedleIndex } from "./index-handle.ts";
 import { Session } from "./session.ts";
 import { indexModelOut } from "./shapes.ts";
@@ -18,20 +23,6 @@ import type {
   IndexOptions,
   RecordMetadata,
 } from "./types.ts";
-
-const deletionProtectionValues: readonly unknown[] = ["enabled", "disabled"];
-
-/** Pinecone's own wording for a bad value, so messages match the server's. */
-function checkDeletionProtection(options: { deletionProtection?: unknown } | undefined): void {
-  const value = options?.deletionProtection;
-  if (value === undefined || deletionProtectionValues.includes(value)) return;
-  fail(
-    "deletionProtection",
-    "Invalid deletion_protection, value should be either enabled or disabled",
-    "enabled | disabled",
-    value,
-  );
-}
 
 /** How often waitUntilReady looks at the index, and how long it waits by default. */
 const readyPollMs = 25;
@@ -69,7 +60,7 @@ export class Needle {
   async createIndex(options: CreateIndexOptions): Promise<IndexModel | undefined>;
   async createIndex(options: CreateIndexOptions): Promise<IndexModel | undefined> {
     const engine = this.#session.live();
-    checkDeletionProtection(options);
+    checkDeletionProtection(options?.deletionProtection, "deletionProtection");
     const request = parseCreateIndex(options);
     let created: IndexModel;
     try {
@@ -105,7 +96,7 @@ export class Needle {
     const { name, ...rest } =
       typeof nameOrOptions === "string" ? { ...options, name: nameOrOptions } : (nameOrOptions ?? {});
     const indexName = parseIndexName(name);
-    checkDeletionProtection(rest);
+    checkDeletionProtection(rest.deletionProtection, "deletionProtection");
     const request = parseConfigureIndex(rest);
     return indexModelOut(await engine.configureIndex(indexName, request));
   }

@@ -1,6 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import { NeedleError } from "../../storage/errors.ts";
-import { defaultDeployment, parseConfigureIndex, parseCreateIndex, parseIndexName } from "./indexes.ts";
+import {
+  checkDeletionProtection,
+  defaultDeployment,
+  parseConfigureIndex,
+  parseCreateIndex,
+  parseIndexName,
+} from "./indexes.ts";
 import { dimensionMax, indexNameCharsMax, tagsPerIndexMax } from "./limits.ts";
 
 function refused(action: () => unknown): NeedleError {
@@ -33,6 +39,21 @@ describe("index names", () => {
     expect(refused(() => parseIndexName("x".repeat(indexNameCharsMax + 1))).limit).toBe(
       `at most ${indexNameCharsMax} characters`,
     );
+  });
+});
+
+describe("deletion protection", () => {
+  test("enabled, disabled and absent pass; anything else is refused in Pinecone's words", () => {
+    for (const value of ["enabled", "disabled", undefined])
+      checkDeletionProtection(value, "deletionProtection");
+    for (const value of ["Enabled", "on", "", true, null, 1]) {
+      const error = refused(() => checkDeletionProtection(value, "deletion_protection"));
+      expect(error.field).toBe("deletion_protection");
+      expect(error.message).toContain(
+        "Invalid deletion_protection, value should be either enabled or disabled",
+      );
+      expect(error.limit).toBe("enabled | disabled");
+    }
   });
 });
 

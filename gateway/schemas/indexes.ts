@@ -41,6 +41,20 @@ export const metric = z.enum(["cosine", "euclidean", "dotproduct"]);
 export const deletionProtection = z.enum(["enabled", "disabled"]);
 export const vectorType = z.enum(["dense", "sparse"]);
 
+/**
+ * Refuses a bad deletion protection value in Pinecone's own wording, which clients' tests
+ * match on. Front doors call it before parsing, so it wins over any other issue in the request.
+ */
+export function checkDeletionProtection(value: unknown, field: string): void {
+  if (value === undefined || deletionProtection.safeParse(value).success) return;
+  fail(
+    field,
+    "Invalid deletion_protection, value should be either enabled or disabled",
+    "enabled | disabled",
+    value,
+  );
+}
+
 const tagKeyPattern = /^[A-Za-z0-9_-]+$/;
 const tagValuePattern = /^[A-Za-z0-9;@_\-.+ ]*$/;
 

@@ -13,6 +13,7 @@ export {
   summarise,
 } from "./errors.ts";
 export {
+  checkDeletionProtection,
   configureIndex,
   createIndexLegacy,
   createIndexNative,
