@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { NeedleError } from "../errors.ts";
-import { compareIds, Memtable } from "./memtable.ts";
+import { encodeSlab, SlabReader } from "../slab/mod.ts";
+import { compareIds, Memtable } from "./mod.ts";
 
 function record(id: string, x: number) {
   return { id, values: Float32Array.from([x, x + 1, x + 2]), metadata: { x } };
@@ -71,5 +72,41 @@ describe("memtable", () => {
     expect(() => memtable.append(record("a", 1), 6n)).toThrow(NeedleError);
     expect(() => memtable.append(record("b", 1), 4n)).toThrow(NeedleError);
     expect(() => memtable.append({ id: "c", values: new Float32Array(2) }, 7n)).toThrow(NeedleError);
+  });
+
+  test("ids sort and inverse norms match a slab written from the same rows", () => {
+    // Non-ASCII ids where UTF-16 order and UTF-8 order disagree, and a vector so small its
+    // inverse norm overflows float32 (stored as 0 on both sides).
+    const memtable = new Memtable(3);
+    const rows = [
+      { id: "\uE000", values: Float32Array.from([1e-40, 0, 0]) },
+      { id: "\u{1F600}", values: Float32Array.from([3, 4, 0]) },
+      { id: "b", values: Float32Array.from([0, 0, 0]) },
+      { id: "a", values: Float32Array.from([1, 2, 2]) },
+    ];
+    for (const [i, row] of rows.entries()) memtable.append(row, BigInt(i + 1));
+    memtable.freeze();
+    const records = memtable.liveRows().map((row) => memtable.recordView(row));
+    const slab = SlabReader.fromBytes(
+      encodeSlab({
+        slabId: "s1",
+        namespace: "",
+        level: 0,
+        dim: 3,
+        metric: "cosine",
+        records,
+        minLsn: 1n,
+        maxLsn: 4n,
+        sourceSlabs: [],
+        createdAt: 0,
+      }),
+      "memtable-as-slab",
+    );
+    expect(memtable.sortedLiveIds()).toEqual([...slab.idsFrom("")].map(([id]) => id));
+    for (const { id } of rows) {
+      const norm = memtable.inverseNorms[memtable.rowOf(id)]!;
+      expect(Number.isFinite(norm)).toBe(true);
+      expect(norm).toBe(slab.inverseNorms[slab.rowOf(id)]!);
+    }
   });
 });

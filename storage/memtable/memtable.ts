@@ -13,8 +13,10 @@
  *   3. Rows are appended in LSN order: `lsnOfRow` never decreases.
  *   4. A frozen memtable (being flushed) accepts kills but no appends.
  */
-import { inverseNorm } from "../../ffi/mod.ts";
 import { assert } from "../errors.ts";
+// The slab's own id order and inverse norm, so a record sorts and scores the same before and
+// after it is flushed (storage/DESIGN.md, Slabs decisions 4 and 6).
+import { compareIds, inverseNorm } from "../slab/mod.ts";
 import type { Metadata, SparseValues, VectorRecord } from "../types.ts";
 
 const initialRowCapacity = 256;
@@ -162,7 +164,7 @@ export class Memtable {
     return rows;
   }
 
-  /** Live ids sorted by code unit order (the order list-by-prefix pages in). Cached until the next change. */
+  /** Live ids sorted by compareIds (UTF-8 byte order, as slabs sort them), the order list-by-prefix pages in. Cached until the next change. */
   sortedLiveIds(): string[] {
     if (!this.sortedLiveIdsCache) this.sortedLiveIdsCache = [...this.idToRow.keys()].sort(compareIds);
     return this.sortedLiveIdsCache;
@@ -185,11 +187,6 @@ export class Memtable {
     this.liveBits = live;
     this.capacity = capacity;
   }
-}
-
-/** Ids compare by UTF-16 code units; ids are ASCII, so this equals byte order. */
-export function compareIds(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function recordBytes(record: VectorRecord, dim: number): number {

@@ -15,6 +15,7 @@
  * SPEC.md in this folder describes every byte.
  */
 
+import { inverseNorm as kernelInverseNorm } from "../../ffi/mod.ts";
 import type { Metric, SparseValues, VectorRecord } from "../types.ts";
 import { NeedleError, invalidArgument } from "../errors.ts";
 import { type Bookkeeping, isMetric, metadataProblem, packr } from "./codec.ts";
@@ -532,12 +533,13 @@ function fillInverseNorms(target: Uint8Array, records: VectorRecord[]): void {
   });
 }
 
-/** 1/||v|| in float32; 0 for the zero vector (and for norms so small the inverse overflows float32). */
+/**
+ * 1/||v|| in float32 as stored (INVERSE_NORMS, memtable): the kernels' inverse norm (same
+ * float64 sum, bit for bit), except 0 where that overflows float32 (norms below ~3e-39), so a
+ * stored norm is always finite.
+ */
 export function inverseNorm(values: Float32Array): number {
-  let sumOfSquares = 0;
-  for (let i = 0; i < values.length; i++) sumOfSquares += values[i]! * values[i]!;
-  if (sumOfSquares === 0) return 0;
-  const inverse = Math.fround(1 / Math.sqrt(sumOfSquares));
+  const inverse = kernelInverseNorm(values);
   return Number.isFinite(inverse) ? inverse : 0;
 }
 
