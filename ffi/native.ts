@@ -16,6 +16,7 @@ import {
   checkInt8ScanInput,
   checkScanInput,
   emptyTopK,
+  topKMax,
   trimTopK,
 } from "./validate.ts";
 
@@ -23,8 +24,8 @@ import {
 const abiVersion = 1;
 
 /** Dispatch path codes (NEEDLE_PATH_* in needle_kernels.h) and the names Kernels report. */
-export const pathCodes = { scalar: 0, avx2: 1, avx512: 2, neon: 3 } as const;
-export type SimdPath = keyof typeof pathCodes;
+const pathCodes = { scalar: 0, avx2: 1, avx512: 2, neon: 3 } as const;
+type SimdPath = keyof typeof pathCodes;
 const pathNames: readonly SimdPath[] = ["scalar", "avx2", "avx512", "neon"];
 const pathDefault = -1;
 
@@ -38,7 +39,7 @@ const envStatusNotes = [
 ] as const;
 
 /** Where the build script puts the library; NEEDLE_KERNELS_LIBRARY overrides it. */
-export function libraryPath(): string {
+function libraryPath(): string {
   return process.env.NEEDLE_KERNELS_LIBRARY ?? join(import.meta.dir, "build", `libneedle_kernels.${suffix}`);
 }
 
@@ -64,33 +65,40 @@ const symbols = {
 
 type Library = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
 
+/** The C side's NEEDLE_ERR_* codes (ffi/src/needle_kernels.h). */
+const statusBadK = -2;
+const statusMissingNorms = -3;
+const statusBadRowIds = -4;
+const statusPathUnsupported = -5;
+const statusShortBitset = -6;
+
 /** Turns a negative C status into the NeedleError the TypeScript twin would have thrown. */
 function statusError(status: number, kernel: string): NeedleError {
   switch (status) {
-    case -2:
-      return invalidArgument("k", `${kernel}: k must be 1 to 10000`, "1-10000", "out of range");
-    case -3:
+    case statusBadK:
+      return invalidArgument("k", `${kernel}: k must be 1 to ${topKMax}`, `1-${topKMax}`, "out of range");
+    case statusMissingNorms:
       return invalidArgument(
         "inverseNorms",
         `${kernel}: the metric needs norms that were not given`,
         "present",
         "none",
       );
-    case -4:
+    case statusBadRowIds:
       return invalidArgument(
         "rowIds",
         `${kernel}: row ids must be strictly ascending and below rows`,
         "ascending",
         "not",
       );
-    case -6:
+    case statusShortBitset:
       return invalidArgument(
         "bitset",
         `${kernel}: bitset is shorter than ceil(rows / 8) bytes`,
         "ceil(rows/8)",
         "shorter",
       );
-    case -5:
+    case statusPathUnsupported:
       return new NeedleError("INTERNAL", `${kernel}: dispatch path not supported by this CPU or build`);
     default:
       return new NeedleError("INTERNAL", `${kernel}: the C library returned status ${status}`);

@@ -9,9 +9,9 @@ import type { Int8ScanInput, ScanInput, TopK } from "./types.ts";
 /** Largest k a kernel accepts (also NEEDLE_TOP_K_MAX in ffi/src/needle_kernels.h). */
 export const topKMax = 10_000;
 /** Largest row count a kernel takes in one call: rows are numbered with uint32. */
-export const rowsPerCallMax = 0xffff_ffff;
+const rowsPerCallMax = 0xffff_ffff;
 /** Largest int8 dimension whose int32 code dot products cannot overflow (2^31 / 128^2). */
-export const int8DimensionMax = 131_072;
+const int8DimensionMax = 131_072;
 
 export const emptyTopK: TopK = Object.freeze({ rows: new Uint32Array(0), scores: new Float32Array(0) });
 
