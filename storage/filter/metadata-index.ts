@@ -56,7 +56,9 @@
  *      use. A failure there is the same CORRUPTION error naming the file.
  *   3. Materialised structures and cached bitmaps are owned by the index and freed by
  *      `dispose()`. `evaluate` always returns a new bitmap the caller must dispose.
- * An empty input (a slab written without a metadata section) is an index with no fields.
+ * An empty input (zero bytes; encodeMetadataIndex never writes one) is an index with no
+ * fields. A slab with no METADATA_INDEX section is not read as one (storage/DESIGN.md,
+ * "Metadata filters", decision 10).
  */
 import { RowBitmap } from "../bitmap.ts";
 import { assert, corruption } from "../errors.ts";
