@@ -63,8 +63,8 @@ export const apiKeyHeader = "Api-Key";
 export const apiVersionHeader = "X-Pinecone-Api-Version";
 
 export const requestTimeoutMsDefault = 30_000;
-/** Every JSON body but upsert's; a query with a 20k-dim vector and a filter is far smaller. */
-export const requestBytesMax = limits.upsertBytesMax;
+/** Every JSON body has upsert's cap; a query with a 20k-dim vector and a filter is far smaller. */
+const requestBytesMax = limits.upsertBytesMax;
 /** Longest a read waits for X-Needle-Min-Lsn before answering 503. */
 export const minLsnWaitMsMax = 5_000;
 
@@ -151,10 +151,9 @@ export function createApp(engine: Engine, options: AppOptions): Hono {
     app[method](path, guarded(plane, handler));
   };
   const unserved = (path: string, what: string) => {
-    const plane: Plane = path.startsWith("/index/") ? "data" : "control";
     app.all(
       path,
-      guarded(plane, async () => {
+      guarded(planeOf(path), async () => {
         throw new NeedleError("UNIMPLEMENTED", `Needle does not serve ${what} yet`);
       }),
     );
@@ -201,7 +200,7 @@ export function createApp(engine: Engine, options: AppOptions): Hono {
 
   // ------------------------------------------------------------------ data plane
   route("post", "/index/:index/vectors/upsert", "data", async (c) => {
-    const { namespace, request } = parseUpsert(await readJsonBody(c.req.raw, limits.upsertBytesMax));
+    const { namespace, request } = parseUpsert(await readJsonBody(c.req.raw, requestBytesMax));
     const index = indexParam(c);
     checkUpsertForIndex(request, await engine.describeIndex(index));
     const result = await engine.upsert(index, namespace, request);
@@ -289,17 +288,26 @@ export function createApp(engine: Engine, options: AppOptions): Hono {
 
   // A known path with the wrong method: 405, not a misleading 404.
   for (const path of knownPaths) {
-    const plane: Plane = path.startsWith("/index/") ? "data" : "control";
     app.all(path, (c) =>
-      jsonError(c, plane, 405, "METHOD_NOT_ALLOWED", `${c.req.method} is not allowed on ${routePath(c)}`),
+      jsonError(
+        c,
+        planeOf(path),
+        405,
+        "METHOD_NOT_ALLOWED",
+        `${c.req.method} is not allowed on ${routePath(c)}`,
+      ),
     );
   }
   app.notFound((c) => {
-    const plane: Plane = c.req.path.startsWith("/index/") ? "data" : "control";
-    return jsonError(c, plane, 404, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`);
+    return jsonError(c, planeOf(c.req.path), 404, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`);
   });
-  app.onError((error, c) => errorResponse(c, error, c.req.path.startsWith("/index/") ? "data" : "control"));
+  app.onError((error, c) => errorResponse(c, error, planeOf(c.req.path)));
   return app;
+}
+
+/** Index hosts hang off `/index/<name>`; everything else is the control plane. */
+function planeOf(path: string): Plane {
+  return path.startsWith("/index/") ? "data" : "control";
 }
 
 function versionOf(c: Context) {

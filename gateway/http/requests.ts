@@ -37,14 +37,11 @@ export function parseUpsert(raw: unknown): Namespaced<VectorRecord[]> {
   return { namespace, request: records };
 }
 
-/** The parts of an index a request's vectors must fit (IndexDescription has them). */
-export type IndexShape = Parameters<typeof schemas.checkRecordsForIndex>[1];
-
 /**
  * A dense vector of the wrong length, refused in Pinecone's own words (tools match on them)
  * before the shared checks, which word it their way.
  */
-function checkDimension(values: Float32Array | undefined, index: IndexShape, field: string): void {
+function checkDimension(values: Float32Array | undefined, index: schemas.IndexShape, field: string): void {
   if (values === undefined || index.vectorType !== "dense" || values.length === index.dimension) return;
   throw invalidArgument(
     field,
@@ -58,17 +55,17 @@ function checkDimension(values: Float32Array | undefined, index: IndexShape, fie
  * Checks that need the index: dimension, dense vs sparse, sparse values only under
  * dotproduct, no all-zero vector under cosine. Run before the engine sees the request.
  */
-export function checkUpsertForIndex(records: readonly VectorRecord[], index: IndexShape): void {
+export function checkUpsertForIndex(records: readonly VectorRecord[], index: schemas.IndexShape): void {
   for (const [i, record] of records.entries()) checkDimension(record.values, index, `vectors[${i}].values`);
   schemas.checkRecordsForIndex(records, index, "vectors");
 }
 
-export function checkQueryForIndex(query: QueryRequest, index: IndexShape): void {
+export function checkQueryForIndex(query: QueryRequest, index: schemas.IndexShape): void {
   checkDimension(query.vector, index, "vector");
   schemas.checkQueryForIndex(query, index);
 }
 
-export function checkUpdateForIndex(update: UpdateRequest, index: IndexShape): void {
+export function checkUpdateForIndex(update: UpdateRequest, index: schemas.IndexShape): void {
   checkDimension(update.values, index, "values");
   schemas.checkUpdateForIndex(update, index);
 }
