@@ -132,14 +132,18 @@ function makeKernels(library: Library, path: number, name: string): Kernels {
     return trimTopK(rows, scores, checked(count, "scanTopK"));
   }
 
-  function scanTopKBitset(input: ScanInput, bitset: Uint8Array): TopK {
-    checkScanInput(input);
-    checkBitset(input, bitset);
-    const capacity = Math.min(input.k, input.rows);
+  /** The bitset and row-list scans take the same C arguments: a subset and its length added. */
+  function scanSubset(
+    scan: Library["needle_scan_f32_bitset"] | Library["needle_scan_f32_rows"],
+    kernel: string,
+    input: ScanInput,
+    subset: Uint8Array | Uint32Array,
+    capacity: number,
+  ): TopK {
     if (capacity === 0) return emptyTopK;
     const rows = new Uint32Array(capacity);
     const scores = new Float32Array(capacity);
-    const count = library.needle_scan_f32_bitset(
+    const count = scan(
       path,
       input.query,
       input.vectors,
@@ -147,36 +151,26 @@ function makeKernels(library: Library, path: number, name: string): Kernels {
       input.dim,
       metricCodes[input.metric],
       input.metric === "cosine" ? input.inverseNorms! : null,
-      bitset,
-      bitset.length,
+      subset,
+      subset.length,
       input.k,
       rows,
       scores,
     );
-    return trimTopK(rows, scores, checked(count, "scanTopKBitset"));
+    return trimTopK(rows, scores, checked(count, kernel));
+  }
+
+  function scanTopKBitset(input: ScanInput, bitset: Uint8Array): TopK {
+    checkScanInput(input);
+    checkBitset(input, bitset);
+    const capacity = Math.min(input.k, input.rows);
+    return scanSubset(library.needle_scan_f32_bitset, "scanTopKBitset", input, bitset, capacity);
   }
 
   function scanTopKRows(input: ScanInput, rowIds: Uint32Array): TopK {
     checkScanInput(input);
     const capacity = Math.min(input.k, rowIds.length);
-    if (capacity === 0) return emptyTopK;
-    const rows = new Uint32Array(capacity);
-    const scores = new Float32Array(capacity);
-    const count = library.needle_scan_f32_rows(
-      path,
-      input.query,
-      input.vectors,
-      input.rows,
-      input.dim,
-      metricCodes[input.metric],
-      input.metric === "cosine" ? input.inverseNorms! : null,
-      rowIds,
-      rowIds.length,
-      input.k,
-      rows,
-      scores,
-    );
-    return trimTopK(rows, scores, checked(count, "scanTopKRows"));
+    return scanSubset(library.needle_scan_f32_rows, "scanTopKRows", input, rowIds, capacity);
   }
 
   function scanTopKInt8(input: Int8ScanInput): TopK {
