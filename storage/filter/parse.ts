@@ -22,6 +22,7 @@
  */
 import { z } from "zod";
 import { invalidArgument, type NeedleError } from "../errors.ts";
+import { isPlainObject } from "../plain-object.ts";
 import type { FieldCondition, Filter } from "../types.ts";
 import {
   filterClausesMax,
@@ -308,12 +309,6 @@ function checkClauses(state: ParseState, more: number, path: string): void {
       `at least ${state.clauses + more} clauses`,
     );
   }
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const prototype = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
 }
 
 /** A short description of what was received, for error messages. */

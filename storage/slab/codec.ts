@@ -4,7 +4,8 @@
  */
 import { Packr } from "msgpackr";
 import { metrics } from "../../ffi/types.ts";
-import type { Metadata, Metric } from "../types.ts";
+import { isPlainObject } from "../plain-object.ts";
+import type { Metric } from "../types.ts";
 
 /**
  * Plain maps, no record extension (so the bytes are readable by any msgpack decoder), and
@@ -54,12 +55,6 @@ export function isMetric(value: unknown): value is Metric {
   return typeof value === "string" && (metrics as readonly string[]).includes(value);
 }
 
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const prototype = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
-}
-
 /** Why `value` is not valid Metadata, or undefined when it is. */
 export function metadataProblem(value: unknown): string | undefined {
   if (!isPlainObject(value)) return "metadata must be a plain object";
@@ -76,8 +71,4 @@ export function metadataProblem(value: unknown): string | undefined {
     return `metadata field "${key}" has unsupported type ${typeof field}`;
   }
   return undefined;
-}
-
-export function isMetadata(value: unknown): value is Metadata {
-  return metadataProblem(value) === undefined;
 }

@@ -15,7 +15,8 @@
  */
 
 import { corruption } from "../errors.ts";
-import { type Bookkeeping, bookkeepingFields, isMetric, isPlainObject, packr } from "./codec.ts";
+import { isPlainObject } from "../plain-object.ts";
+import { type Bookkeeping, bookkeepingFields, isMetric, packr } from "./codec.ts";
 import {
   SectionKind,
   bookkeepingBytesMax,
