@@ -25,6 +25,7 @@
 import { statSync } from "node:fs";
 import type { Metadata, SparseValues, VectorRecord } from "../types.ts";
 import { NeedleError, corruption, invalidArgument } from "../errors.ts";
+import { ioError } from "../fsync.ts";
 import { metadataProblem, packr } from "./codec.ts";
 import { slabBytesMax } from "./format.ts";
 import { compareByteRanges, encodeId, idDecoder } from "./ids.ts";
@@ -48,10 +49,7 @@ export class SlabReader {
     try {
       size = statSync(path).size;
     } catch (error) {
-      throw new NeedleError("IO", `${path}: cannot stat slab file: ${(error as Error).message}`, {
-        file: path,
-        cause: error,
-      });
+      throw ioError(path, "stat of slab file", error);
     }
     // Bun.mmap refuses empty files; anything this short is not a slab anyway.
     if (size < minimumFileBytes) {
@@ -64,10 +62,7 @@ export class SlabReader {
     try {
       bytes = Bun.mmap(path, { shared: false });
     } catch (error) {
-      throw new NeedleError("IO", `${path}: cannot map slab file: ${(error as Error).message}`, {
-        file: path,
-        cause: error,
-      });
+      throw ioError(path, "mmap of slab file", error);
     }
     return new SlabReader(bytes, path);
   }
@@ -146,7 +141,7 @@ export class SlabReader {
     const parts = this.parts;
     let position = this.lowerBound(encodeId(from));
     while (position < parts.idLookup.length) {
-      const row = this.parts.idLookup[position]!;
+      const row = parts.idLookup[position]!;
       yield [this.id(row), row];
       position++;
     }

@@ -71,7 +71,6 @@ export interface SectionLocation {
 
 /** The parts of an open slab; all views over the file's bytes. Dropped on close. */
 export interface OpenSlab {
-  bytes: Uint8Array;
   idOffsets: Uint32Array;
   idBytes: Uint8Array;
   idLookup: Uint32Array;
@@ -267,7 +266,6 @@ export function validateSlab(bytes: Uint8Array, name: string): { info: SlabInfo;
   }
 
   const open: OpenSlab = {
-    bytes,
     idOffsets: ids.offsets,
     idBytes: ids.payload,
     idLookup,
