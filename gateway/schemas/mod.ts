@@ -2,39 +2,15 @@
  * gateway/schemas: the one place where request input is validated, shared by every front door
  * (embedded library, HTTP, NATS). Limits live in limits.ts; every failure is a NeedleError
  * INVALID_ARGUMENT naming the field, the limit and what was received.
+ *
+ * The surface is what the front doors call: parse functions, index checks, `fail` for a front
+ * door's own wording, and the limits. The zod schemas inside stay internal.
  */
-export {
-  fail,
-  fieldPath,
-  formatMessage,
-  needleErrorFromZod,
-  type ParseOptions,
-  parseInput,
-  summarise,
-} from "./errors.ts";
-export {
-  checkDeletionProtection,
-  configureIndex,
-  createIndexLegacy,
-  createIndexNative,
-  defaultDeployment,
-  deletionProtection,
-  indexName,
-  metric,
-  parseConfigureIndex,
-  parseCreateIndex,
-  parseIndexName,
-  tags,
-  vectorType,
-} from "./indexes.ts";
+export { fail, type ParseOptions, parseInput } from "./errors.ts";
+export { checkDeletionProtection, parseConfigureIndex, parseCreateIndex, parseIndexName } from "./indexes.ts";
 export * as limits from "./limits.ts";
+export { type NamespaceSchema, parseNamespaceSchema } from "./namespace-schema.ts";
 export {
-  deleteRequest,
-  fetchByMetadataRequest,
-  fetchRequest,
-  listNamespacesRequest,
-  listRequest,
-  namespaceName,
   parseDelete,
   parseFetch,
   parseFetchByMetadata,
@@ -45,21 +21,11 @@ export {
   parseStatsFilter,
   parseUpdate,
   parseUpsert,
-  queryRequest,
-  updateRequest,
-  upsertRequest,
 } from "./requests.ts";
 export {
   checkQueryForIndex,
   checkRecordsForIndex,
   checkUpdateForIndex,
-  denseValues,
   type IndexShape,
-  isAscii,
-  metadata,
-  record,
   recordId,
-  sparseValues,
-  utf8ByteLength,
 } from "./vectors.ts";
-export { type NamespaceSchema, namespaceSchema, parseNamespaceSchema } from "./namespace-schema.ts";

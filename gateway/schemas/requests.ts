@@ -2,8 +2,8 @@
  * Data-plane request schemas (upsert, query, fetch, fetch by metadata, update, delete, list,
  * namespaces). Each `parseX(input, options)` validates plain camelCase input, parses its
  * metadata filter with storage/filter's `parseFilter`, and returns the request shape of
- * actors/api.ts. The zod schemas are exported too, for front doors that compose them; they
- * keep `filter` raw because filter parsing is not zod's job here.
+ * actors/api.ts. The zod schemas keep `filter` raw because filter parsing is not zod's job
+ * here.
  */
 import { z } from "zod";
 import type {
@@ -16,7 +16,7 @@ import type {
 } from "../../actors/api.ts";
 import { parseFilter } from "../../storage/filter/mod.ts";
 import type { Filter, VectorRecord } from "../../storage/types.ts";
-import { fail, type ParseOptions, parseInput } from "./errors.ts";
+import { fail, fieldPath, type ParseOptions, parseInput } from "./errors.ts";
 import {
   fetchByMetadataLimitDefault,
   fetchByMetadataLimitMax,
@@ -107,10 +107,9 @@ export const listNamespacesRequest = z.object({
   paginationToken: paginationToken.optional(),
 });
 
+/** `name` under the caller's prefix and wire names, as zod issue paths are reported. */
 function at(options: ParseOptions, name: string): string {
-  const prefix = options.fieldPrefix ?? "";
-  const renamed = options.fieldNames?.[name] ?? name;
-  return prefix === "" ? renamed : `${prefix}.${renamed}`;
+  return fieldPath([name], options);
 }
 
 function filterAt(raw: unknown, options: ParseOptions): Filter {
