@@ -17,6 +17,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join, resolve } from "node:path";
 import { availableKernels, computeInverseNorms, type Kernels, type ScanInput } from "../ffi/mod.ts";
+import { seededRandom } from "../ffi/seeded-random.ts";
 
 const seed = Number(process.env.NEEDLE_BENCH_SEED ?? 20_261_130);
 const topK = 10;
@@ -44,16 +45,10 @@ interface Row {
   ratioToMemcpy: number;
 }
 
-/** xorshift32 filling values in [-1, 1): fast enough for 10^8 values. */
+/** Uniform values in [-1, 1) from the shared seeded generator. */
 function fillSeeded(target: Float32Array, seedValue: number): void {
-  let state = seedValue >>> 0 || 1;
-  for (let i = 0; i < target.length; i++) {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    target[i] = state / 2147483648 - 1;
-  }
+  const random = seededRandom(seedValue);
+  for (let i = 0; i < target.length; i++) target[i] = random() * 2 - 1;
 }
 
 function bestSeconds(runs: number, work: () => void): number {
@@ -81,10 +76,9 @@ function main(): void {
     fillSeeded(query, seed + 1);
     const bitset = new Uint8Array(Math.ceil(rows / 8));
     let filteredRows = 0;
-    let state = seed >>> 0;
+    const random = seededRandom(seed);
     for (let row = 0; row < rows; row++) {
-      state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
-      if (state / 4294967296 < filterDensity) {
+      if (random() < filterDensity) {
         bitset[row >> 3]! |= 1 << (row & 7);
         filteredRows++;
       }
