@@ -179,7 +179,8 @@ int needle_scan_f32_bitset(int path, const float *query, const float *vectors, u
   int status = prepare_scan(path, &ops, &job, query, vectors, rows, dim, metric, inverse_norms, k, out_rows, out_scores);
   if (status != 0) return status;
   if (rows == 0) return 0;
-  if (bitset == NULL || bitset_bytes < (rows + 7u) / 8u) return NEEDLE_ERR_BITSET;
+  /* In 64 bits: rows + 7 wraps in uint32 for rows above 2^32 - 8, which would pass any bitset. */
+  if (bitset == NULL || bitset_bytes < ((uint64_t)rows + 7u) / 8u) return NEEDLE_ERR_BITSET;
   return finish_scores(metric, out_scores, ops->scan_bitset(&job, bitset));
 }
 
