@@ -21,7 +21,7 @@ import { openEngine } from "../actors/mod.ts";
 import { createApp, isLoopbackHost, type RequestLogEntry } from "../gateway/http/mod.ts";
 
 const usage = `usage: needle serve [--host HOST] [--port PORT] [--data DIR] [--api-key KEY]...
-                    [--public-url URL] [--log-level debug|info|warn|error]
+                    [--public-url URL] [--log-level debug|info|warn|error] [--flush-rows-max N]
 
   --host        address to bind (default 127.0.0.1; env NEEDLE_HOST)
   --port        port to bind; 0 picks a free port (default 5080; env NEEDLE_PORT)
@@ -34,7 +34,7 @@ const usage = `usage: needle serve [--host HOST] [--port PORT] [--data DIR] [--a
 
 /** How long shutdown waits for in-flight requests before closing the engine anyway. */
 const drainMsMax = 10_000;
-/** Bun's own cap on a request body; the gateway refuses upserts over 2 MB while reading. */
+/** Bun's own cap on a request body; the gateway refuses any body over 2 MB while reading it. */
 const serverBodyBytesMax = 16 * 1024 * 1024;
 
 const levels = ["debug", "info", "warn", "error"] as const;
