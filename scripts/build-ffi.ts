@@ -61,7 +61,8 @@ function main(): void {
   mkdirSync(buildDir, { recursive: true });
   const started = performance.now();
   let result = compile([]);
-  let note = "with AVX-512, AVX2 and scalar paths";
+  let note = "with the scalar path";
+  if (process.arch === "x64") note = "with AVX-512, AVX2 and scalar paths";
   if (process.arch === "arm64") note = "with NEON and scalar paths";
   if (!result.ok && process.arch === "x64") {
     const withoutAvx512 = compile(["-DNEEDLE_NO_AVX512"]);
