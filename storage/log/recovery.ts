@@ -78,10 +78,11 @@ export async function createSegment(dir: string, firstLsn: bigint): Promise<Reco
   return { path, firstLsn };
 }
 
-/** A whole segment file; IO error naming it on failure. */
+/** A whole segment file (a view of the buffer read, not a copy); IO error naming it on failure. */
 export async function readSegmentBytes(path: string): Promise<Uint8Array> {
   try {
-    return new Uint8Array(await readFile(path));
+    const buffer = await readFile(path);
+    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   } catch (error) {
     throw ioError(path, "read", error);
   }
@@ -101,11 +102,12 @@ export async function recoverLog(dir: string, groupCommitBytesMax: number): Prom
     .filter((segment): segment is RecoveredSegment => segment.firstLsn !== undefined)
     .sort((a, b) => (a.firstLsn < b.firstLsn ? -1 : 1));
 
-  // Step 2.
+  // Step 2. The tail's bytes are kept for steps 3-6, so the active segment is read once.
   const tail = segments.at(-1);
+  let tailBytes: Uint8Array | undefined;
   if (tail !== undefined) {
-    const bytes = await readSegmentBytes(tail.path);
-    if (bytes.byteLength <= segmentHeaderBytes && "invalid" in decodeSegmentHeader(bytes)) {
+    tailBytes = await readSegmentBytes(tail.path);
+    if (tailBytes.byteLength <= segmentHeaderBytes && "invalid" in decodeSegmentHeader(tailBytes)) {
       try {
         await unlink(tail.path);
       } catch (error) {
@@ -113,6 +115,7 @@ export async function recoverLog(dir: string, groupCommitBytesMax: number): Prom
       }
       await fsyncDirectory(dir);
       segments.pop();
+      tailBytes = undefined;
     }
   }
 
@@ -128,7 +131,7 @@ export async function recoverLog(dir: string, groupCommitBytesMax: number): Prom
   for (let index = 0; index < segments.length; index++) {
     const segment = segments[index]!;
     const isLast = index === segments.length - 1;
-    const bytes = await readSegmentBytes(segment.path);
+    const bytes = isLast && tailBytes !== undefined ? tailBytes : await readSegmentBytes(segment.path);
 
     // Step 3.
     const header = decodeSegmentHeader(bytes);

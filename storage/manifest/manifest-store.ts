@@ -77,7 +77,8 @@ export class ManifestStore<T> {
     const path = join(this.dir, manifestFileName(this.name, version));
     let bytes: Uint8Array;
     try {
-      bytes = new Uint8Array(await readFile(path));
+      const buffer = await readFile(path);
+      bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
     } catch (error) {
       throw ioError(path, "read manifest", error);
     }
