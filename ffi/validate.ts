@@ -10,6 +10,8 @@ import type { Int8ScanInput, ScanInput, TopK } from "./types.ts";
 export const topKMax = 10_000;
 /** Largest row count a kernel takes in one call: rows are numbered with uint32. */
 const rowsPerCallMax = 0xffff_ffff;
+/** Largest float32 dimension a kernel accepts (dim crosses into C as uint32; kept below 2^31). */
+const dimensionMax = 0x7fff_ffff;
 /** Largest int8 dimension whose int32 code dot products cannot overflow (2^31 / 128^2). */
 const int8DimensionMax = 131_072;
 
@@ -34,7 +36,7 @@ function checkLength(field: string, length: number, needed: number): void {
 
 export function checkScanInput(input: ScanInput): void {
   checkCount("k", input.k, 1, topKMax);
-  checkCount("dim", input.dim, 1, 0x7fff_ffff);
+  checkCount("dim", input.dim, 1, dimensionMax);
   checkCount("rows", input.rows, 0, rowsPerCallMax);
   if (input.query.length !== input.dim) {
     throw invalidArgument(
@@ -127,7 +129,7 @@ export function checkAssignInput(
   assignments: Uint32Array,
   scores: Float32Array | undefined,
 ): void {
-  checkCount("dim", dim, 1, 0x7fff_ffff);
+  checkCount("dim", dim, 1, dimensionMax);
   checkCount("count", count, 0, rowsPerCallMax);
   checkCount("centroidCount", centroidCount, 1, rowsPerCallMax);
   checkLength("vectors", vectors.length, count * dim);
