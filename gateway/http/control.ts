@@ -12,6 +12,7 @@
  */
 import type { ConfigureIndexRequest, CreateIndexRequest, IndexDescription } from "../../actors/api.ts";
 import { NeedleError } from "../../storage/errors.ts";
+import { onDemand, vectorFieldsOut } from "../library/shapes.ts";
 import * as schemas from "../schemas/mod.ts";
 import type { JsonObject } from "./requests.ts";
 
@@ -24,9 +25,6 @@ export function indexModelVersion(header: string | undefined): IndexModelVersion
   if (!/^\d{4}-\d{2}$/.test(trimmed)) return "2026-07";
   return trimmed < apiVersionNewest ? "2026-04" : "2026-07";
 }
-
-const denseField = "_values";
-const sparseField = "_sparse_values";
 
 /** Wire (snake_case) key -> schema (camelCase) key, for every control-plane key that differs. */
 const camelOfSnake: Readonly<Record<string, string>> = {
@@ -145,8 +143,6 @@ export function indexNameOrNotFound(name: string, field: string): string {
   }
 }
 
-const onDemandCapacity = { mode: "OnDemand", status: { state: "Ready" } };
-
 /** The IndexModel JSON for the client's API version. */
 export function indexModelJson(
   index: IndexDescription,
@@ -164,7 +160,7 @@ export function indexModelJson(
         serverless: {
           cloud: index.deployment.cloud,
           region: index.deployment.region,
-          read_capacity: onDemandCapacity,
+          read_capacity: onDemand(),
         },
       },
       status,
@@ -173,10 +169,6 @@ export function indexModelJson(
     if (index.dimension !== undefined) model.dimension = index.dimension;
     return withTags(model, index.tags);
   }
-  const fields: JsonObject =
-    index.vectorType === "dense"
-      ? { [denseField]: { type: "dense_vector", dimension: index.dimension, metric: index.metric } }
-      : { [sparseField]: { type: "sparse_vector" } };
   const model: JsonObject = {
     name: index.name,
     host,
@@ -186,8 +178,8 @@ export function indexModelJson(
       cloud: index.deployment.cloud,
       region: index.deployment.region,
     },
-    schema: { fields },
-    read_capacity: onDemandCapacity,
+    schema: { fields: vectorFieldsOut(index) },
+    read_capacity: onDemand(),
     deletion_protection: index.deletionProtection,
   };
   return withTags(model, index.tags);

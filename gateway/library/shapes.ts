@@ -68,7 +68,19 @@ export function namespaceOut(stats: NamespaceStats): NamespaceDescription {
   return { name: stats.name, recordCount: String(stats.recordCount) };
 }
 
-const onDemand = (): ReadCapacityResponse => ({ mode: "OnDemand", status: { state: "Ready" } });
+/** Needle has no capacity modes: every index reads on demand and is ready. */
+export const onDemand = (): ReadCapacityResponse => ({ mode: "OnDemand", status: { state: "Ready" } });
+
+/**
+ * The 2026-07 model's `schema.fields`: the reserved `_values` (dense) or `_sparse_values`
+ * (sparse) field. The HTTP control plane's 2026-07 model carries the same object.
+ */
+export function vectorFieldsOut(description: IndexDescription): IndexModel["schema"]["fields"] {
+  if (description.vectorType === "sparse") return { _sparse_values: { type: "sparse_vector" } };
+  return {
+    _values: { type: "dense_vector", dimension: description.dimension as number, metric: description.metric },
+  };
+}
 
 /**
  * The 2026-07 IndexModel with the client's legacy accessors (dimension, metric, vectorType,
@@ -76,16 +88,6 @@ const onDemand = (): ReadCapacityResponse => ({ mode: "OnDemand", status: { stat
  * `JSON.stringify(model)` shows the 2026-07 shape and `model.dimension` still works.
  */
 export function indexModelOut(description: IndexDescription): IndexModel {
-  const fields: IndexModel["schema"]["fields"] =
-    description.vectorType === "sparse"
-      ? { _sparse_values: { type: "sparse_vector" } }
-      : {
-          _values: {
-            type: "dense_vector",
-            dimension: description.dimension as number,
-            metric: description.metric,
-          },
-        };
   const model = {
     name: description.name,
     host: `${embeddedHostScheme}${description.name}`,
@@ -96,7 +98,7 @@ export function indexModelOut(description: IndexDescription): IndexModel {
       region: description.deployment.region,
     },
     readCapacity: onDemand(),
-    schema: { fields },
+    schema: { fields: vectorFieldsOut(description) },
     deletionProtection: description.deletionProtection,
   } as IndexModel;
   if (Object.keys(description.tags).length > 0) model.tags = { ...description.tags };
