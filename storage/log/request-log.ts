@@ -35,7 +35,7 @@
  */
 import type { FileHandle } from "node:fs/promises";
 import { open, unlink } from "node:fs/promises";
-import { assert, corruption, NeedleError } from "../errors.ts";
+import { assert, corruption, invalidArgument, NeedleError } from "../errors.ts";
 import { ensureDirectoryDurably, fsyncDirectory, ioError } from "../fsync.ts";
 import {
   decodeRecordAt,
@@ -44,7 +44,13 @@ import {
   payloadBytesMax,
   segmentHeaderBytes,
 } from "./format.ts";
-import { createSegment, type RecoveredSegment, readSegmentBytes, recoverLog } from "./recovery.ts";
+import {
+  createSegment,
+  type RecoveredLog,
+  type RecoveredSegment,
+  readSegmentBytes,
+  recoverLog,
+} from "./recovery.ts";
 
 export interface RequestLogOptions {
   dir: string;
@@ -96,37 +102,37 @@ export class RequestLog {
   private readonly counters: RequestLogStats;
 
   private constructor(
-    options: Required<RequestLogOptions>,
+    dir: string,
+    segmentBytesMax: number,
     hooks: RequestLogHooks,
-    segments: RecoveredSegment[],
+    recovered: RecoveredLog,
     activeHandle: FileHandle,
-    activeSizeBytes: number,
-    lastLsn: bigint,
-    recoveredTruncatedBytes: number,
   ) {
-    this.dir = options.dir;
-    this.segmentBytesMax = options.segmentBytesMax;
+    this.dir = dir;
+    this.segmentBytesMax = segmentBytesMax;
     this.hooks = hooks;
-    this.segments = segments;
+    this.segments = recovered.segments;
     this.activeHandle = activeHandle;
-    this.activeSizeBytes = activeSizeBytes;
-    this.durableLsn = lastLsn;
-    this.nextLsn = lastLsn + 1n;
-    this.counters = { appendedRecords: 0, batchSyncs: 0, segmentsCreated: 0, recoveredTruncatedBytes };
+    this.activeSizeBytes = recovered.activeSizeBytes;
+    this.durableLsn = recovered.lastLsn;
+    this.nextLsn = recovered.lastLsn + 1n;
+    this.counters = {
+      appendedRecords: 0,
+      batchSyncs: 0,
+      segmentsCreated: 0,
+      recoveredTruncatedBytes: recovered.truncatedBytes,
+    };
   }
 
   /** Opens (creating if needed) the log in `options.dir` and runs recovery. */
   static async open(options: RequestLogOptions, hooks: RequestLogHooks = {}): Promise<RequestLog> {
     const segmentBytesMax = options.segmentBytesMax ?? segmentBytesMaxDefault;
     if (!Number.isInteger(segmentBytesMax) || segmentBytesMax <= segmentHeaderBytes) {
-      throw new NeedleError(
-        "INVALID_ARGUMENT",
+      throw invalidArgument(
+        "segmentBytesMax",
         "segmentBytesMax must be an integer above the segment header size",
-        {
-          field: "segmentBytesMax",
-          limit: `> ${segmentHeaderBytes}`,
-          received: segmentBytesMax,
-        },
+        `> ${segmentHeaderBytes}`,
+        segmentBytesMax,
       );
     }
     await ensureDirectoryDurably(options.dir);
@@ -138,15 +144,7 @@ export class RequestLog {
     } catch (error) {
       throw ioError(active.path, "open of active segment", error);
     }
-    return new RequestLog(
-      { dir: options.dir, segmentBytesMax },
-      hooks,
-      recovered.segments,
-      handle,
-      recovered.activeSizeBytes,
-      recovered.lastLsn,
-      recovered.truncatedBytes,
-    );
+    return new RequestLog(options.dir, segmentBytesMax, hooks, recovered, handle);
   }
 
   /** The LSN of the oldest record still in the log (records below it were trimmed). */
@@ -175,11 +173,12 @@ export class RequestLog {
       return Promise.reject(new NeedleError("UNAVAILABLE", `request log ${this.dir} is closed`));
     if (payload.byteLength === 0 || payload.byteLength > payloadBytesMax) {
       return Promise.reject(
-        new NeedleError("INVALID_ARGUMENT", "log payload size out of range", {
-          field: "payload",
-          limit: `1-${payloadBytesMax} bytes`,
-          received: `${payload.byteLength} bytes`,
-        }),
+        invalidArgument(
+          "payload",
+          "log payload size out of range",
+          `1-${payloadBytesMax} bytes`,
+          `${payload.byteLength} bytes`,
+        ),
       );
     }
     const lsn = this.nextLsn;
