@@ -157,6 +157,25 @@ function keptTags(raw: Record<string, string> | null | undefined): Record<string
   return out;
 }
 
+/** What both create forms share: name, protection, tags, and where the index lives. */
+function requestBase(
+  parsed: {
+    name: string;
+    deletionProtection: CreateIndexRequest["deletionProtection"];
+    tags?: Record<string, string> | null;
+  },
+  deployment: { cloud: string; region: string } | undefined,
+) {
+  return {
+    name: parsed.name,
+    deletionProtection: parsed.deletionProtection,
+    tags: keptTags(parsed.tags),
+    deployment: deployment
+      ? { cloud: deployment.cloud, region: deployment.region }
+      : { ...defaultDeployment },
+  };
+}
+
 /** Validates either create form and returns the engine's CreateIndexRequest. */
 export function parseCreateIndex(input: unknown, options: ParseOptions = {}): CreateIndexRequest {
   const isNative = typeof input === "object" && input !== null && "schema" in input;
@@ -170,16 +189,11 @@ function field(options: ParseOptions, path: string): string {
 
 function fromNative(parsed: z.output<typeof createIndexNative>, options: ParseOptions): CreateIndexRequest {
   const fields = Object.entries(parsed.schema.fields);
-  const dense = fields.filter(([, value]) => value.type === "dense_vector");
+  const dense = fields.filter(
+    (entry): entry is [string, z.output<typeof denseField>] => entry[1].type === "dense_vector",
+  );
   const sparse = fields.filter(([, value]) => value.type === "sparse_vector");
-  const base = {
-    name: parsed.name,
-    deletionProtection: parsed.deletionProtection,
-    tags: keptTags(parsed.tags),
-    deployment: parsed.deployment
-      ? { cloud: parsed.deployment.cloud, region: parsed.deployment.region }
-      : { ...defaultDeployment },
-  };
+  const base = requestBase(parsed, parsed.deployment);
   const limit =
     "one dense_vector field (plus one sparse_vector field with dotproduct), or one sparse_vector field";
   if (dense.length > 1 || sparse.length > 1 || fields.length === 0) {
@@ -193,7 +207,6 @@ function fromNative(parsed: z.output<typeof createIndexNative>, options: ParseOp
   const [denseEntry] = dense;
   if (denseEntry !== undefined) {
     const [name, value] = denseEntry;
-    if (value.type !== "dense_vector") throw new Error("unreachable");
     if (sparse.length === 1 && value.metric !== "dotproduct") {
       fail(
         field(options, `schema.fields.${name}.metric`),
@@ -217,14 +230,7 @@ function fromLegacy(parsed: z.output<typeof createIndexLegacy>, options: ParseOp
       described(spec.pod !== undefined ? "spec.pod" : "spec.byoc"),
     );
   }
-  const base = {
-    name: parsed.name,
-    deletionProtection: parsed.deletionProtection,
-    tags: keptTags(parsed.tags),
-    deployment: spec?.serverless
-      ? { cloud: spec.serverless.cloud, region: spec.serverless.region }
-      : { ...defaultDeployment },
-  };
+  const base = requestBase(parsed, spec?.serverless);
   if (parsed.vectorType === "sparse") {
     if (parsed.dimension !== undefined) {
       fail(field(options, "dimension"), "is not allowed on a sparse index", "no dimension", parsed.dimension);
