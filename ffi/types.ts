@@ -74,8 +74,8 @@ export interface Kernels {
   /** Approximate scan over int8 codes (for candidate generation before exact rescoring). */
   scanTopKInt8(input: Int8ScanInput): TopK;
   /**
-   * For each of `count` vectors, the index of the best centroid by `metric` (for cosine the
-   * caller passes normalised vectors and centroids and metric "dotproduct").
+   * For each of `count` vectors, the index of the best centroid by `metric` (cosine is
+   * handled directly: vectors and centroids need not be normalised).
    * Writes `assignments[i]` and, when given, `scores[i]`.
    */
   assignNearest(
