@@ -10,7 +10,7 @@
 import { invalidArgument, NeedleError } from "../../storage/errors.ts";
 
 /** Deepest JSON nesting accepted in any request body (a filter nests a few levels). */
-export const jsonDepthMax = 64;
+const jsonDepthMax = 64;
 
 export async function readJsonBody(request: Request, bytesMax: number): Promise<unknown> {
   const text = await readTextBody(request, bytesMax);
@@ -29,7 +29,7 @@ export async function readJsonBody(request: Request, bytesMax: number): Promise<
   return parsed;
 }
 
-export async function readTextBody(request: Request, bytesMax: number): Promise<string> {
+async function readTextBody(request: Request, bytesMax: number): Promise<string> {
   const declared = request.headers.get("content-length");
   if (declared !== null) {
     const declaredBytes = Number(declared);

@@ -16,7 +16,7 @@ import { onDemand, vectorFieldsOut } from "../library/shapes.ts";
 import * as schemas from "../schemas/mod.ts";
 import type { JsonObject } from "./requests.ts";
 
-export const apiVersionNewest = "2026-07";
+const apiVersionNewest = "2026-07";
 export type IndexModelVersion = "2026-07" | "2026-04";
 
 /** `YYYY-MM` strings compare correctly as text; anything older than 2026-07 gets the old model. */
@@ -45,7 +45,7 @@ const snakeOfCamel: Readonly<Record<string, string>> = Object.fromEntries(
  * Renames known snake_case keys to camelCase, recursively, except inside `tags` and
  * `schema.fields`, whose keys are the user's own names.
  */
-export function camelizeControlBody(value: unknown, userKeyed = false): unknown {
+function camelizeControlBody(value: unknown, userKeyed = false): unknown {
   if (Array.isArray(value)) return value.map((item) => camelizeControlBody(item));
   if (value === null || typeof value !== "object") return value;
   const out: JsonObject = {};

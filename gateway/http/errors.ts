@@ -13,7 +13,7 @@ import { asNeedleError, type ErrorCode, type NeedleError } from "../../storage/e
 export type Plane = "control" | "data";
 
 /** Seconds a client is told to wait when a retryable error carries no hint of its own. */
-export const retryAfterDefaultSeconds = 1;
+const retryAfterDefaultSeconds = 1;
 
 interface StatusInfo {
   status: number;

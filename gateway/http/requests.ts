@@ -23,7 +23,7 @@ export function parseNamespace(value: unknown, field = "namespace"): string {
 }
 
 /** The body as an object; anything else (array, number, string) is refused by name. */
-export function bodyObject(raw: unknown): JsonObject {
+function bodyObject(raw: unknown): JsonObject {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     schemas.fail("body", "must be a JSON object", "object", raw);
   }

@@ -29,8 +29,7 @@ import {
   parseUpsert,
   recordId,
 } from "../schemas/mod.ts";
-import type { Session } from "./session.ts";
-import { lsnWaitMsMax } from "./session.ts";
+import { lsnWaitMsMax, type Session } from "./session.ts";
 import { matchOut, namespaceOut, recordsById, statsOut, withLsn } from "./shapes.ts";
 import type {
   CreateNamespaceOptions,
