@@ -215,13 +215,22 @@ function isAscending(values: Uint32Array): boolean {
   return true;
 }
 
+/**
+ * Set by RowBitmap.#wrap for the one constructor call it makes, so wrapping a bitmap the
+ * library returned (clone, deserialize, and, or) adopts it instead of first allocating an
+ * empty one in WASM and freeing it again.
+ */
+let innerToAdopt: RoaringBitmap32 | undefined;
+
 export class RowBitmap implements Disposable, Iterable<number> {
   #inner: RoaringBitmap32 | undefined;
 
   /** An empty bitmap. */
   constructor() {
+    const inner = innerToAdopt;
+    innerToAdopt = undefined;
     assert(initialized, "initBitmaps() was awaited before using bitmaps");
-    this.#inner = this.#adopt(new RoaringBitmap32());
+    this.#inner = this.#adopt(inner ?? new RoaringBitmap32());
   }
 
   #adopt(inner: RoaringBitmap32): RoaringBitmap32 {
@@ -232,17 +241,8 @@ export class RowBitmap implements Disposable, Iterable<number> {
 
   /** Wraps a bitmap this module made; the new RowBitmap owns it. */
   static #wrap(inner: RoaringBitmap32): RowBitmap {
-    const bitmap = new RowBitmap();
-    bitmap.#replace(inner);
-    return bitmap;
-  }
-
-  #replace(inner: RoaringBitmap32): void {
-    const old = this.#live();
-    finalizer.unregister(this);
-    old.dispose();
-    liveCount--;
-    this.#inner = this.#adopt(inner);
+    innerToAdopt = inner;
+    return new RowBitmap();
   }
 
   #live(): RoaringBitmap32 {
