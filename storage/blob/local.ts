@@ -15,13 +15,14 @@ import type { Dirent } from "node:fs";
 import { readdir, readFile, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { NeedleError } from "../errors.ts";
-import { ensureDirectoryDurably, fsyncDirectory, ioError, isNotFound, writeFileDurably } from "../fsync.ts";
+import { ensureDirectoryDurably, fsyncDirectory, ioError, writeFileDurably } from "../fsync.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { validateBlobKey, validateBlobPrefix } from "./keys.ts";
 
 /** How many times put recreates a parent directory that a concurrent delete removed. */
 const putAttemptsMax = 3;
 
+/** The operating system's code (ENOENT, ...) of an error, looking inside our IO NeedleErrors. */
 function errorCode(error: unknown): unknown {
   const direct = (error as { code?: unknown } | null)?.code;
   if (typeof direct === "string" && direct !== "IO") return direct;
@@ -147,7 +148,7 @@ export class LocalBlobStore implements BlobStore {
       entries = await readdir(dir, { withFileTypes: true });
     } catch (error) {
       const code = errorCode(error);
-      if (isNotFound(error) || code === "ENOTDIR") return;
+      if (code === "ENOENT" || code === "ENOTDIR") return;
       throw ioError(dir, "list blobs", error);
     }
     for (const entry of entries) {

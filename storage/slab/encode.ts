@@ -17,7 +17,7 @@
 
 import { inverseNorm as kernelInverseNorm } from "../../ffi/mod.ts";
 import type { Metric, SparseValues, VectorRecord } from "../types.ts";
-import { NeedleError, invalidArgument } from "../errors.ts";
+import { invalidArgument } from "../errors.ts";
 import { type Bookkeeping, isMetric, metadataProblem, packr } from "./codec.ts";
 import {
   SectionKind,
@@ -47,7 +47,7 @@ import {
   sourceSlabsMax,
   u32Max,
 } from "./format.ts";
-import { compareByteRanges, encodeId } from "./ids.ts";
+import { compareByteRanges, encodeId, idDecoder } from "./ids.ts";
 
 export interface SlabBuildInput {
   slabId: string;
@@ -477,14 +477,11 @@ function sortRowsById(idBytes: Uint8Array[]): Uint32Array {
   const order = Array.from({ length: idBytes.length }, (_, row) => row).sort(compare);
   for (let i = 1; i < order.length; i++) {
     if (compare(order[i - 1]!, order[i]!) === 0) {
-      throw new NeedleError(
-        "INVALID_ARGUMENT",
+      throw invalidArgument(
+        `records[${order[i]}].id`,
         `duplicate id in one slab: rows ${order[i - 1]} and ${order[i]}`,
-        {
-          field: `records[${order[i]}].id`,
-          limit: "unique ids",
-          received: new TextDecoder().decode(idBytes[order[i]!]!),
-        },
+        "unique ids",
+        idDecoder.decode(idBytes[order[i]!]!),
       );
     }
   }
