@@ -360,6 +360,63 @@ describe("data plane", () => {
     expect(deleted.headers.get(lsnHeader)).toBe("44");
   });
 
+  test("records and matches: sparse values as plain arrays, values [] when absent, exact keys", async () => {
+    const sparse = { indices: new Uint32Array([2, 9]), values: new Float32Array([0.5, 0.25]) };
+    const { engine } = fakeEngine({
+      query: async (_i, namespace) => ({
+        matches: [{ id: "m", score: 0.75, sparseValues: sparse }],
+        namespace,
+        readUnits: 1,
+        lsn: 7n,
+      }),
+      fetch: async (_i, namespace) => ({
+        records: [
+          { id: "dense", values: new Float32Array([1, 0, 0]), metadata: { genre: "a", tags: ["x"] } },
+          { id: "sparse-only", sparseValues: sparse },
+        ],
+        namespace,
+        readUnits: 2,
+        lsn: 8n,
+      }),
+    });
+    const app = createApp(engine, { apiKeys: ["k"], publicUrl });
+    const query = await app.request("/index/a/query", json("POST", { topK: 1, vector: [1, 2, 3] }));
+    expect(await query.json()).toEqual({
+      results: [],
+      matches: [{ id: "m", score: 0.75, values: [], sparseValues: { indices: [2, 9], values: [0.5, 0.25] } }],
+      namespace: "",
+      usage: { readUnits: 1 },
+    });
+    const fetched = await app.request("/index/a/vectors/fetch?ids=dense&ids=sparse-only", get);
+    expect(await fetched.json()).toEqual({
+      vectors: {
+        dense: { id: "dense", values: [1, 0, 0], metadata: { genre: "a", tags: ["x"] } },
+        "sparse-only": {
+          id: "sparse-only",
+          values: [],
+          sparseValues: { indices: [2, 9], values: [0.5, 0.25] },
+        },
+      },
+      namespace: "",
+      usage: { readUnits: 2 },
+    });
+  });
+
+  test("a sparse index's 2026-07 model has the _sparse_values field and on-demand read capacity", async () => {
+    const { engine } = fakeEngine({
+      describeIndex: async (name) => ({
+        ...description(name as string),
+        dimension: undefined,
+        metric: "dotproduct",
+        vectorType: "sparse",
+      }),
+    });
+    const app = createApp(engine, { apiKeys: ["k"], publicUrl });
+    const model = (await (await app.request("/indexes/s", get)).json()) as Record<string, unknown>;
+    expect(model.schema).toEqual({ fields: { _sparse_values: { type: "sparse_vector" } } });
+    expect(model.read_capacity).toEqual({ mode: "OnDemand", status: { state: "Ready" } });
+  });
+
   test("reads wait for X-Needle-Min-Lsn; a malformed one is a 400", async () => {
     const { engine, calls } = fakeEngine();
     const app = createApp(engine, { apiKeys: ["k"], publicUrl });
