@@ -72,7 +72,7 @@ export const slabRowsMax = 1 << 26;
  * Bun 1.4.5 (JavaScriptCore) cannot create an ArrayBuffer or a memory mapping larger than
  * 4 GiB (measured: 2^32 bytes map, 2^32 + 4096 fail with "Out of memory"), and a slab is
  * mapped whole. Compaction must size its outputs below this: a dense row costs about
- * 5 * dim + 12 bytes plus its id, sparse entries and metadata.
+ * 5 * dim + 16 bytes plus its id, sparse entries and metadata.
  */
 export const slabBytesMax = 2 ** 32;
 export const dimMax = 20_000;
