@@ -4,6 +4,7 @@
  * contract. Not a test file itself: it registers tests when called.
  */
 import { afterEach, describe, expect, test } from "bun:test";
+import { seededRandom } from "../../ffi/seeded-random.ts";
 import { NeedleError } from "../errors.ts";
 import type { BlobStore } from "./blob-store.ts";
 
@@ -16,12 +17,9 @@ export interface BlobStoreFixture {
 const suiteSeed = 0x5eed_b10b;
 
 function seededBytes(length: number, seed: number): Uint8Array {
+  const random = seededRandom(seed);
   const bytes = new Uint8Array(length);
-  let state = seed >>> 0;
-  for (let i = 0; i < length; i++) {
-    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
-    bytes[i] = state >>> 24;
-  }
+  for (let i = 0; i < length; i++) bytes[i] = Math.floor(random() * 256);
   return bytes;
 }
 
