@@ -1,7 +1,7 @@
 /**
  * A full round trip through `open(dir)`: the embedded library on the real engine, checked
  * against brute-force float64 references computed here. Seeded; the seed is printed and can be
- * replayed with NEEDLE_SEED.
+ * replayed with NEEDLE_TEST_SEED.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -13,8 +13,8 @@ import { open } from "./mod.ts";
 import type { PineconeRecord, QueryResponse, RecordSparseValues } from "./types.ts";
 import { seededRandom } from "../../ffi/seeded-random.ts";
 
-const seed = Number(process.env.NEEDLE_SEED ?? Math.floor(Math.random() * 2 ** 31));
-console.log(`library.test.ts seed=${seed} (replay with NEEDLE_SEED=${seed})`);
+const seed = Number(process.env.NEEDLE_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31));
+console.log(`library.test.ts seed=${seed} (replay with NEEDLE_TEST_SEED=${seed})`);
 
 const random = seededRandom(seed);
 const vector = (dimension: number) => Array.from({ length: dimension }, () => random() * 2 - 1);
