@@ -28,7 +28,9 @@ import { assert, corruption, NeedleError } from "./errors.ts";
 export const rowNumberEnd = 2 ** 32;
 
 let initialized = false;
+/** RowBitmaps created and not yet disposed nor collected. */
 let liveCount = 0;
+/** RowBitmaps the finalizer freed because nobody disposed them. */
 let leakedCount = 0;
 
 /** Awaits the WASM module once; safe to call many times. */
@@ -45,14 +47,9 @@ const finalizer = new FinalizationRegistry<RoaringBitmap32>((inner) => {
   leakedCount++;
 });
 
-/** RowBitmaps created and not yet disposed (nor collected). For leak tests and metrics. */
-export function liveBitmapCount(): number {
-  return liveCount;
-}
-
 /**
- * RowBitmaps created and never disposed, whether still alive or already finalized. Unlike
- * liveBitmapCount it does not move when the garbage collector runs, so tests compare it.
+ * RowBitmaps created and never disposed, whether still alive or already finalized. Unlike a
+ * count of live ones it does not move when the garbage collector runs, so tests compare it.
  */
 export function undisposedBitmapCount(): number {
   return liveCount + leakedCount;

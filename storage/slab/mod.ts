@@ -2,7 +2,7 @@
  * Slabs: immutable, self-describing files holding a batch of records of one namespace.
  * The byte layout is in SPEC.md beside this file.
  */
-export { encodeSlab, int8Code, int8Scale, inverseNorm, type SlabBuildInput } from "./encode.ts";
+export { encodeSlab, inverseNorm, type SlabBuildInput } from "./encode.ts";
 export { SlabReader, type SlabInfo } from "./reader.ts";
 export { compareIds } from "./ids.ts";
 export {
