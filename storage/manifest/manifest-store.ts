@@ -52,16 +52,19 @@ export class ManifestStore<T> {
     this.name = name;
   }
 
-  /** Committed versions on disk, ascending. An absent directory holds none. */
-  private async committedVersions(): Promise<number[]> {
-    let names: string[];
+  /** File names in the directory. An absent directory holds none. */
+  private async fileNames(): Promise<string[]> {
     try {
-      names = await readdir(this.dir);
+      return await readdir(this.dir);
     } catch (error) {
       if (isNotFound(error)) return [];
       throw ioError(this.dir, "list manifest directory", error);
     }
-    return names
+  }
+
+  /** The committed versions among `fileNames`, ascending. */
+  private committedVersions(fileNames: string[]): number[] {
+    return fileNames
       .map((fileName) => parseManifestFileName(this.name, fileName))
       .filter((version): version is number => version !== undefined)
       .sort((a, b) => a - b);
@@ -72,7 +75,7 @@ export class ManifestStore<T> {
    * naming the file if the newest committed file fails a check (see the load rule above).
    */
   async load(): Promise<{ version: number; body: T } | undefined> {
-    const version = (await this.committedVersions()).at(-1);
+    const version = this.committedVersions(await this.fileNames()).at(-1);
     if (version === undefined) return undefined;
     const path = join(this.dir, manifestFileName(this.name, version));
     let bytes: Uint8Array;
@@ -96,29 +99,32 @@ export class ManifestStore<T> {
   }
 
   private async commitNow(body: T): Promise<number> {
-    const versions = await this.committedVersions();
+    // One listing serves both the next version and the clean-up: this store is the only
+    // writer (invariant 4), so nothing else adds files meanwhile.
+    const fileNames = await this.fileNames();
+    const versions = this.committedVersions(fileNames);
     const version = (versions.at(-1) ?? 0) + 1;
     if (version === 1) await ensureDirectoryDurably(this.dir);
     await writeFileDurably(
       join(this.dir, manifestFileName(this.name, version)),
       encodeManifestFile(version, body),
     );
-    await this.removeStale(versions.filter((old) => old < version - 1));
+    const temporaryPrefix = `.${this.name}.`;
+    await this.removeStale([
+      ...versions.filter((old) => old < version - 1).map((old) => manifestFileName(this.name, old)),
+      ...fileNames.filter((fileName) => isTemporaryName(fileName) && fileName.startsWith(temporaryPrefix)),
+    ]);
     return version;
   }
 
   /**
-   * Deletes superseded versions and unfinished commits. Best effort: the commit is already
-   * durable, so a failure here must not report the commit as failed; the next commit retries.
+   * Deletes superseded versions and unfinished commits (left by a crash before this commit
+   * listed the directory). Best effort: the commit is already durable, so a failure here
+   * must not report the commit as failed; the next commit retries.
    */
-  private async removeStale(oldVersions: number[]): Promise<void> {
-    const doomed = oldVersions.map((old) => manifestFileName(this.name, old));
+  private async removeStale(doomed: string[]): Promise<void> {
+    if (doomed.length === 0) return;
     try {
-      const temporaryPrefix = `.${this.name}.`;
-      for (const fileName of await readdir(this.dir)) {
-        if (isTemporaryName(fileName) && fileName.startsWith(temporaryPrefix)) doomed.push(fileName);
-      }
-      if (doomed.length === 0) return;
       await Promise.all(doomed.map((fileName) => unlink(join(this.dir, fileName)).catch(() => undefined)));
       await fsyncDirectory(this.dir);
     } catch {
