@@ -18,9 +18,20 @@ export function ioError(file: string, action: string, cause: unknown): NeedleErr
   return new NeedleError("IO", `${file}: ${action} failed: ${reason}`, { file, cause });
 }
 
+/**
+ * The operating system's code of an error (ENOENT, EISDIR, ...), looking through an IO
+ * NeedleError made by ioError to its cause; undefined when there is none.
+ */
+export function osErrorCode(error: unknown): string | undefined {
+  const direct = (error as { code?: unknown } | null)?.code;
+  if (typeof direct === "string" && direct !== "IO") return direct;
+  const cause = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
+  return typeof cause === "string" ? cause : undefined;
+}
+
 /** True when `error` is the operating system's "no such file or directory". */
 export function isNotFound(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === "ENOENT";
+  return osErrorCode(error) === "ENOENT";
 }
 
 /** Path of a fresh temporary file beside `path`. */
@@ -63,7 +74,7 @@ export async function ensureDirectoryDurably(dir: string): Promise<void> {
     await mkdir(dir);
   } catch (error) {
     // Another writer may have created it meanwhile; that is fine.
-    if ((error as { code?: unknown }).code !== "EEXIST") throw ioError(dir, "create directory", error);
+    if (osErrorCode(error) !== "EEXIST") throw ioError(dir, "create directory", error);
   }
   await fsyncDirectory(parent);
 }

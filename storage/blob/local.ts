@@ -15,19 +15,12 @@ import type { Dirent } from "node:fs";
 import { readdir, readFile, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { NeedleError } from "../errors.ts";
-import { ensureDirectoryDurably, fsyncDirectory, ioError, writeFileDurably } from "../fsync.ts";
+import { ensureDirectoryDurably, fsyncDirectory, ioError, osErrorCode, writeFileDurably } from "../fsync.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { validateBlobKey, validateBlobPrefix } from "./keys.ts";
 
 /** How many times put recreates a parent directory that a concurrent delete removed. */
 const putAttemptsMax = 3;
-
-/** The operating system's code (ENOENT, ...) of an error, looking inside our IO NeedleErrors. */
-function errorCode(error: unknown): unknown {
-  const direct = (error as { code?: unknown } | null)?.code;
-  if (typeof direct === "string" && direct !== "IO") return direct;
-  return ((error as { cause?: { code?: unknown } } | null)?.cause as { code?: unknown } | undefined)?.code;
-}
 
 function notFound(key: string): NeedleError {
   return new NeedleError("NOT_FOUND", `blob ${JSON.stringify(key)} does not exist`, {
@@ -57,7 +50,7 @@ export class LocalBlobStore implements BlobStore {
         await writeFileDurably(path, bytes);
         return;
       } catch (error) {
-        const code = errorCode(error);
+        const code = osErrorCode(error);
         if (code === "EISDIR" || code === "ENOTDIR" || code === "EEXIST") {
           throw new NeedleError(
             "FAILED_PRECONDITION",
@@ -78,7 +71,7 @@ export class LocalBlobStore implements BlobStore {
       const buffer = await readFile(path);
       return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
     } catch (error) {
-      const code = errorCode(error);
+      const code = osErrorCode(error);
       if (code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR") throw notFound(key);
       throw ioError(path, "read blob", error);
     }
@@ -98,7 +91,7 @@ export class LocalBlobStore implements BlobStore {
     try {
       return (await stat(path)).isFile();
     } catch (error) {
-      const code = errorCode(error);
+      const code = osErrorCode(error);
       if (code === "ENOENT" || code === "ENOTDIR") return false;
       throw ioError(path, "stat blob", error);
     }
@@ -109,7 +102,7 @@ export class LocalBlobStore implements BlobStore {
     try {
       await unlink(path);
     } catch (error) {
-      const code = errorCode(error);
+      const code = osErrorCode(error);
       if (code === "ENOENT" || code === "ENOTDIR") return;
       if (code === "EISDIR" || code === "EPERM") return; // a "folder", not a blob: nothing to delete
       throw ioError(path, "delete blob", error);
@@ -147,7 +140,7 @@ export class LocalBlobStore implements BlobStore {
     try {
       entries = await readdir(dir, { withFileTypes: true });
     } catch (error) {
-      const code = errorCode(error);
+      const code = osErrorCode(error);
       if (code === "ENOENT" || code === "ENOTDIR") return;
       throw ioError(dir, "list blobs", error);
     }
