@@ -191,15 +191,15 @@ export function validateSlab(bytes: Uint8Array, name: string): { info: SlabInfo;
       fail(`${label}: checksum mismatch`);
     }
     if (!knownSectionKinds.has(kind)) {
+      // Optional and unknown: kept in the table (bookkeeping lists it), never read.
       if ((flags & sectionFlagRequired) !== 0) {
         fail(
           `${label}: required section kind ${kind} is unknown to this reader (written by a newer Needle?)`,
         );
       }
-      sections.set(kind, { kind, flags, offset, length });
-      continue; // Optional and unknown: skipped.
+    } else if (encoding !== sectionEncodingPlain) {
+      fail(`${label}: unknown encoding ${encoding}`);
     }
-    if (encoding !== sectionEncodingPlain) fail(`${label}: unknown encoding ${encoding}`);
     sections.set(kind, { kind, flags, offset, length });
   }
   checkZero(bytes, previousEnd, tableOffset, name);
