@@ -39,7 +39,7 @@ describe("memtable", () => {
     expect(memtable.inverseNorms[memtable.rowOf("id2")]).toBeCloseTo(1 / Math.sqrt(4 + 9 + 16), 6);
   });
 
-  test("sorted live ids are in code-unit order and follow changes", () => {
+  test("sorted live ids are in compareIds order and follow changes", () => {
     const memtable = new Memtable(3);
     for (const id of ["b", "a", "c", "aa", "B"]) memtable.append(record(id, 1), 1n);
     expect(memtable.sortedLiveIds()).toEqual(["B", "a", "aa", "b", "c"]);
