@@ -13,7 +13,7 @@ beforeAll(async () => {
   await initBitmaps();
 });
 
-const seed = Number(process.env.NEEDLE_SEED ?? Date.now() % 1_000_000);
+const seed = Number(process.env.NEEDLE_TEST_SEED ?? Date.now() % 1_000_000);
 console.log(`bitmap.test seed=${seed}`);
 
 function randomRows(random: () => number, count: number, end: number): number[] {

@@ -10,8 +10,8 @@ beforeAll(async () => {
   await initBitmaps();
 });
 
-const seed = Number(process.env.NEEDLE_SEED ?? Date.now() % 1_000_000_000);
-console.log(`metadata-index.test seed=${seed} (replay with NEEDLE_SEED=${seed})`);
+const seed = Number(process.env.NEEDLE_TEST_SEED ?? Date.now() % 1_000_000_000);
+console.log(`metadata-index.test seed=${seed} (replay with NEEDLE_TEST_SEED=${seed})`);
 
 const movies: (Metadata | undefined)[] = [
   { genre: "drama", year: 2019, rating: 7.5, tags: ["classic", "long"], awarded: true },

@@ -5,7 +5,7 @@
  *   (b) MetadataIndex.decode(encodeMetadataIndex(rows)).evaluate(parseFilter(raw)),
  * equal exactly the rows matched by (c) `referenceMatches`, a naive evaluator of the RAW JSON
  * filter written here from the semantics text, sharing no code with evaluate.ts or parse.ts.
- * Replay a failure with NEEDLE_SEED=<seed printed below>.
+ * Replay a failure with NEEDLE_TEST_SEED=<seed printed below>.
  */
 import { beforeAll, expect, test } from "bun:test";
 import { initBitmaps } from "../bitmap.ts";
@@ -19,8 +19,8 @@ beforeAll(async () => {
   await initBitmaps();
 });
 
-const seed = Number(process.env.NEEDLE_SEED ?? Date.now() % 1_000_000_000);
-console.log(`filter property test seed=${seed} (replay with NEEDLE_SEED=${seed})`);
+const seed = Number(process.env.NEEDLE_TEST_SEED ?? Date.now() % 1_000_000_000);
+console.log(`filter property test seed=${seed} (replay with NEEDLE_TEST_SEED=${seed})`);
 
 // ---------------------------------------------------------------------------------------
 // The reference: Pinecone's filter semantics, read literally from the JSON.
