@@ -19,7 +19,6 @@ import type { BlobStore } from "../../storage/blob/mod.ts";
 import { assert } from "../../storage/errors.ts";
 import { encodeMetadataIndex } from "../../storage/filter/mod.ts";
 import type { ManifestStore } from "../../storage/manifest/mod.ts";
-import { Memtable } from "../../storage/memtable/mod.ts";
 import { encodeSlab } from "../../storage/slab/mod.ts";
 import type { VectorRecord } from "../../storage/types.ts";
 import { namespaceKey, slabKey } from "../layout.ts";
@@ -44,7 +43,7 @@ export async function flushNamespace(state: NamespaceState, deps: FlushDeps): Pr
   const liveRows = frozen.liveRows();
   frozen.freeze();
   state.frozen.unshift(frozen);
-  state.memtable = new Memtable(frozen.dim);
+  state.memtable = state.newMemtable();
   const flushedLsn = state.appliedLsn;
   const explicit = state.explicit;
   const slabSnapshot = state.slabs.map((slab) => ({ slab, live: slab.live.slice() }));

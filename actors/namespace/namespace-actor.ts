@@ -44,7 +44,9 @@ export function namespaceFactory(settings: NamespaceSettings) {
     const config = settings.indexConfig(index);
     const dir = namespaceDir(settings.dataDir, index, namespace);
     const manifests = new ManifestStore<NamespaceManifest>(dir, "manifest");
-    const state = new NamespaceState(config, namespace, context.transport);
+    const rowBytes = Math.max(1, (config.dimension ?? 0) * 4);
+    const rowsHint = Math.min(settings.flushRowsMax, Math.ceil(settings.flushBytesMax / rowBytes));
+    const state = new NamespaceState(config, namespace, context.transport, rowsHint);
     const loaded = await manifests.load();
     if (loaded) {
       const body = loaded.body;

@@ -41,8 +41,14 @@ export class NamespaceState {
     readonly index: IndexConfig,
     readonly namespace: string,
     private readonly transport: Transport,
+    /** Rows a memtable likely holds before its flush (see Memtable's constructor). */
+    readonly memtableRowsHint: number,
   ) {
-    this.memtable = new Memtable(index.dimension ?? 0);
+    this.memtable = this.newMemtable();
+  }
+
+  newMemtable(): Memtable {
+    return new Memtable(this.dim, this.memtableRowsHint);
   }
 
   get dim(): number {

@@ -36,7 +36,8 @@ class WriterActor implements Actor {
     const message = payload as WriterMessage;
     switch (verb) {
       case "append":
-        return this.log.append(encodeLogBody((message as { body: LogBody }).body));
+        // The encoded payload is ours alone: hand it to the log without a copy.
+        return this.log.append(encodeLogBody((message as { body: LogBody }).body), { owned: true });
       case "replay": {
         const { afterLsn, namespace } = message as { afterLsn: bigint; namespace?: string };
         const records: ReplayedRecord[] = [];

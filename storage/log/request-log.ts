@@ -96,6 +96,7 @@ export class RequestLog {
   private durableLsn: bigint;
   private nextLsn: bigint;
   private readonly queue: PendingAppend[] = [];
+  private reusableBatch = new Uint8Array(0);
   private flushing: Promise<void> | undefined;
   private failure: NeedleError | undefined;
   private closed = false;
@@ -165,9 +166,11 @@ export class RequestLog {
    * Appends one batch. Assigns the next LSN, writes, and resolves only after fsync (group
    * commit: appends arriving while a write+fsync is in flight are written together with ONE
    * fsync). The payload is opaque bytes; the log copies it at once, so the caller may reuse
-   * its buffer (msgpackr's pack output, for one, is a view of a shared buffer).
+   * its buffer (msgpackr's pack output, for one, is a view of a shared buffer) — unless the
+   * caller passes `owned: true`, handing the buffer over: it must never touch it again. That
+   * spares a copy of every payload (megabytes per batch of vectors).
    */
-  append(payload: Uint8Array): Promise<bigint> {
+  append(payload: Uint8Array, options: { owned?: boolean } = {}): Promise<bigint> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     if (this.closed)
       return Promise.reject(new NeedleError("UNAVAILABLE", `request log ${this.dir} is closed`));
@@ -184,9 +187,21 @@ export class RequestLog {
     const lsn = this.nextLsn;
     this.nextLsn += 1n;
     return new Promise<bigint>((resolve, reject) => {
-      this.queue.push({ lsn, payload: payload.slice(), resolve, reject });
+      this.queue.push({ lsn, payload: options.owned ? payload : payload.slice(), resolve, reject });
       if (this.flushing === undefined) this.startFlush();
     });
+  }
+
+  /**
+   * The buffer a batch is encoded into, reused from batch to batch: its pages stay mapped, so
+   * encoding does not pay for fresh memory each time. Only one flush loop runs, and it awaits
+   * each write before encoding the next batch, so the buffer is never shared.
+   */
+  private batchBuffer(bytes: number): Uint8Array {
+    if (this.reusableBatch.byteLength < bytes) {
+      this.reusableBatch = new Uint8Array(Math.max(bytes, this.reusableBatch.byteLength * 2));
+    }
+    return this.reusableBatch.subarray(0, bytes);
   }
 
   /** Step 1: one flush loop at a time; restarted if appends slipped in as the previous one ended. */
@@ -220,7 +235,7 @@ export class RequestLog {
         // Step 3.
         if (this.activeSizeBytes >= this.segmentBytesMax) await this.roll(batch[0]!.lsn);
         // Step 4.
-        const buffer = new Uint8Array(batchBytes);
+        const buffer = this.batchBuffer(batchBytes);
         let offset = 0;
         let expectedLsn = this.durableLsn + 1n;
         for (const pending of batch) {

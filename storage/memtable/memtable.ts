@@ -42,7 +42,16 @@ export class Memtable {
   private readonly idToRow = new Map<string, number>();
   private sortedLiveIdsCache: string[] | undefined;
 
-  constructor(dim: number) {
+  /**
+   * `rowsHint`: how many rows the memtable will likely hold before it is flushed. Past its
+   * first few rows it grows straight to that capacity: fresh buffers cost nothing until
+   * touched (the OS maps pages lazily), while doubling copies every row several times and
+   * touches each page again. Tiny namespaces never pass the first step.
+   */
+  constructor(
+    dim: number,
+    private readonly rowsHint = initialRowCapacity,
+  ) {
     assert(Number.isInteger(dim) && dim >= 0, "memtable dimension is a non-negative integer");
     this.dim = dim;
   }
@@ -175,7 +184,8 @@ export class Memtable {
   }
 
   private grow(): void {
-    const capacity = Math.max(initialRowCapacity, this.capacity * 2);
+    const capacity =
+      this.capacity < initialRowCapacity ? initialRowCapacity : Math.max(this.capacity * 2, this.rowsHint);
     const vectors = new Float32Array(capacity * this.dim);
     vectors.set(this.vectorBuffer);
     const norms = new Float32Array(capacity);
