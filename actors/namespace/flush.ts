@@ -6,8 +6,9 @@
  *      snapshot of what the manifest will say: flushedLsn = appliedLsn, and a copy of every
  *      slab's live bitset. Writes after this point have larger LSNs and are replayed from the
  *      log after a crash, so the snapshot must not include their effects.
- *   2. Build the L0 slab from the frozen memtable's rows that were live at the freeze, write it
- *      to the blob store (durable before step 3).
+ *   2. Build the L0 slab from the frozen memtable's rows that were live at the freeze (on the
+ *      slab-builder thread, so writes and reads go on meanwhile), write it to the blob store
+ *      (durable before step 3).
  *   3. Commit the manifest (atomic rename). A crash before this leaves the previous manifest
  *      valid and the new slab an orphan, removed at the next start.
  *   4. Swap (synchronous): the frozen memtable leaves, the new slab joins with the rows killed
@@ -17,14 +18,13 @@
  */
 import type { BlobStore } from "../../storage/blob/mod.ts";
 import { assert } from "../../storage/errors.ts";
-import { encodeMetadataIndex } from "../../storage/filter/mod.ts";
 import type { ManifestStore } from "../../storage/manifest/mod.ts";
-import { encodeSlab } from "../../storage/slab/mod.ts";
-import type { VectorRecord } from "../../storage/types.ts";
 import { namespaceKey, slabKey } from "../layout.ts";
 import { address } from "../runtime/mod.ts";
 import { countLive, deletedBytes } from "./deletions.ts";
 import type { NamespaceManifest, SlabEntry, SlabManifestEntry } from "./manifest.ts";
+import { jobFromMemtable } from "./slab-build-job.ts";
+import { buildSlab } from "./slab-builder.ts";
 import type { NamespaceState } from "./state.ts";
 
 export interface FlushDeps {
@@ -53,20 +53,19 @@ export async function flushNamespace(state: NamespaceState, deps: FlushDeps): Pr
   let newSlabId: string | undefined;
   if (liveRows.length > 0) {
     newSlabId = `${deps.slabIdPrefix}-${String(state.nextSlabSeq++).padStart(8, "0")}`;
-    // Views, not copies: the frozen memtable's rows no longer change.
-    const records: VectorRecord[] = liveRows.map((row) => frozen.recordView(row));
-    const bytes = encodeSlab({
-      slabId: newSlabId,
-      namespace: state.namespace,
-      level: 0,
-      dim: state.dim,
-      metric: state.index.metric,
-      records,
-      minLsn: frozen.minLsn,
-      maxLsn: frozen.maxLsn,
-      sourceSlabs: [],
-      metadataIndex: encodeMetadataIndex(records.map((record) => record.metadata)),
-    });
+    // One compact copy of the live rows goes to the builder thread; encoding happens there.
+    const bytes = await buildSlab(
+      jobFromMemtable(frozen, liveRows, {
+        slabId: newSlabId,
+        namespace: state.namespace,
+        level: 0,
+        dim: state.dim,
+        metric: state.index.metric,
+        minLsn: frozen.minLsn,
+        maxLsn: frozen.maxLsn,
+        sourceSlabs: [],
+      }),
+    );
     await deps.blobs.put(slabKey(state.index.name, newSlabId), bytes);
     newSlab = {
       id: newSlabId,

@@ -52,13 +52,10 @@ describe("memtable", () => {
     const memtable = new Memtable(3);
     memtable.append(record("a", 1), 1n);
     memtable.append(record("b", 2), 2n);
-    expect(() => memtable.recordView(0)).toThrow(NeedleError);
     memtable.freeze();
     expect(() => memtable.append(record("c", 3), 3n)).toThrow(NeedleError);
-    // A frozen memtable hands out views (no copies) for the flush; a record is still a copy.
-    const view = memtable.recordView(1);
-    expect(Array.from(view.values!)).toEqual([2, 3, 4]);
-    expect(view.values!.buffer).toBe(memtable.vectors.buffer);
+    // Records handed out are copies, never views of the memtable's buffer.
+    expect(Array.from(memtable.record(1).values!)).toEqual([2, 3, 4]);
     expect(memtable.record(1).values!.buffer).not.toBe(memtable.vectors.buffer);
     expect(memtable.kill("a")).toBe(true);
     memtable.killAll();
@@ -86,7 +83,7 @@ describe("memtable", () => {
     ];
     for (const [i, row] of rows.entries()) memtable.append(row, BigInt(i + 1));
     memtable.freeze();
-    const records = memtable.liveRows().map((row) => memtable.recordView(row));
+    const records = memtable.liveRows().map((row) => memtable.record(row));
     const slab = SlabReader.fromBytes(
       encodeSlab({
         slabId: "s1",

@@ -100,17 +100,6 @@ export class Memtable {
     return this.recordWith(row, this.values(row));
   }
 
-  /**
-   * The record with its dense values as a view into the memtable's buffer, not a copy. Only
-   * for a frozen memtable (whose rows never change) while it is being written out.
-   */
-  recordView(row: number): VectorRecord {
-    assert(this.frozen, "record views are taken from frozen memtables only");
-    const values =
-      this.dim > 0 ? this.vectorBuffer.subarray(row * this.dim, (row + 1) * this.dim) : undefined;
-    return this.recordWith(row, values);
-  }
-
   private recordWith(row: number, values: Float32Array | undefined): VectorRecord {
     const record: VectorRecord = { id: this.ids[row]! };
     if (values) record.values = values;

@@ -1,0 +1,47 @@
+/** What the flush sends to the slab-building worker: plain, cloneable columns. */
+import type { Memtable } from "../../storage/memtable/mod.ts";
+import type { SlabBuildInput } from "../../storage/slab/mod.ts";
+import type { Metadata, SparseValues, VectorRecord } from "../../storage/types.ts";
+
+export interface SlabBuildJob {
+  header: Omit<SlabBuildInput, "records" | "metadataIndex">;
+  ids: string[];
+  /** rows * dim values, row after row (empty when dim is 0); transferred, not copied. */
+  values: Float32Array<ArrayBuffer>;
+  sparse: (SparseValues | undefined)[];
+  metadata: (Metadata | undefined)[];
+}
+
+/** Collects the given rows of a frozen memtable into one job, vectors in one compact block. */
+export function jobFromMemtable(
+  memtable: Memtable,
+  rows: number[],
+  header: SlabBuildJob["header"],
+): SlabBuildJob {
+  const dim = memtable.dim;
+  const values = new Float32Array(rows.length * dim);
+  const source = memtable.vectors;
+  rows.forEach((row, i) => {
+    values.set(source.subarray(row * dim, (row + 1) * dim), i * dim);
+  });
+  return {
+    header,
+    ids: rows.map((row) => memtable.id(row)),
+    values,
+    sparse: rows.map((row) => memtable.sparseValues(row)),
+    metadata: rows.map((row) => memtable.metadata(row)),
+  };
+}
+
+export function recordsOfJob(job: SlabBuildJob): VectorRecord[] {
+  const dim = job.header.dim;
+  return job.ids.map((id, i) => {
+    const record: VectorRecord = { id };
+    if (dim > 0) record.values = job.values.subarray(i * dim, (i + 1) * dim);
+    const sparse = job.sparse[i];
+    if (sparse) record.sparseValues = sparse;
+    const metadata = job.metadata[i];
+    if (metadata) record.metadata = metadata;
+    return record;
+  });
+}
