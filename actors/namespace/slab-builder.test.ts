@@ -1,0 +1,71 @@
+import { beforeAll, expect, test } from "bun:test";
+import { seededRandom } from "../../ffi/seeded-random.ts";
+import { initBitmaps } from "../../storage/bitmap.ts";
+import { NeedleError } from "../../storage/errors.ts";
+import { encodeMetadataIndex } from "../../storage/filter/mod.ts";
+import { Memtable } from "../../storage/memtable/mod.ts";
+import { encodeSlab, SlabReader } from "../../storage/slab/mod.ts";
+import { jobFromMemtable, recordsOfJob } from "./slab-build-job.ts";
+import { buildSlab } from "./slab-builder.ts";
+
+beforeAll(() => initBitmaps());
+
+function header(dim: number) {
+  return {
+    slabId: "t-00000001",
+    namespace: "ns",
+    level: 0,
+    dim,
+    metric: "cosine" as const,
+    minLsn: 1n,
+    maxLsn: 9n,
+    sourceSlabs: [],
+    createdAt: 1_700_000_000_000,
+  };
+}
+
+test("the worker builds the same bytes as an inline encode, from the live rows only", async () => {
+  const random = seededRandom(5);
+  const memtable = new Memtable(7);
+  for (let i = 0; i < 300; i++) {
+    memtable.append(
+      {
+        id: `r${i}`,
+        values: Float32Array.from({ length: 7 }, () => random() - 0.5),
+        metadata: { i, parity: i % 2 === 0 ? "even" : "odd" },
+        ...(i % 3 === 0 ? { sparseValues: { indices: Uint32Array.of(i), values: Float32Array.of(1) } } : {}),
+      },
+      BigInt(i + 1),
+    );
+  }
+  for (let i = 0; i < 300; i += 7) memtable.kill(`r${i}`);
+  memtable.freeze();
+  const rows = memtable.liveRows();
+  const expected = (() => {
+    const job = jobFromMemtable(memtable, rows, header(7));
+    return encodeSlab({
+      ...job.header,
+      records: recordsOfJob(job),
+      metadataIndex: encodeMetadataIndex(job.metadata),
+    });
+  })();
+  const built = await buildSlab(jobFromMemtable(memtable, rows, header(7)));
+  expect(Buffer.from(built).equals(Buffer.from(expected))).toBe(true);
+  const reader = SlabReader.fromBytes(built, "built");
+  expect(reader.info.rowCount).toBe(rows.length);
+  expect(reader.rowOf("r7")).toBe(-1);
+  expect(reader.metadata(reader.rowOf("r8"))).toEqual({ i: 8, parity: "even" });
+});
+
+test("a job the encoder refuses comes back as a NeedleError, and the builder keeps working", async () => {
+  const memtable = new Memtable(2);
+  memtable.append({ id: "a", values: Float32Array.of(1, 2) }, 1n);
+  memtable.append({ id: "b", values: Float32Array.of(3, 4) }, 2n);
+  memtable.freeze();
+  const bad = jobFromMemtable(memtable, [0, 1], { ...header(2), level: -1 });
+  const error = await buildSlab(bad).catch((e) => e);
+  expect(error).toBeInstanceOf(NeedleError);
+  expect((error as NeedleError).code).toBe("INVALID_ARGUMENT");
+  const good = await buildSlab(jobFromMemtable(memtable, [0, 1], header(2)));
+  expect(SlabReader.fromBytes(good, "good").info.rowCount).toBe(2);
+});
