@@ -1,5 +1,4 @@
 import { describe, expect, test } from "bun:test";
-import { NeedleError } from "../../storage/errors.ts";
 import {
   checkDeletionProtection,
   defaultDeployment,
@@ -8,19 +7,7 @@ import {
   parseIndexName,
 } from "./indexes.ts";
 import { dimensionMax, indexNameCharsMax, tagsPerIndexMax } from "./limits.ts";
-
-function refused(action: () => unknown): NeedleError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(NeedleError);
-    const needle = error as NeedleError;
-    expect(needle.code).toBe("INVALID_ARGUMENT");
-    expect(needle.message).toContain(needle.field as string);
-    return needle;
-  }
-  throw new Error("expected a NeedleError, but nothing was thrown");
-}
+import { refused } from "./testing.ts";
 
 describe("index names", () => {
   test("valid names pass", () => {

@@ -1,5 +1,4 @@
 import { describe, expect, test } from "bun:test";
-import { NeedleError } from "../../storage/errors.ts";
 import {
   fetchByMetadataLimitMax,
   idsPerRequestMax,
@@ -19,19 +18,7 @@ import {
   parseUpdate,
   parseUpsert,
 } from "./requests.ts";
-
-function refused(action: () => unknown): NeedleError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(NeedleError);
-    const needle = error as NeedleError;
-    expect(needle.code).toBe("INVALID_ARGUMENT");
-    expect(needle.message).toContain(needle.field as string);
-    return needle;
-  }
-  throw new Error("expected a NeedleError, but nothing was thrown");
-}
+import { refused } from "./testing.ts";
 
 const ids = (count: number) => Array.from({ length: count }, (_, i) => `id-${i}`);
 

@@ -1,6 +1,5 @@
 import { describe, expect, test } from "bun:test";
 import { z } from "zod";
-import { NeedleError } from "../../storage/errors.ts";
 import { parseInput } from "./errors.ts";
 import {
   dimensionMax,
@@ -10,24 +9,11 @@ import {
   sparseEntriesMax,
 } from "./limits.ts";
 import { checkRecordsForIndex, metadata, record } from "./vectors.ts";
+import { refused } from "./testing.ts";
 
 const upsert = z.object({ records: z.array(record).min(1).max(recordsPerUpsertMax) });
 
 /** Runs `action`, expects an INVALID_ARGUMENT NeedleError, and returns it. */
-function refused(action: () => unknown): NeedleError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(NeedleError);
-    const needle = error as NeedleError;
-    expect(needle.code).toBe("INVALID_ARGUMENT");
-    expect(needle.kind).toBe("user");
-    expect(needle.message).toContain(needle.field as string);
-    return needle;
-  }
-  throw new Error("expected a NeedleError, but nothing was thrown");
-}
-
 function records(...items: unknown[]) {
   return { records: items };
 }
