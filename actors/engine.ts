@@ -37,6 +37,7 @@ import { executorFactory, slabMemoryBudgetBytesDefault } from "./executor/execut
 import { indexFactory } from "./index/index-actor.ts";
 import { canonicalNamespace, catalogDir, indexDir, namespaceKey } from "./layout.ts";
 import { namespaceFactory } from "./namespace/namespace-actor.ts";
+import { routerFactory } from "./router/router-actor.ts";
 import { type ActorKind, ActorSystem, type Address, address } from "./runtime/mod.ts";
 import { slabFactory } from "./slab/slab-actor.ts";
 import { writerFactory } from "./writer/writer-actor.ts";
@@ -51,7 +52,7 @@ interface Catalog {
 }
 
 /** Shutdown order: namespaces flush first, the writer (log) closes last. */
-const shutdownOrder: ActorKind[] = ["namespace", "index", "slab", "executor", "writer"];
+const shutdownOrder: ActorKind[] = ["namespace", "router", "index", "slab", "executor", "writer"];
 
 export async function openEngine(options: EngineOptions): Promise<Engine> {
   const log = options.log ?? ((line: string) => console.warn(line));
@@ -101,6 +102,7 @@ class EmbeddedEngine implements Engine {
       }),
     );
     this.system.register("slab", slabFactory(blobs));
+    this.system.register("router", routerFactory());
     this.system.register(
       "executor",
       executorFactory(this.system, options.slabMemoryBudgetBytes ?? slabMemoryBudgetBytesDefault),
@@ -401,7 +403,7 @@ class EmbeddedEngine implements Engine {
 }
 
 function belongsTo(target: Address, index: string): boolean {
-  if (target.kind === "executor") return false;
+  if (target.kind === "executor" || target.kind === "router") return false;
   if (target.kind === "index" || target.kind === "writer") return target.key === index;
   return target.key.startsWith(`${index}/`);
 }

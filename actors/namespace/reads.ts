@@ -21,9 +21,9 @@ import type {
   ScoredRecord,
 } from "../api.ts";
 import { mergeTopK } from "../router/merge.ts";
-import type { Transport } from "../runtime/mod.ts";
+import type { RouterSearchRequest } from "../router/router-actor.ts";
+import { address, type Transport } from "../runtime/mod.ts";
 import { type BlockQuery, type Eligible, eligibleFromRows, searchBlock } from "../search/block-search.ts";
-import type { SlabSearchRequest } from "../slab/slab-actor.ts";
 import type { SlabEntry } from "./manifest.ts";
 import type { NamespaceState } from "./state.ts";
 
@@ -73,20 +73,22 @@ export async function query(
   for (const memtable of state.memtables()) {
     lists.push(searchMemtable(memtable, blockQuery, predicate, request));
   }
-  const slabRequests = state.slabs
-    .filter((slab) => slab.liveCount > 0)
-    .map((slab) => {
-      const message: SlabSearchRequest = {
+  const ascending = lowerIsBetter(state.index.metric) && vector !== undefined;
+  const slabs = state.slabs.filter((slab) => slab.liveCount > 0);
+  if (slabs.length > 0) {
+    const routed: RouterSearchRequest = {
+      slabs: slabs.map((slab) => ({ address: slab.address, live: slab.live })),
+      search: {
         query: blockQuery,
-        live: slab.live,
         filter: request.filter,
         includeValues: request.includeValues,
         includeMetadata: request.includeMetadata,
-      };
-      return transport.request<ScoredRecord[]>(slab.address, "search", message);
-    });
-  lists.push(...(await Promise.all(slabRequests)));
-  const ascending = lowerIsBetter(state.index.metric) && vector !== undefined;
+      },
+      topK: request.topK,
+      ascending,
+    };
+    lists.push(await transport.request<ScoredRecord[]>(address("router", "local"), "search", routed));
+  }
   return {
     matches: mergeTopK(lists, request.topK, ascending),
     namespace: state.namespace,

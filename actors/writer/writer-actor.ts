@@ -77,4 +77,9 @@ class WriterActor implements Actor {
   async passivate(): Promise<void> {
     await this.log.close();
   }
+
+  /** After a failure: close the log before a restarted writer reopens it (no leaked handle). */
+  async stop(): Promise<void> {
+    await this.log.close();
+  }
 }

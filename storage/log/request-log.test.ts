@@ -267,6 +267,23 @@ describe("segments", () => {
     await reopened.close();
   });
 
+  test("a trim while a replay reads deletes nothing under it; a later trim catches up", async () => {
+    const dir = await freshDir();
+    const log = await openLog({ dir, segmentBytesMax: 2048 });
+    await appendSequential(log, 60);
+    const before = await segmentPaths(dir);
+    const seen: bigint[] = [];
+    await log.replay(0n, async (lsn) => {
+      seen.push(lsn);
+      if (lsn === 2n) await log.trimThrough(50n); // from another actor, mid-replay
+    });
+    expect(seen).toEqual(Array.from({ length: 60 }, (_, i) => BigInt(i + 1)));
+    expect(await segmentPaths(dir)).toEqual(before);
+    await log.trimThrough(50n);
+    expect((await segmentPaths(dir)).length).toBeLessThan(before.length);
+    await log.close();
+  });
+
   test("an interrupted roll (short, headerless last segment) is removed", async () => {
     const dir = await freshDir();
     const log = await openLog({ dir });

@@ -97,6 +97,8 @@ export class RequestLog {
   private nextLsn: bigint;
   private readonly queue: PendingAppend[] = [];
   private reusableBatch = new Uint8Array(0);
+  /** Replays in progress; segments are not deleted while any runs. */
+  private replaysReading = 0;
   private flushing: Promise<void> | undefined;
   private failure: NeedleError | undefined;
   private closed = false;
@@ -313,6 +315,19 @@ export class RequestLog {
     afterLsn: bigint,
     visit: (lsn: bigint, payload: Uint8Array) => void | Promise<void>,
   ): Promise<void> {
+    // Pin the segments: a trim while a replay reads would delete files out from under it.
+    this.replaysReading += 1;
+    try {
+      await this.replayPinned(afterLsn, visit);
+    } finally {
+      this.replaysReading -= 1;
+    }
+  }
+
+  private async replayPinned(
+    afterLsn: bigint,
+    visit: (lsn: bigint, payload: Uint8Array) => void | Promise<void>,
+  ): Promise<void> {
     const throughLsn = this.durableLsn;
     const segments = [...this.segments];
     const firstAvailable = segments[0]!.firstLsn;
@@ -355,6 +370,8 @@ export class RequestLog {
 
   /** Deletes whole segments whose records all have lsn <= lsn (never the active segment). */
   async trimThrough(lsn: bigint): Promise<void> {
+    // Trimming is opportunistic: while a replay reads, skip it; the next trim catches up.
+    if (this.replaysReading > 0) return;
     let removable = 0;
     while (removable < this.segments.length - 1 && this.segments[removable + 1]!.firstLsn - 1n <= lsn) {
       removable += 1;
