@@ -137,6 +137,13 @@ test("records that do not fit the index are refused before logging; the namespac
     expect(error.code).toBe("INVALID_ARGUMENT");
     expect(error.field).toBe(field);
   }
+  // Cosine queries need a direction: all zeros, or values so small the norm underflows.
+  for (const values of [new Float32Array(2), Float32Array.of(1e-40, -1e-40)]) {
+    const query = { topK: 3, vector: values, includeValues: false, includeMetadata: false };
+    const error = (await engine.query("fit", "n", query).catch((e) => e)) as NeedleError;
+    expect(error.code).toBe("INVALID_ARGUMENT");
+    expect(error.field).toBe("vector");
+  }
   // Nothing half-applied: the batch with one bad record stored nothing.
   expect((await engine.fetch("fit", "n", ["x", "y", "s", "h", "zero", "bare"])).records).toEqual([]);
   expect((await engine.describeNamespace("fit", "n")).recordCount).toBe(1);

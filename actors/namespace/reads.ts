@@ -4,7 +4,7 @@
  * concurrently with each other and with writes; a write's mutation is one synchronous step, so
  * a read sees whole batches only.
  */
-import { lowerIsBetter } from "../../ffi/mod.ts";
+import { inverseNorm, lowerIsBetter } from "../../ffi/mod.ts";
 import { invalidArgument } from "../../storage/errors.ts";
 import { compileFilter } from "../../storage/filter/mod.ts";
 import type { Memtable } from "../../storage/memtable/mod.ts";
@@ -66,6 +66,17 @@ export async function query(
     );
   }
   state.checkVectors(vector, sparseVector, "query", "query");
+  const queryInverseNorm = vector && state.index.metric === "cosine" ? inverseNorm(vector) : 1;
+  if (!(queryInverseNorm > 0 && Number.isFinite(queryInverseNorm))) {
+    // Cosine similarity needs a direction: a zero (or underflowing) query would score every
+    // row 0 or NaN and return an arbitrary "top" k.
+    throw invalidArgument(
+      "vector",
+      "cosine queries need a vector with a direction (not all zeros, not vanishingly small)",
+      "a non-zero vector",
+      "a zero-length vector",
+    );
+  }
   const blockQuery: BlockQuery = { metric: state.index.metric, k: request.topK, vector, sparseVector };
 
   const lists: ScoredRecord[][] = [];
