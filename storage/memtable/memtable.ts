@@ -10,7 +10,7 @@
  * Invariants:
  *   1. An id has at most one live row: `idToRow.get(id)` is that row, and its bit in `live` is set.
  *   2. `liveCount` equals the number of set bits in `live` over [0, rowCount).
- *   3. Rows are appended in LSN order: `lsnOfRow` never decreases.
+ *   3. Rows are appended in LSN order: an append's LSN is never below `maxLsn`.
  *   4. A frozen memtable (being flushed) accepts kills but no appends.
  */
 import { assert } from "../errors.ts";
@@ -38,7 +38,6 @@ export class Memtable {
   private readonly ids: string[] = [];
   private readonly metadatas: (Metadata | undefined)[] = [];
   private readonly sparses: (SparseValues | undefined)[] = [];
-  private readonly lsnOfRow: bigint[] = [];
   private readonly idToRow = new Map<string, number>();
   private sortedLiveIdsCache: string[] | undefined;
 
@@ -127,7 +126,6 @@ export class Memtable {
     this.ids.push(record.id);
     this.metadatas.push(record.metadata);
     this.sparses.push(record.sparseValues);
-    this.lsnOfRow.push(lsn);
     this.idToRow.set(record.id, row);
     if (this.minLsn === 0n) this.minLsn = lsn;
     this.maxLsn = lsn;

@@ -46,6 +46,8 @@ import {
   slabRowsMax,
   sourceSlabsMax,
   u32Max,
+  f32View,
+  u32View,
 } from "./format.ts";
 import { compareByteRanges, encodeId, idDecoder } from "./ids.ts";
 
@@ -486,14 +488,6 @@ function sortRowsById(idBytes: Uint8Array[]): Uint32Array {
     }
   }
   return Uint32Array.from(order);
-}
-
-function u32View(target: Uint8Array, byteStart: number, length: number): Uint32Array {
-  return new Uint32Array(target.buffer, target.byteOffset + byteStart, length);
-}
-
-function f32View(target: Uint8Array, byteStart: number, length: number): Float32Array {
-  return new Float32Array(target.buffer, target.byteOffset + byteStart, length);
 }
 
 /** u32 offsets (rows+1) then the concatenated payloads; a missing payload is an empty range. */

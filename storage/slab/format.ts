@@ -139,3 +139,13 @@ export function checksum(bytes: Uint8Array): number {
 if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
   throw new Error("Needle slabs need a little-endian host: typed-array views are laid over file bytes");
 }
+
+/** A u32 view of `length` values at `byteStart` within `bytes` (the offset must be 4-aligned). */
+export function u32View(bytes: Uint8Array, byteStart: number, length: number): Uint32Array {
+  return new Uint32Array(bytes.buffer, bytes.byteOffset + byteStart, length);
+}
+
+/** A float32 view of `length` values at `byteStart` within `bytes` (the offset must be 4-aligned). */
+export function f32View(bytes: Uint8Array, byteStart: number, length: number): Float32Array {
+  return new Float32Array(bytes.buffer, bytes.byteOffset + byteStart, length);
+}

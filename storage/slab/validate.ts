@@ -43,6 +43,8 @@ import {
   slabBytesMax,
   slabRowsMax,
   sourceSlabsMax,
+  f32View,
+  u32View,
 } from "./format.ts";
 import { compareByteRanges, idDecoder } from "./ids.ts";
 
@@ -233,7 +235,7 @@ export function validateSlab(bytes: Uint8Array, name: string): { info: SlabInfo;
   checkIds(ids.offsets, ids.payload, rowCount, fail);
   const lookupBytes = requireSection(SectionKind.idLookup);
   expectLength(SectionKind.idLookup, lookupBytes, 4 * rowCount);
-  const idLookup = u32(lookupBytes, 0, rowCount);
+  const idLookup = u32View(lookupBytes, 0, rowCount);
   checkIdLookup(idLookup, ids.offsets, ids.payload, fail);
 
   const denseKinds = [
@@ -249,16 +251,16 @@ export function validateSlab(bytes: Uint8Array, name: string): { info: SlabInfo;
   if (dim > 0) {
     const vectorBytes = requireSection(SectionKind.vectorsF32);
     expectLength(SectionKind.vectorsF32, vectorBytes, 4 * rowCount * dim);
-    vectors = f32(vectorBytes, 0, rowCount * dim);
+    vectors = f32View(vectorBytes, 0, rowCount * dim);
     const normBytes = requireSection(SectionKind.inverseNorms);
     expectLength(SectionKind.inverseNorms, normBytes, 4 * rowCount);
-    inverseNorms = f32(normBytes, 0, rowCount);
+    inverseNorms = f32View(normBytes, 0, rowCount);
     const codeBytes = requireSection(SectionKind.int8Codes);
     expectLength(SectionKind.int8Codes, codeBytes, rowCount * dim);
     int8Codes = new Int8Array(codeBytes.buffer, codeBytes.byteOffset, rowCount * dim);
     const scaleBytes = requireSection(SectionKind.int8Scales);
     expectLength(SectionKind.int8Scales, scaleBytes, 4 * rowCount);
-    int8Scales = f32(scaleBytes, 0, rowCount);
+    int8Scales = f32View(scaleBytes, 0, rowCount);
   } else {
     for (const kind of denseKinds) {
       if (sections.has(kind)) fail(`${sectionKindNames[kind]} present in a slab with dim 0`);
@@ -282,9 +284,9 @@ export function validateSlab(bytes: Uint8Array, name: string): { info: SlabInfo;
       fail(`SPARSE is ${sparseBytes.length} bytes, not row offsets plus whole (index, value) pairs`);
     }
     const entries = (sparseBytes.length - offsetsBytes) / 8;
-    open.sparseOffsets = u32(sparseBytes, 0, rowCount + 1);
-    open.sparseIndices = u32(sparseBytes, offsetsBytes, entries);
-    open.sparseValues = f32(sparseBytes, offsetsBytes + 4 * entries, entries);
+    open.sparseOffsets = u32View(sparseBytes, 0, rowCount + 1);
+    open.sparseIndices = u32View(sparseBytes, offsetsBytes, entries);
+    open.sparseValues = f32View(sparseBytes, offsetsBytes + 4 * entries, entries);
     checkSparse(open.sparseOffsets, open.sparseIndices, entries, fail);
   }
 
@@ -317,14 +319,6 @@ function checkZero(bytes: Uint8Array, start: number, end: number, name: string):
   for (let position = start; position < end; position++) {
     if (bytes[position] !== 0) throw corruption(name, `padding byte at ${position} is not zero`);
   }
-}
-
-function u32(bytes: Uint8Array, byteStart: number, length: number): Uint32Array {
-  return new Uint32Array(bytes.buffer, bytes.byteOffset + byteStart, length);
-}
-
-function f32(bytes: Uint8Array, byteStart: number, length: number): Float32Array {
-  return new Float32Array(bytes.buffer, bytes.byteOffset + byteStart, length);
 }
 
 function decodeBookkeeping(
@@ -392,7 +386,7 @@ function readOffsetsAndBytes(
 ): { offsets: Uint32Array; payload: Uint8Array } {
   const offsetsBytes = 4 * (rowCount + 1);
   if (sectionBytes.length < offsetsBytes) fail(`${label} is too short for ${rowCount} row offsets`);
-  const offsets = u32(sectionBytes, 0, rowCount + 1);
+  const offsets = u32View(sectionBytes, 0, rowCount + 1);
   const payload = sectionBytes.subarray(offsetsBytes);
   if (offsets[0] !== 0) fail(`${label} offsets do not start at 0`);
   for (let row = 0; row < rowCount; row++) {
