@@ -8,7 +8,7 @@
  * never start with one, so listings skip them), and unique so two writers never share one.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, open, rename, rm, stat } from "node:fs/promises";
+import { mkdir, open, removeTree, rename, stat } from "./files.ts";
 import { basename, dirname, join } from "node:path";
 import { NeedleError } from "./errors.ts";
 
@@ -104,7 +104,7 @@ export async function writeFileDurably(path: string, bytes: Uint8Array): Promise
     }
     await rename(temporaryPath, path);
   } catch (error) {
-    await rm(temporaryPath, { force: true }).catch(() => undefined);
+    await removeTree(temporaryPath).catch(() => undefined);
     throw ioError(path, "durable write", error);
   }
   await fsyncDirectory(dirname(path));

@@ -12,7 +12,7 @@
  *      forbid it); that put fails with FAILED_PRECONDITION.
  */
 import type { Dirent } from "node:fs";
-import { readdir, readFile, rmdir, stat, unlink } from "node:fs/promises";
+import { readdirEntries, readFile, rmdir, stat, unlink } from "../files.ts";
 import { dirname, join, resolve } from "node:path";
 import { NeedleError } from "../errors.ts";
 import { ensureDirectoryDurably, fsyncDirectory, ioError, osErrorCode, writeFileDurably } from "../fsync.ts";
@@ -68,8 +68,7 @@ export class LocalBlobStore implements BlobStore {
   async get(key: string): Promise<Uint8Array> {
     const path = this.pathOf(key);
     try {
-      const buffer = await readFile(path);
-      return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+      return await readFile(path);
     } catch (error) {
       const code = osErrorCode(error);
       if (code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR") throw notFound(key);
@@ -138,7 +137,7 @@ export class LocalBlobStore implements BlobStore {
     const dir = folderKey === "" ? this.rootDir : join(this.rootDir, ...folderKey.split("/"));
     let entries: Dirent[];
     try {
-      entries = await readdir(dir, { withFileTypes: true });
+      entries = await readdirEntries(dir);
     } catch (error) {
       const code = osErrorCode(error);
       if (code === "ENOENT" || code === "ENOTDIR") return;

@@ -19,7 +19,7 @@
  * is gone. An unfinished commit never competes: it is a temporary file (invariant 2), so the
  * previous version is loaded with no error.
  */
-import { readdir, readFile, unlink } from "node:fs/promises";
+import { readdir, readFile, unlink } from "../files.ts";
 import { join } from "node:path";
 import { invalidArgument } from "../errors.ts";
 import {
@@ -80,8 +80,7 @@ export class ManifestStore<T> {
     const path = join(this.dir, manifestFileName(this.name, version));
     let bytes: Uint8Array;
     try {
-      const buffer = await readFile(path);
-      bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+      bytes = await readFile(path);
     } catch (error) {
       throw ioError(path, "read manifest", error);
     }

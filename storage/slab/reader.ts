@@ -22,9 +22,9 @@
  * The numbered checks made at open are in validate.ts.
  */
 
-import { statSync } from "node:fs";
 import type { Metadata, SparseValues, VectorRecord } from "../types.ts";
 import { NeedleError, corruption, invalidArgument } from "../errors.ts";
+import { mmap, statSync } from "../files.ts";
 import { ioError } from "../fsync.ts";
 import { metadataProblem, packr } from "./codec.ts";
 import { slabBytesMax } from "./format.ts";
@@ -60,7 +60,7 @@ export class SlabReader {
     }
     let bytes: Uint8Array;
     try {
-      bytes = Bun.mmap(path, { shared: false });
+      bytes = mmap(path);
     } catch (error) {
       throw ioError(path, "mmap of slab file", error);
     }
