@@ -97,7 +97,7 @@ test("a torn log tail is truncated and nothing before it is lost", async () => {
   for (let batch = 0; batch < 5; batch++) await engine.upsert("torn", "", records(`t${batch}-`, 20, batch));
   // Simulate a crash: drop the engine without close (no flush), then tear the log's tail.
   const logDir = join(dir, "indexes", "torn", "log");
-  const segments = (await readdir(logDir)).sort();
+  const segments = (await readdir(logDir)).filter((name) => name.endsWith(".wal")).sort();
   const last = join(logDir, segments[segments.length - 1]!);
   const copy = await readFile(last);
   await engine.close();

@@ -9,12 +9,15 @@
  *      written and later appended over).
  *   3. At most one write+fsync is in flight; it starts where the durable bytes end (so a crash
  *      can tear only the tail of the last segment, recovery invariant I2).
- *   4. A batch holding more than one record is at most `groupCommitBytesMax` bytes (I3).
- *   5. Only the active (last) segment is written; a new one is created only after the active
- *      one is fully fsynced, and only between batches (I1).
- *   6. After an I/O error the log is failed: every waiting and later append rejects with IO.
- *   7. One RequestLog per directory at a time (the engine keeps one writer per index; there is
- *      no file lock, so a second writer on the same directory would corrupt it).
+ *   4. A batch holding more than one record is at most `groupCommitBytesMax` bytes.
+ *   5. Only the active (last) segment is written, always in the newest record layout; a new
+ *      one is created only after the active one is fully fsynced, and only between batches (I1).
+ *   6. After an I/O error the log is failed: every waiting and later append rejects with IO,
+ *      and the failed batch is cut off the file (or, if that fails too, by the next open in this
+ *      process), so a write its caller was told failed never comes back at replay.
+ *   7. One RequestLog per directory at a time (the engine holds the data directory's lock and
+ *      keeps one writer per index; a second writer on the same directory would corrupt it).
+ *   8. The trim marker is durable before a trim deletes any segment (recovery I5).
  *
  * Group commit, step by step (`flushLoop`):
  *   1. `append` queues the payload with its LSN and, if no flush is running, starts one on the
@@ -31,18 +34,23 @@
  * kernel may drop the dirty pages and clear the error, so a retried fsync can report success
  * for data that never reached the disk (PostgreSQL lost data this way in 2018). A partial
  * write also leaves bytes of unknown state at the tail. The only honest state is on disk, so
- * the owner must close the log and reopen it: recovery re-reads exactly what is durable.
+ * the owner must close the log and reopen it: recovery re-reads exactly what is durable. The
+ * failed batch's appends were answered with an error, so its bytes must not be: the log cuts
+ * them off at once (truncate to the durable end + fsync) and, should that fail as well, leaves
+ * their first LSN in `refusedBatches` so the next open in this process cuts them at recovery.
  */
-import type { FileHandle } from "node:fs/promises";
-import { open, unlink } from "node:fs/promises";
+import { join } from "node:path";
 import { assert, corruption, invalidArgument, NeedleError } from "../errors.ts";
-import { ensureDirectoryDurably, fsyncDirectory, ioError } from "../fsync.ts";
+import { type FileHandle, open, unlink } from "../files.ts";
+import { ensureDirectoryDurably, fsyncDirectory, ioError, writeFileDurably } from "../fsync.ts";
 import {
   decodeRecordAt,
   encodeRecordInto,
+  encodeTrimMarker,
   paddedRecordBytes,
   payloadBytesMax,
   segmentHeaderBytes,
+  trimMarkerName,
 } from "./format.ts";
 import {
   createSegment,
@@ -76,8 +84,14 @@ export interface RequestLogStats {
 }
 
 export const segmentBytesMaxDefault = 64 * 1024 * 1024;
-/** Largest multi-record group-commit write. Recovery depends on it: see recovery.ts I3. */
+/** Largest multi-record group-commit write: bounds the bytes one fsync covers. */
 export const groupCommitBytesMax = 1024 * 1024;
+
+/**
+ * Per directory, the first LSN of a batch whose append failed and could not be cut off the
+ * file at once (invariant 6). The next open of that directory in this process cuts it off.
+ */
+const refusedBatches = new Map<string, bigint>();
 
 interface PendingAppend {
   lsn: bigint;
@@ -101,6 +115,7 @@ export class RequestLog {
   private replaysReading = 0;
   private flushing: Promise<void> | undefined;
   private failure: NeedleError | undefined;
+  private trimmedLsn: bigint | undefined;
   private closed = false;
   private readonly counters: RequestLogStats;
 
@@ -118,6 +133,7 @@ export class RequestLog {
     this.activeHandle = activeHandle;
     this.activeSizeBytes = recovered.activeSizeBytes;
     this.durableLsn = recovered.lastLsn;
+    this.trimmedLsn = recovered.trimmedLsn;
     this.nextLsn = recovered.lastLsn + 1n;
     this.counters = {
       appendedRecords: 0,
@@ -139,7 +155,15 @@ export class RequestLog {
       );
     }
     await ensureDirectoryDurably(options.dir);
-    const recovered = await recoverLog(options.dir, groupCommitBytesMax);
+    const discardFromLsn = refusedBatches.get(options.dir);
+    const recovered = await recoverLog(options.dir, { discardFromLsn });
+    refusedBatches.delete(options.dir);
+    if (recovered.trimmedLsn === undefined) {
+      // A new log, or one written before trim markers: from now on missing segments show.
+      recovered.trimmedLsn = recovered.segments[0]!.firstLsn - 1n;
+      await writeTrimMarker(options.dir, recovered.trimmedLsn);
+    }
+    if (recovered.segments.at(-1)!.version !== 2) await upgradeActiveSegment(options.dir, recovered);
     const active = recovered.segments.at(-1)!;
     let handle: FileHandle;
     try {
@@ -248,7 +272,7 @@ export class RequestLog {
         assert(offset === batchBytes, "batch encoded to its computed size");
         await this.writeAndSync(buffer);
       } catch (error) {
-        this.fail(error, batch);
+        await this.fail(error, batch);
         return;
       }
       // Step 5.
@@ -296,8 +320,16 @@ export class RequestLog {
     await previous.close().catch(() => undefined);
   }
 
-  private fail(error: unknown, batch: PendingAppend[]): void {
+  /** Invariant 6: the log refuses appends from now on; the failed batch is cut off the file. */
+  private async fail(error: unknown, batch: PendingAppend[]): Promise<void> {
     const cause = error instanceof NeedleError ? error : ioError(this.dir, "append", error);
+    const firstRefusedLsn = batch[0]!.lsn;
+    try {
+      await this.activeHandle.truncate(this.activeSizeBytes);
+      await this.activeHandle.datasync();
+    } catch {
+      refusedBatches.set(this.dir, firstRefusedLsn);
+    }
     this.failure = new NeedleError(
       "IO",
       `request log ${this.dir} failed and refuses appends until reopened: ${cause.message}`,
@@ -350,7 +382,7 @@ export class RequestLog {
       const bytes = await readSegmentBytes(segment.path);
       let offset = segmentHeaderBytes;
       while (offset < bytes.byteLength && expected <= throughLsn) {
-        const record = decodeRecordAt(bytes, offset);
+        const record = decodeRecordAt(bytes, offset, segment.version);
         if (!record.valid)
           throw corruption(segment.path, `record at byte ${offset}: ${record.reason} during replay`);
         if (record.lsn > expected) {
@@ -378,7 +410,13 @@ export class RequestLog {
     }
     if (removable === 0) return;
     const doomed = this.segments.slice(0, removable);
-    // Oldest first, so a crash midway leaves a contiguous log (recovery step 3).
+    // Invariant 8: say what may go before anything goes, so recovery can tell a trim from a loss.
+    const trimmedLsn = this.segments[removable]!.firstLsn - 1n;
+    if (this.trimmedLsn === undefined || trimmedLsn > this.trimmedLsn) {
+      await writeTrimMarker(this.dir, trimmedLsn);
+      this.trimmedLsn = trimmedLsn;
+    }
+    // Oldest first, so a crash midway leaves a contiguous log (recovery step 4).
     for (const segment of doomed) {
       try {
         await unlink(segment.path);
@@ -397,4 +435,27 @@ export class RequestLog {
     while (this.flushing !== undefined) await this.flushing;
     await this.activeHandle.close().catch(() => undefined);
   }
+}
+
+async function writeTrimMarker(dir: string, trimmedLsn: bigint): Promise<void> {
+  await writeFileDurably(join(dir, trimMarkerName), encodeTrimMarker(trimmedLsn));
+}
+
+/**
+ * An active segment in the older record layout (written by an earlier Needle) is never
+ * appended to (invariant 5): an empty one is replaced by a new segment with the same first
+ * LSN, a non-empty one is followed by a new segment.
+ */
+async function upgradeActiveSegment(dir: string, recovered: RecoveredLog): Promise<void> {
+  const old = recovered.segments.at(-1)!;
+  if (recovered.lastLsn < old.firstLsn) {
+    try {
+      await unlink(old.path);
+    } catch (error) {
+      throw ioError(old.path, "delete of empty old-format segment", error);
+    }
+    recovered.segments.pop();
+  }
+  recovered.segments.push(await createSegment(dir, recovered.lastLsn + 1n));
+  recovered.activeSizeBytes = segmentHeaderBytes;
 }
