@@ -2,12 +2,25 @@
  * The embedded engine: one process, local files. It implements the operation layer
  * (api.ts) by sending messages to actors through the in-process transport; the index catalog
  * (which indexes exist, their configuration) is a versioned manifest it owns directly.
+ *
+ * Invariants:
+ *   1. One engine per data directory: `openEngine` holds the directory's lock until `close`.
+ *   2. Control-plane changes of one index name (create, configure, delete) run one at a time,
+ *      each to its end: a create of a name waits until a delete of it has removed every file
+ *      and actor of the old index, so nothing of the old one can touch the new one.
+ *   3. An index directory exists durably (fsynced into its parent) before the catalog names it.
+ *   4. At open, directories under `indexes/` named like an index but absent from the catalog
+ *      are removed: creates that crashed before their catalog commit, deletes that crashed
+ *      after theirs. Nothing is removed when the listing fails.
  */
-import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { kernels, setKernelLogger } from "../ffi/mod.ts";
 import { initBitmaps } from "../storage/bitmap.ts";
 import { LocalBlobStore } from "../storage/blob/mod.ts";
+import { type DirectoryLock, lockDirectory } from "../storage/directory-lock.ts";
 import { NeedleError } from "../storage/errors.ts";
+import { readdir, removeTree } from "../storage/files.ts";
+import { ensureDirectoryDurably, fsyncDirectory, isNotFound } from "../storage/fsync.ts";
 import { ManifestStore } from "../storage/manifest/mod.ts";
 import type { Filter, VectorRecord } from "../storage/types.ts";
 import type {
@@ -54,22 +67,49 @@ interface Catalog {
 /** Shutdown order: namespaces flush first, the writer (log) closes last. */
 const shutdownOrder: ActorKind[] = ["namespace", "router", "index", "slab", "executor", "writer"];
 
+/** Index names are lowercase alphanumerics and '-' (gateway/schemas); other names are not ours. */
+const indexDirNamePattern = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
+
 export async function openEngine(options: EngineOptions): Promise<Engine> {
   const log = options.log ?? ((line: string) => console.warn(line));
   setKernelLogger(log);
   kernels();
   await initBitmaps();
-  await mkdir(options.dir, { recursive: true });
-  const catalogStore = new ManifestStore<Catalog>(catalogDir(options.dir), "catalog");
-  const catalog = (await catalogStore.load())?.body ?? { indexes: [] };
-  return new EmbeddedEngine(options, catalogStore, catalog, log);
+  await ensureDirectoryDurably(options.dir);
+  const lock = lockDirectory(options.dir, log);
+  try {
+    const catalogStore = new ManifestStore<Catalog>(catalogDir(options.dir), "catalog");
+    const catalog = (await catalogStore.load())?.body ?? { indexes: [] };
+    await removeUncataloguedIndexDirs(options.dir, catalog, log);
+    return new EmbeddedEngine(options, catalogStore, catalog, log, lock);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+/** Invariant 4. */
+async function removeUncataloguedIndexDirs(dataDir: string, catalog: Catalog, log: (line: string) => void) {
+  const parent = join(dataDir, "indexes");
+  let names: string[];
+  try {
+    names = await readdir(parent);
+  } catch (error) {
+    if (!isNotFound(error)) log(`needle: could not list ${parent}, leaving it as it is: ${String(error)}`);
+    return;
+  }
+  const known = new Set(catalog.indexes.map((config) => config.name));
+  const stale = names.filter((name) => indexDirNamePattern.test(name) && !known.has(name));
+  for (const name of stale) await removeTree(indexDir(dataDir, name));
+  if (stale.length > 0) await fsyncDirectory(parent);
 }
 
 class EmbeddedEngine implements Engine {
   private readonly system: ActorSystem;
   private readonly configs = new Map<string, IndexConfig>();
   private readonly ackedLsn = new Map<string, bigint>();
-  private readonly creating = new Set<string>();
+  /** Invariant 2: the tail of each index name's chain of control-plane changes. */
+  private readonly nameLocks = new Map<string, Promise<unknown>>();
   private catalogWrite: Promise<unknown> = Promise.resolve();
   private closing: Promise<void> | undefined;
 
@@ -78,6 +118,7 @@ class EmbeddedEngine implements Engine {
     private readonly catalogStore: ManifestStore<Catalog>,
     catalog: Catalog,
     log: (line: string) => void,
+    private readonly lock: DirectoryLock,
   ) {
     for (const config of catalog.indexes) this.configs.set(config.name, config);
     this.system = new ActorSystem({
@@ -123,6 +164,18 @@ class EmbeddedEngine implements Engine {
     return { ...config, tags: { ...config.tags }, status: { ready: true, state: "Ready" } };
   }
 
+  /** Runs `change` after every earlier change of the same index name has finished (invariant 2). */
+  private withNameLock<T>(name: string, change: () => Promise<T>): Promise<T> {
+    const previous = this.nameLocks.get(name) ?? Promise.resolve();
+    const result = previous.then(change);
+    const tail = result.catch(() => undefined);
+    this.nameLocks.set(name, tail);
+    void tail.then(() => {
+      if (this.nameLocks.get(name) === tail) this.nameLocks.delete(name);
+    });
+    return result;
+  }
+
   /** Catalog commits are serialised: each writes the whole current set. */
   private commitCatalog(): Promise<unknown> {
     const next = this.catalogWrite.then(() =>
@@ -134,7 +187,12 @@ class EmbeddedEngine implements Engine {
 
   async createIndex(request: CreateIndexRequest): Promise<IndexDescription> {
     this.checkOpen();
-    if (this.configs.has(request.name) || this.creating.has(request.name)) {
+    return this.withNameLock(request.name, () => this.createIndexNow(request));
+  }
+
+  private async createIndexNow(request: CreateIndexRequest): Promise<IndexDescription> {
+    this.checkOpen();
+    if (this.configs.has(request.name)) {
       throw new NeedleError("ALREADY_EXISTS", `Resource ${request.name} already exists`, {
         field: "name",
         received: request.name,
@@ -153,21 +211,17 @@ class EmbeddedEngine implements Engine {
     if (config.vectorType === "dense" && !config.dimension) {
       throw new NeedleError("INVALID_ARGUMENT", "dense indexes need a dimension", { field: "dimension" });
     }
-    // Reserve the name before the first await, so a concurrent create of the same name fails.
-    this.creating.add(config.name);
+    // Leftovers of an index of the same name are removed at open (invariant 4) and by delete;
+    // removing again here costs little and covers a delete whose removal failed.
+    const dir = indexDir(this.options.dir, config.name);
+    await removeTree(dir);
+    await ensureDirectoryDurably(dir);
+    this.configs.set(config.name, config);
     try {
-      // A crash between a delete's catalog commit and its rm can leave an old folder behind.
-      await rm(indexDir(this.options.dir, config.name), { recursive: true, force: true });
-      await mkdir(indexDir(this.options.dir, config.name), { recursive: true });
-      this.configs.set(config.name, config);
-      try {
-        await this.commitCatalog();
-      } catch (error) {
-        this.configs.delete(config.name);
-        throw error;
-      }
-    } finally {
-      this.creating.delete(config.name);
+      await this.commitCatalog();
+    } catch (error) {
+      this.configs.delete(config.name);
+      throw error;
     }
     return this.describe(config);
   }
@@ -184,6 +238,11 @@ class EmbeddedEngine implements Engine {
   }
 
   async configureIndex(name: string, request: ConfigureIndexRequest): Promise<IndexDescription> {
+    this.requireIndex(name);
+    return this.withNameLock(name, () => this.configureIndexNow(name, request));
+  }
+
+  private async configureIndexNow(name: string, request: ConfigureIndexRequest): Promise<IndexDescription> {
     const current = this.requireIndex(name);
     const tags = { ...current.tags };
     for (const [key, value] of Object.entries(request.tags ?? {})) {
@@ -206,6 +265,11 @@ class EmbeddedEngine implements Engine {
   }
 
   async deleteIndex(name: string): Promise<void> {
+    this.requireIndex(name);
+    return this.withNameLock(name, () => this.deleteIndexNow(name));
+  }
+
+  private async deleteIndexNow(name: string): Promise<void> {
     const config = this.requireIndex(name);
     if (config.deletionProtection === "enabled") {
       throw new NeedleError("FAILED_PRECONDITION", "Deletion protection is enabled for this index", {
@@ -220,7 +284,8 @@ class EmbeddedEngine implements Engine {
       throw error;
     }
     await this.system.passivateWhere((target) => belongsTo(target, name), shutdownOrder);
-    await rm(indexDir(this.options.dir, name), { recursive: true, force: true });
+    await removeTree(indexDir(this.options.dir, name));
+    await fsyncDirectory(join(this.options.dir, "indexes"));
     this.ackedLsn.delete(name);
   }
 
@@ -397,7 +462,7 @@ class EmbeddedEngine implements Engine {
   }
 
   close(): Promise<void> {
-    this.closing ??= this.system.shutdown(shutdownOrder);
+    this.closing ??= this.system.shutdown(shutdownOrder).finally(() => this.lock.release());
     return this.closing;
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The C kernels through bun:ffi: the only file that imports bun:ffi.
+ * The C kernels through bun:ffi (with file-lock.ts, the only files that import bun:ffi).
  *
  * Typed arrays are passed straight through as pointers (no copies: they may be views over
  * memory-mapped slab files); the C side uses unaligned loads, so any byteOffset works.

@@ -7,20 +7,26 @@
  *   2. Ask the writer which namespaces have records in the log. A namespace with records above
  *      its flushedLsn needs replay; it is activated now (not awaited: its activation asks us
  *      `needsReplay`, which would deadlock) so its unflushed writes are back in memory.
- *   3. On the first activation in a process, delete slab files no manifest names (a flush that
- *      crashed between writing its slab and committing its manifest).
+ *   3. Check the log holds every write a manifest claims: a namespace flushed through an LSN
+ *      above the log's last one means the log lost its tail (CORRUPTION naming the index).
+ *   4. On the first activation in a process, delete slab files no manifest names (a flush that
+ *      crashed between writing its slab and committing its manifest). Only when step 1 read
+ *      every manifest (a failed listing stops activation, it is never "no namespaces"), and
+ *      only files named like the slabs flushes write (`<32 hex>-<8 digits>.slab`): an
+ *      operator's `x.slab.bak` is not ours to delete.
  *
  * Trimming: namespaces report their oldest unflushed LSN; the log is trimmed through
  * (minimum of those) - 1, or through its last LSN when every namespace is clean.
  *
  * Invariant: the log is never trimmed past a record some namespace has not flushed.
  */
-import { NeedleError } from "../../storage/errors.ts";
-import { readdir } from "node:fs/promises";
 import { join } from "node:path";
+import { corruption, NeedleError } from "../../storage/errors.ts";
+import { readdir } from "../../storage/files.ts";
+import { ioError, isNotFound } from "../../storage/fsync.ts";
 import type { BlobStore } from "../../storage/blob/mod.ts";
 import { ManifestStore } from "../../storage/manifest/mod.ts";
-import { namespaceKey, namespacesDir, slabPrefix } from "../layout.ts";
+import { logDir, namespaceKey, namespacesDir, slabPrefix } from "../layout.ts";
 import type { NamespaceManifest } from "../namespace/manifest.ts";
 import { type Actor, type ActorContext, address } from "../runtime/mod.ts";
 
@@ -32,18 +38,33 @@ interface NamespaceEntry {
   needsReplay: boolean;
 }
 
+/** The names flushes and compactions give slab files: `<namespace dir hash>-<sequence>.slab`. */
+const slabFileNamePattern = /^([0-9a-f]{32}-\d{8})\.slab$/;
+
+/** Step 1's listing: an absent directory holds no namespaces; any other failure is an error. */
+async function namespaceDirNames(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if (isNotFound(error)) return [];
+    throw ioError(dir, "list namespaces", error);
+  }
+}
+
 export function indexFactory(dataDir: string, blobs: BlobStore, cleanedIndexes: Set<string>) {
   return async (context: ActorContext): Promise<Actor> => {
     const index = context.self.key;
     const entries = new Map<string, NamespaceEntry>();
     const referencedSlabs = new Set<string>();
     const dir = namespacesDir(dataDir, index);
-    const names = await readdir(dir).catch(() => [] as string[]);
+    const names = await namespaceDirNames(dir);
+    let flushedLsnMax = 0n;
     for (const name of names) {
       const loaded = await new ManifestStore<NamespaceManifest>(join(dir, name), "manifest").load();
       if (!loaded) continue;
       const body = loaded.body;
       for (const slab of body.slabs) referencedSlabs.add(slab.id);
+      if (body.flushedLsn > flushedLsnMax) flushedLsnMax = body.flushedLsn;
       entries.set(body.namespace, {
         flushedLsn: body.flushedLsn,
         oldestUnflushedLsn: 0n,
@@ -71,18 +92,26 @@ export function indexFactory(dataDir: string, blobs: BlobStore, cleanedIndexes: 
       }
       entries.set(namespace, entry);
     }
-    if (!cleanedIndexes.has(index)) {
-      cleanedIndexes.add(index);
-      for (const key of await blobs.list(slabPrefix(index))) {
-        const slabId = key.slice(slabPrefix(index).length).replace(/\.slab$/, "");
-        if (!referencedSlabs.has(slabId)) await blobs.delete(key);
-      }
-    }
     const recoveredThroughLsn = await context.transport.request<bigint>(
       address("writer", index),
       "lastLsn",
       {},
     );
+    // Step 3.
+    if (flushedLsnMax > recoveredThroughLsn) {
+      throw corruption(
+        logDir(dataDir, index),
+        `index ${index}: a namespace was flushed through LSN ${flushedLsnMax} but the request log ends at LSN ${recoveredThroughLsn}; its newest segments are missing`,
+      );
+    }
+    // Step 4.
+    if (!cleanedIndexes.has(index)) {
+      cleanedIndexes.add(index);
+      for (const key of await blobs.list(slabPrefix(index))) {
+        const match = slabFileNamePattern.exec(key.slice(slabPrefix(index).length));
+        if (match !== null && !referencedSlabs.has(match[1]!)) await blobs.delete(key);
+      }
+    }
     // Not awaited here: each namespace's activation asks us `needsReplay` (a concurrent verb).
     const replays = [...entries]
       .filter(([, entry]) => entry.needsReplay)

@@ -43,7 +43,8 @@ class WriterActor implements Actor {
         const records: ReplayedRecord[] = [];
         // A namespace flushed long ago may ask from below the trimmed point: everything below
         // firstLsn was flushed by every namespace before it was trimmed (actors/DESIGN.md,
-        // invariant 5), so replay starts at what the log still holds.
+        // invariant 5), so replay starts at what the log still holds. Recovery has checked
+        // that firstLsn - 1 is what a trim removed, not a lost segment (the trim marker).
         const from = afterLsn > this.log.firstLsn - 1n ? afterLsn : this.log.firstLsn - 1n;
         await this.log.replay(from, (lsn, bytes) => {
           const body = decodeLogBody(bytes);
