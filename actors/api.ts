@@ -202,4 +202,13 @@ export interface EngineOptions {
   slabMemoryBudgetBytes?: number;
   /** Log through this function (start-up notices such as "C kernels unavailable"). */
   log?: (line: string) => void;
+  /**
+   * Tests only: refuses chosen messages between actors (see ActorSystemOptions.deliveryFault),
+   * to show what a full mailbox or a lost message does to durability.
+   */
+  deliveryFault?: (
+    target: { kind: string; key: string },
+    verb: string,
+    payload: unknown,
+  ) => Error | undefined;
 }

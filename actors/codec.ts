@@ -20,7 +20,8 @@
  */
 import { Packr } from "msgpackr";
 import { corruption } from "../storage/errors.ts";
-import type { VectorRecord, WriteOp } from "../storage/types.ts";
+import { metadataForPacking, metadataFromPacked } from "../storage/metadata.ts";
+import type { Metadata, VectorRecord, WriteOp } from "../storage/types.ts";
 
 const packr = new Packr({ useRecords: false, moreTypes: true });
 const magic = 0x4e;
@@ -38,9 +39,28 @@ interface Header {
   valuesDim?: number;
 }
 
+/** The write with every metadata object made safe for msgpack (storage/metadata.ts, `__proto__`). */
+function mapMetadata(write: WriteOp, map: (metadata: Metadata) => Metadata): WriteOp {
+  if (write.op === "upsert") {
+    let changed = false;
+    const records = write.records.map((record) => {
+      if (record.metadata === undefined) return record;
+      const metadata = map(record.metadata);
+      if (metadata === record.metadata) return record;
+      changed = true;
+      return { ...record, metadata };
+    });
+    return changed ? { op: "upsert", records } : write;
+  }
+  if (write.op === "update" && write.setMetadata !== undefined) {
+    return { ...write, setMetadata: map(write.setMetadata) };
+  }
+  return write;
+}
+
 export function encodeLogBody(body: LogBody): Uint8Array {
-  const write = body.write;
-  let header: Header = body;
+  const write = mapMetadata(body.write, metadataForPacking);
+  let header: Header = { namespace: body.namespace, write };
   let rows: Float32Array[] = [];
   let dim = 0;
   if (write.op === "upsert" && write.records.length > 0 && write.records[0]!.values) {
@@ -76,8 +96,9 @@ export function decodeLogBody(bytes: Uint8Array, source = "request log"): LogBod
     throw corruption(source, "log record header overruns its body");
   const header = packr.unpack(bytes.subarray(prefixBytes, prefixBytes + headerLength)) as Header;
   const dim = header.valuesDim ?? 0;
-  if (dim === 0 || header.write.op !== "upsert") return { namespace: header.namespace, write: header.write };
-  const records = header.write.records;
+  const write = mapMetadata(header.write, metadataFromPacked);
+  if (dim === 0 || write.op !== "upsert") return { namespace: header.namespace, write };
+  const records = write.records;
   const blockOffset = align4(prefixBytes + headerLength);
   const blockBytes = records.length * dim * 4;
   if (blockOffset + blockBytes !== bytes.byteLength)

@@ -18,7 +18,7 @@ import { kernels, setKernelLogger } from "../ffi/mod.ts";
 import { initBitmaps } from "../storage/bitmap.ts";
 import { LocalBlobStore } from "../storage/blob/mod.ts";
 import { type DirectoryLock, lockDirectory } from "../storage/directory-lock.ts";
-import { NeedleError } from "../storage/errors.ts";
+import { asNeedleError, NeedleError } from "../storage/errors.ts";
 import { readdir, removeTree } from "../storage/files.ts";
 import { ensureDirectoryDurably, fsyncDirectory, isNotFound } from "../storage/fsync.ts";
 import { ManifestStore } from "../storage/manifest/mod.ts";
@@ -121,8 +121,16 @@ class EmbeddedEngine implements Engine {
     private readonly lock: DirectoryLock,
   ) {
     for (const config of catalog.indexes) this.configs.set(config.name, config);
+    const deliveryFault = options.deliveryFault;
     this.system = new ActorSystem({
       mailboxDepthMax: options.mailboxDepthMax,
+      deliveryFault:
+        deliveryFault === undefined
+          ? undefined
+          : (target, verb, payload) => {
+              const refused = deliveryFault(target, verb, payload);
+              return refused === undefined ? undefined : asNeedleError(refused);
+            },
       onEscalate: (target, error, failures) =>
         log(`needle: ${target.kind} ${target.key} failed ${failures} times in a row: ${error.message}`),
     });

@@ -16,7 +16,11 @@
  *      operator's `x.slab.bak` is not ours to delete.
  *
  * Trimming: namespaces report their oldest unflushed LSN; the log is trimmed through
- * (minimum of those) - 1, or through its last LSN when every namespace is clean.
+ * (minimum of those) - 1, or through its last LSN when every namespace is clean. A report is
+ * answered as soon as it is recorded; the trim it allows runs in the background (one at a
+ * time, repeated if reports came in meanwhile), so the index's mailbox drains at the speed of
+ * bookkeeping, not of segment deletion: a namespace's "dirty" report, which its write waits
+ * for, is not refused because trims are slow.
  *
  * Invariant: the log is never trimmed past a record some namespace has not flushed.
  */
@@ -133,6 +137,8 @@ export function indexFactory(dataDir: string, blobs: BlobStore, cleanedIndexes: 
 class IndexActor implements Actor {
   readonly concurrentVerbs = new Set(["needsReplay", "recoveredLsn"]);
   private trimmedThroughLsn = 0n;
+  private trimming: Promise<void> | undefined;
+  private trimAgain = false;
 
   constructor(
     private readonly index: string,
@@ -163,7 +169,7 @@ class IndexActor implements Actor {
         entry.oldestUnflushedLsn = message.oldestLsn ?? 0n;
         entry.mayExist = entry.oldestUnflushedLsn !== 0n || message.exists === true;
         this.entries.set(message.namespace, entry);
-        await this.trim();
+        this.scheduleTrim();
         return undefined;
       }
       case "recoveredLsn":
@@ -174,6 +180,28 @@ class IndexActor implements Actor {
       default:
         throw new NeedleError("INTERNAL", `index: unknown verb ${verb}`);
     }
+  }
+
+  private scheduleTrim(): void {
+    if (this.trimming) {
+      this.trimAgain = true;
+      return;
+    }
+    this.trimming = (async () => {
+      do {
+        this.trimAgain = false;
+        // A failed trim deletes nothing it should not (the writer fails closed); the next
+        // report retries.
+        await this.trim().catch(() => undefined);
+      } while (this.trimAgain);
+    })().finally(() => {
+      this.trimming = undefined;
+    });
+  }
+
+  /** Lets a running background trim finish (passivation). */
+  async passivate(): Promise<void> {
+    while (this.trimming) await this.trimming;
   }
 
   private async trim(): Promise<void> {

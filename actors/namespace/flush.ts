@@ -11,14 +11,16 @@
  *      (durable before step 3).
  *   3. Commit the manifest (atomic rename). A crash before this leaves the previous manifest
  *      valid and the new slab an orphan, removed at the next start.
- *   4. Swap (synchronous): the frozen memtable leaves, the new slab joins with the rows killed
- *      since the freeze already dead; slabs that had no live rows at the freeze leave the list.
+ *   4. Swap (synchronous, under the state's swap lock so no live write is between its lookups
+ *      and its apply): the frozen memtable leaves, the new slab joins with the rows killed since
+ *      the freeze already dead; slabs that had no live rows at the freeze leave the list.
  *   5. Delete slab files no manifest refers to any more.
  * Queries and writes never wait for a flush; a flush never runs twice at once.
  */
 import type { BlobStore } from "../../storage/blob/mod.ts";
 import { assert } from "../../storage/errors.ts";
 import type { ManifestStore } from "../../storage/manifest/mod.ts";
+import type { Memtable } from "../../storage/memtable/mod.ts";
 import { namespaceKey, slabKey } from "../layout.ts";
 import { address } from "../runtime/mod.ts";
 import { countLive, deletedBytes } from "./deletions.ts";
@@ -100,10 +102,34 @@ export async function flushNamespace(state: NamespaceState, deps: FlushDeps): Pr
   state.flushedLsn = flushedLsn;
 
   // Step 4: swap.
+  const dropped = await state.withSwapLock(async () => {
+    const left = swap(state, frozen, liveRows, slabSnapshot, kept, newSlab);
+    // Writes applied after the freeze (rows or deletes alike), or logged and still applying,
+    // need a later flush.
+    const stillDirty = state.appliedLsn > flushedLsn || state.writesInFlight > 0;
+    state.oldestUnflushedLsn = stillDirty ? flushedLsn + 1n : 0n;
+    return left;
+  });
+
+  // Step 5: delete files no manifest names any more.
+  for (const slabId of dropped) await deps.blobs.delete(slabKey(state.index.name, slabId)).catch(() => {});
+}
+
+type SlabSnapshot = { slab: SlabEntry; live: Uint8Array }[];
+
+/** Step 4; returns the ids of the slabs that left. */
+function swap(
+  state: NamespaceState,
+  frozen: Memtable,
+  liveRows: number[],
+  slabSnapshot: SlabSnapshot,
+  kept: SlabSnapshot,
+  newSlab: SlabManifestEntry | undefined,
+): Set<string> {
   state.frozen = state.frozen.filter((memtable) => memtable !== frozen);
   const dropped = new Set(slabSnapshot.filter((s) => !kept.includes(s)).map((s) => s.slab.id));
   const slabs: SlabEntry[] = state.slabs.filter((slab) => !dropped.has(slab.id));
-  if (newSlab && newSlabId) {
+  if (newSlab) {
     const live = new Uint8Array((liveRows.length + 7) >> 3);
     let liveCount = 0;
     liveRows.forEach((row, slabRow) => {
@@ -113,23 +139,17 @@ export async function flushNamespace(state: NamespaceState, deps: FlushDeps): Pr
       }
     });
     slabs.unshift({
-      id: newSlabId,
+      id: newSlab.id,
       level: 0,
       rowCount: newSlab.rowCount,
       minLsn: newSlab.minLsn,
       maxLsn: newSlab.maxLsn,
       live,
       liveCount,
-      address: address("slab", namespaceKey(state.index.name, newSlabId)),
+      address: address("slab", namespaceKey(state.index.name, newSlab.id)),
     });
   }
   state.slabs = slabs;
   state.slabGeneration++;
-  // Writes applied after the freeze (rows or deletes alike), or logged and still applying,
-  // need a later flush.
-  const stillDirty = state.appliedLsn > flushedLsn || state.writesInFlight > 0;
-  state.oldestUnflushedLsn = stillDirty ? flushedLsn + 1n : 0n;
-
-  // Step 5: delete files no manifest names any more.
-  for (const slabId of dropped) await deps.blobs.delete(slabKey(state.index.name, slabId)).catch(() => {});
+  return dropped;
 }

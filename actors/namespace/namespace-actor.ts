@@ -4,8 +4,15 @@
  *
  * Write path (exclusive: one write at a time, in arrival order):
  *   1. Check what only the index knows (dimension, vector type); resolve a filter to ids.
- *   2. Ask the writer actor to append {namespace, write}; it answers after fsync with the LSN.
- *   3. Resolve lookups, then apply in one synchronous step (state invariant 4).
+ *   2. If the namespace was clean, tell the index it is dirty from flushedLsn + 1 on, and wait
+ *      for the answer: a report that does not arrive fails the write before anything is logged
+ *      (otherwise the index could trim the log past an acknowledged write).
+ *   3. Under the state's swap lock: resolve the lookups the write needs and check its limits
+ *      (a failure here refuses the write with nothing logged), ask the writer actor to append
+ *      {namespace, write} (it answers after fsync with the LSN; a failure refuses the write and
+ *      the log erases it), then apply in one synchronous step (state invariant 4). Nothing
+ *      that can fail runs between the append and the apply, so a write reported as failed
+ *      never takes effect at replay and an acknowledged one is always applied.
  *   4. Answer with the LSN; flush in the background past the row/byte thresholds.
  * Reads run concurrently (see reads.ts).
  *
@@ -219,23 +226,46 @@ class NamespaceActor implements Actor {
 
   private async write(write: WriteOp): Promise<bigint> {
     if (this.flushError) throw this.flushError;
-    if (!this.state.dirty) {
-      // Tell the index before the record exists, so the log is never trimmed past it even if
-      // applying it fails and the actor restarts.
-      this.state.oldestUnflushedLsn = this.state.flushedLsn + 1n;
-      await this.reportUnflushed();
-    }
+    // Counted before the dirty report: a flush swap meanwhile must not call the namespace clean.
     this.state.writesInFlight++;
     try {
-      const lsn = await this.transport.request<bigint>(address("writer", this.index), "append", {
-        body: { namespace: this.state.namespace, write },
+      await this.markDirty();
+      const lsn = await this.state.withSwapLock(async () => {
+        const apply = await this.state.prepare(write, { live: true });
+        const appended = await this.transport.request<bigint>(address("writer", this.index), "append", {
+          body: { namespace: this.state.namespace, write },
+        });
+        apply(appended);
+        return appended;
       });
-      const apply = await this.state.prepare(write);
-      apply(lsn);
       await this.maybeFlush();
       return lsn;
     } finally {
       this.state.writesInFlight--;
+    }
+  }
+
+  /**
+   * Step 2: before the first write after a clean state, the index must know, so the log is
+   * never trimmed past the record even if the actor restarts before flushing it. The state is
+   * marked first (a flush finishing meanwhile then reports it dirty too) and unmarked if the
+   * report fails, so the next write reports again.
+   */
+  private async markDirty(): Promise<void> {
+    if (this.state.dirty) return;
+    const oldest = this.state.flushedLsn + 1n;
+    this.state.oldestUnflushedLsn = oldest;
+    try {
+      await this.transport.request(address("index", this.index), "unflushed", {
+        namespace: this.state.namespace,
+        oldestLsn: oldest,
+        exists: this.state.exists,
+      });
+    } catch (error) {
+      if (this.state.oldestUnflushedLsn === oldest && this.state.appliedLsn < oldest) {
+        this.state.oldestUnflushedLsn = 0n;
+      }
+      throw error;
     }
   }
 
@@ -283,6 +313,10 @@ class NamespaceActor implements Actor {
     if (this.flushError) throw this.flushError;
   }
 
+  /**
+   * After a flush or a replay: what the index holds about this namespace may only be older,
+   * which keeps more log than needed, never less, so a lost report is harmless.
+   */
   private reportUnflushed(): Promise<unknown> {
     return this.transport
       .request(address("index", this.index), "unflushed", {

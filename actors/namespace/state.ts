@@ -9,8 +9,13 @@
  *   3. `appliedLsn` is the LSN of the last applied write; writes apply in LSN order.
  *   4. Every mutation of a write happens in one synchronous step after all lookups resolved,
  *      so a concurrent read sees a batch entirely or not at all.
+ *   5. The slab list does not change (no flush swap) between a live write's lookups and its
+ *      apply: both run under `withSwapLock`, and so does the swap. So lookups made before the
+ *      write was logged are still right when it is applied, and nothing after the append can
+ *      fail for a stale lookup.
  */
 import { assert, invalidArgument } from "../../storage/errors.ts";
+import { metadataBytesMax, metadataByteLength } from "../../storage/metadata.ts";
 import { Memtable } from "../../storage/memtable/mod.ts";
 import type { Metadata, SparseValues, VectorRecord, WriteOp } from "../../storage/types.ts";
 import type { IndexConfig } from "../api.ts";
@@ -36,6 +41,8 @@ export class NamespaceState {
   oldestUnflushedLsn = 0n;
   explicit = false;
   nextSlabSeq = 1;
+  /** Tail of the chain of work holding the swap lock (invariant 5). */
+  private swapLockTail: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly index: IndexConfig,
@@ -134,23 +141,35 @@ export class NamespaceState {
     return records;
   }
 
+  /** Runs `work` when no other holder of the swap lock runs (invariant 5): live writes, the flush swap. */
+  withSwapLock<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.swapLockTail.then(work);
+    this.swapLockTail = result.catch(() => undefined);
+    return result;
+  }
+
   /**
-   * Prepares a logged write for applying: checks it and resolves the lookups it needs. The
-   * returned function applies it in one synchronous step (invariant 4) and must be called
-   * before the next await, while the lookups are still current.
+   * Prepares a write for applying: checks it and resolves the lookups it needs. The returned
+   * function applies it in one synchronous step (invariant 4). A live write (not a replay)
+   * prepares before it is logged, under the swap lock, and is checked against the limits that
+   * depend on stored records (merged metadata of an update): a replayed write was checked
+   * when it was acknowledged, and refusing it now would drop an acknowledged write.
    */
-  async prepare(write: WriteOp): Promise<(lsn: bigint) => void> {
+  async prepare(
+    write: WriteOp,
+    options: { live: boolean } = { live: false },
+  ): Promise<(lsn: bigint) => void> {
     this.checkWrite(write);
     // Lookups await slab actors; a flush swap in that gap moves rows from a frozen memtable
     // into a new slab, so locations found before it are stale. Prepare again until none ran.
     for (;;) {
       const generation = this.slabGeneration;
-      const apply = await this.prepareOnce(write);
+      const apply = await this.prepareOnce(write, options.live);
       if (generation === this.slabGeneration) return apply;
     }
   }
 
-  private async prepareOnce(write: WriteOp): Promise<(lsn: bigint) => void> {
+  private async prepareOnce(write: WriteOp, live: boolean): Promise<(lsn: bigint) => void> {
     switch (write.op) {
       case "upsert": {
         const ids = write.records.map((record) => record.id);
@@ -168,13 +187,17 @@ export class NamespaceState {
       case "update": {
         const locations = await this.locate(write.ids);
         const current = await this.readRecords(locations);
+        const merged = new Map<string, VectorRecord>();
+        for (const id of write.ids) {
+          const record = current.get(id);
+          if (record) merged.set(id, mergeUpdate(record, write));
+        }
+        if (live && write.setMetadata) checkMergedMetadata(merged);
         return (lsn) => {
           this.killLocations(locations);
-          for (const id of write.ids) {
-            const record = current.get(id);
-            if (!record) continue;
+          for (const [id, record] of merged) {
             this.memtable.kill(id);
-            this.memtable.append(mergeUpdate(record, write), lsn);
+            this.memtable.append(record, lsn);
           }
           this.afterApply(lsn);
         };
@@ -299,6 +322,22 @@ export class NamespaceState {
   checkWrite(write: WriteOp): void {
     if (write.op === "upsert") this.checkRecords(write.records, "records");
     if (write.op === "update") this.checkVectors(write.values, write.sparseValues, "update", "update");
+  }
+}
+
+/** An update's merged metadata stays within the limit an upsert has (the field is `setMetadata`). */
+function checkMergedMetadata(merged: Map<string, VectorRecord>): void {
+  for (const record of merged.values()) {
+    if (!record.metadata) continue;
+    const bytes = metadataByteLength(record.metadata);
+    if (bytes > metadataBytesMax) {
+      throw invalidArgument(
+        "setMetadata",
+        `setMetadata: the metadata of record ${JSON.stringify(record.id)} would be ${bytes} bytes after this update (limit: at most ${metadataBytesMax} bytes as JSON)`,
+        `at most ${metadataBytesMax} bytes as JSON`,
+        `${bytes} bytes after merging`,
+      );
+    }
   }
 }
 

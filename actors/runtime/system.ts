@@ -38,6 +38,11 @@ export interface ActorSystemOptions {
   mailboxDepthMax?: number;
   now?: () => number;
   onEscalate?: (address: Address, error: NeedleError, failures: number) => void;
+  /**
+   * Fault injection for tests: called before each delivery; an error it returns refuses the
+   * message as a full mailbox or a lost connection would. Production code passes none.
+   */
+  deliveryFault?: (target: Address, verb: string, payload: unknown) => NeedleError | undefined;
 }
 
 interface Activation {
@@ -67,6 +72,7 @@ export class ActorSystem {
   private readonly depthMax: number;
   private readonly now: () => number;
   private readonly onEscalate: NonNullable<ActorSystemOptions["onEscalate"]>;
+  private readonly deliveryFault: ActorSystemOptions["deliveryFault"];
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
 
@@ -74,6 +80,7 @@ export class ActorSystem {
     this.depthMax = options.mailboxDepthMax ?? mailboxDepthMaxDefault;
     this.now = options.now ?? (() => performance.now());
     this.onEscalate = options.onEscalate ?? (() => {});
+    this.deliveryFault = options.deliveryFault;
     this.transport = new InProcessTransport(this);
     this.sweepTimer = setInterval(() => void this.sweep(), sweepIntervalMs);
     this.sweepTimer.unref?.();
@@ -107,6 +114,8 @@ export class ActorSystem {
         new NeedleError("UNAVAILABLE", "Needle is shutting down", { retryAfterSeconds: 1 }),
       );
     }
+    const injected = this.deliveryFault?.(target, verb, payload);
+    if (injected !== undefined) return Promise.reject(injected);
     const key = addressText(target);
     const failure = this.failures.get(key);
     if (failure && failure.retryAtMs > this.now()) {

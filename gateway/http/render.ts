@@ -13,6 +13,7 @@ import type {
   NamespaceStats,
   QueryResult,
 } from "../../actors/api.ts";
+import { defineOwn } from "../../storage/metadata.ts";
 import { matchOut, recordsById } from "../library/shapes.ts";
 import type { JsonObject } from "./requests.ts";
 
@@ -58,7 +59,7 @@ export function listJson(result: ListResult, requestedNamespace: string): JsonOb
 export function statsJson(stats: IndexStats): JsonObject {
   const namespaces: JsonObject = {};
   for (const namespace of stats.namespaces)
-    namespaces[namespace.name] = { vectorCount: namespace.recordCount };
+    defineOwn<unknown>(namespaces, namespace.name, { vectorCount: namespace.recordCount });
   const out: JsonObject = {
     namespaces,
     indexFullness: stats.indexFullness,

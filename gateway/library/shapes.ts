@@ -5,6 +5,7 @@
  * REST JSON for them is the same shape.
  */
 import type { IndexDescription, IndexStats, NamespaceStats, ScoredRecord } from "../../actors/api.ts";
+import { copyMetadata, defineOwn } from "../../storage/metadata.ts";
 import type { SparseValues, VectorRecord } from "../../storage/types.ts";
 import type {
   IndexModel,
@@ -24,12 +25,14 @@ function sparseOut(sparse: SparseValues): RecordSparseValues {
 
 /**
  * A stored record as the client returns it. `values` is always present (empty for sparse-only
- * records), as Pinecone's REST answers carry it.
+ * records), as Pinecone's REST answers carry it. Everything is a copy: the engine hands out
+ * its stored objects (the memtable's metadata), and a caller editing a result must not edit
+ * the database.
  */
 export function recordOut(record: VectorRecord): PineconeRecord {
   const out: PineconeRecord = { id: record.id, values: record.values ? Array.from(record.values) : [] };
   if (record.sparseValues) out.sparseValues = sparseOut(record.sparseValues);
-  if (record.metadata) out.metadata = record.metadata;
+  if (record.metadata) out.metadata = copyMetadata(record.metadata);
   return out;
 }
 
@@ -41,20 +44,20 @@ export function matchOut(match: ScoredRecord): ScoredPineconeRecord {
     values: match.values ? Array.from(match.values) : [],
   };
   if (match.sparseValues) out.sparseValues = sparseOut(match.sparseValues);
-  if (match.metadata) out.metadata = match.metadata;
+  if (match.metadata) out.metadata = copyMetadata(match.metadata);
   return out;
 }
 
 export function recordsById(records: readonly VectorRecord[]): { [id: string]: PineconeRecord } {
   const out: { [id: string]: PineconeRecord } = {};
-  for (const record of records) out[record.id] = recordOut(record);
+  for (const record of records) defineOwn(out, record.id, recordOut(record));
   return out;
 }
 
 export function statsOut(stats: IndexStats): IndexStatsDescription {
   const namespaces: IndexStatsDescription["namespaces"] = {};
   for (const namespace of stats.namespaces)
-    namespaces[namespace.name] = { recordCount: namespace.recordCount };
+    defineOwn(namespaces, namespace.name, { recordCount: namespace.recordCount });
   const out: IndexStatsDescription = {
     namespaces,
     indexFullness: stats.indexFullness,

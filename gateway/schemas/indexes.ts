@@ -62,7 +62,7 @@ const tagValuePattern = /^[A-Za-z0-9;@_\-.+ ]*$/;
  * Tags: at most 20; keys 1-80 of [A-Za-z0-9_-]; values 0-120 of [A-Za-z0-9;@_-.+ ].
  * An empty value removes the key (configure) or is dropped (create).
  */
-export const tags = z
+const tagRecord = z
   .record(
     z
       .string()
@@ -84,6 +84,18 @@ export const tags = z
     message: "has too many tags",
     params: { limit: `at most ${tagsPerIndexMax} tags` },
   });
+
+/**
+ * Tags live in plain objects and msgpack maps, where the key "__proto__" means the prototype
+ * (zod's record drops it without a word): refused by name instead.
+ */
+export const tags = z
+  .unknown()
+  .refine((input) => !(typeof input === "object" && input !== null && Object.hasOwn(input, "__proto__")), {
+    message: "the tag key __proto__ is reserved",
+    params: { limit: "any tag key but __proto__" },
+  })
+  .pipe(tagRecord);
 
 const dimension = z.int().min(dimensionMin).max(dimensionMax);
 

@@ -25,8 +25,8 @@ export const sparseIndexMax = 0xffff_ffff;
 export const idCharsMin = 1;
 export const idCharsMax = 512;
 
-/** Metadata of one record, measured as the UTF-8 byte length of its JSON text. */
-export const metadataBytesMax = 40_960;
+/** Metadata of one record, measured as the UTF-8 byte length of its JSON text (defined in storage/, where updates check it too). */
+export { metadataBytesMax } from "../../storage/metadata.ts";
 
 /** Matches one query returns. */
 export const topKMin = 1;

@@ -12,6 +12,7 @@
  */
 import { z } from "zod";
 import type { QueryRequest, UpdateRequest, VectorType } from "../../actors/api.ts";
+import { defineOwn, isAscii, isWellFormedText, utf8ByteLength } from "../../storage/metadata.ts";
 import type { Metadata, MetadataValue, Metric, SparseValues, VectorRecord } from "../../storage/types.ts";
 import { described, fail } from "./errors.ts";
 import {
@@ -37,10 +38,7 @@ function issue(
   return z.NEVER;
 }
 
-export function isAscii(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
-  return true;
-}
+export { isAscii };
 
 const idLimit = `${idCharsMin}-${idCharsMax} ASCII characters`;
 
@@ -151,13 +149,7 @@ function sortSparse(indices: Uint32Array, values: Float32Array, ctx: Context): S
 }
 
 const metadataLimit = "string, number, boolean or list of strings";
-const textEncoder = new TextEncoder();
-
-/** UTF-8 byte length of a string without allocating when it is plain ASCII. */
-export function utf8ByteLength(text: string): number {
-  if (isAscii(text)) return text.length;
-  return textEncoder.encode(text).length;
-}
+const wellFormedLimit = "well-formed Unicode (no unpaired UTF-16 surrogate)";
 
 /**
  * Metadata: a flat object whose values are strings, finite numbers, booleans or lists of
@@ -173,9 +165,13 @@ export const metadata = z.unknown().transform((input, ctx): Metadata => {
     if (key.startsWith("$")) {
       return issue(ctx, "keys must not start with '$'", "no '$' prefix", key, [key]);
     }
+    if (!isWellFormedText(key)) {
+      return issue(ctx, "keys must be well-formed Unicode text", wellFormedLimit, key, [key]);
+    }
     const copied = metadataValue(value, key, ctx);
     if (copied === undefined) return z.NEVER;
-    out[key] = copied;
+    // defineOwn: a key named "__proto__" is a field like any other, not the prototype.
+    defineOwn<MetadataValue>(out, key, copied);
   }
   const bytes = utf8ByteLength(JSON.stringify(out));
   if (bytes > metadataBytesMax) {
@@ -190,7 +186,12 @@ export const metadata = z.unknown().transform((input, ctx): Metadata => {
 });
 
 function metadataValue(value: unknown, key: string, ctx: Context): MetadataValue | undefined {
-  if (typeof value === "string" || typeof value === "boolean") return value;
+  if (typeof value === "string") {
+    if (isWellFormedText(value)) return value;
+    issue(ctx, "must be well-formed Unicode text", wellFormedLimit, value, [key]);
+    return undefined;
+  }
+  if (typeof value === "boolean") return value;
   if (typeof value === "number") {
     if (Number.isFinite(value)) return value;
     issue(ctx, "must be a finite number", "finite number", value, [key]);
@@ -200,6 +201,10 @@ function metadataValue(value: unknown, key: string, ctx: Context): MetadataValue
     for (let i = 0; i < value.length; i++) {
       if (typeof value[i] !== "string") {
         issue(ctx, "lists must hold strings only", "list of strings", value[i], [key, i]);
+        return undefined;
+      }
+      if (!isWellFormedText(value[i])) {
+        issue(ctx, "must be well-formed Unicode text", wellFormedLimit, value[i], [key, i]);
         return undefined;
       }
     }

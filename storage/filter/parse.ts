@@ -23,6 +23,7 @@
 import { z } from "zod";
 import { invalidArgument, type NeedleError } from "../errors.ts";
 import { isPlainObject } from "../plain-object.ts";
+import { isWellFormedText } from "../metadata.ts";
 import type { FieldCondition, Filter } from "../types.ts";
 import {
   filterClausesMax,
@@ -143,6 +144,7 @@ function parseField(name: string, value: unknown, path: string, state: ParseStat
       `${name.length} characters`,
     );
   }
+  if (!isWellFormedText(name)) throw notWellFormed(path, "field names");
   if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
     countClause(state, path);
     return [{ kind: "field", field: name, condition: parseOperand("$eq", value, path, state) }];
@@ -214,6 +216,9 @@ function parseOperand(
           "string, finite number or boolean",
           describe(operand),
         );
+      }
+      if (typeof parsed.data === "string" && !isWellFormedText(parsed.data)) {
+        throw notWellFormed(path, `${operator} strings`);
       }
       return { op: operator, value: parsed.data };
     }
@@ -288,7 +293,19 @@ function parseList(
       describe(operand[index]),
     );
   }
+  const malformed = parsed.data.findIndex((item) => typeof item === "string" && !isWellFormedText(item));
+  if (malformed >= 0) throw notWellFormed(`${path}[${malformed}]`, `${operator} strings`);
   return parsed.data;
+}
+
+/** Stored text is well formed (the schemas refuse lone surrogates), so a filter must be too. */
+function notWellFormed(path: string, what: string): NeedleError {
+  return invalidArgument(
+    path,
+    `${path}: ${what} must be well-formed Unicode text (no unpaired UTF-16 surrogate)`,
+    "well-formed Unicode text",
+    "a string with an unpaired surrogate",
+  );
 }
 
 function countClause(state: ParseState, path: string): void {

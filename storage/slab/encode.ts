@@ -18,6 +18,7 @@
 import { inverseNorm as kernelInverseNorm } from "../../ffi/mod.ts";
 import type { Metric, SparseValues, VectorRecord } from "../types.ts";
 import { invalidArgument } from "../errors.ts";
+import { metadataForPacking } from "../metadata.ts";
 import { type Bookkeeping, isMetric, metadataProblem, packr } from "./codec.ts";
 import {
   SectionKind,
@@ -109,7 +110,7 @@ export function encodeSlab(input: SlabBuildInput): Uint8Array {
       if (problem !== undefined) {
         throw invalidArgument(`records[${row}].metadata`, problem);
       }
-      const packed = packr.pack(record.metadata);
+      const packed = packr.pack(metadataForPacking(record.metadata));
       metadataBytes[row] = packed;
       metadataBytesTotal += packed.length;
       anyMetadata = true;

@@ -26,6 +26,7 @@ import type { Metadata, SparseValues, VectorRecord } from "../types.ts";
 import { NeedleError, corruption, invalidArgument } from "../errors.ts";
 import { mmap, statSync } from "../files.ts";
 import { ioError } from "../fsync.ts";
+import { metadataFromPacked } from "../metadata.ts";
 import { metadataProblem, packr } from "./codec.ts";
 import { slabBytesMax } from "./format.ts";
 import { compareByteRanges, encodeId, idDecoder } from "./ids.ts";
@@ -183,7 +184,7 @@ export class SlabReader {
     }
     const problem = metadataProblem(decoded);
     if (problem !== undefined) throw corruption(this.name, `metadata of row ${row}: ${problem}`);
-    return decoded as Metadata;
+    return metadataFromPacked(decoded as Metadata);
   }
 
   /** The row as a record; `values` brings dense and sparse values, `metadata` the metadata. */
