@@ -61,6 +61,11 @@ export interface QueryRequest {
   filter?: Filter;
   includeValues: boolean;
   includeMetadata: boolean;
+  /**
+   * Refuse the query (INVALID_ARGUMENT naming topK) when its matches would take more than this
+   * many bytes as JSON (estimated); the HTTP gateway sets Pinecone's 4 MB. Absent: no limit.
+   */
+  resultBytesMax?: number;
 }
 
 export interface ScoredRecord {
@@ -91,6 +96,8 @@ export interface FetchByMetadataRequest {
   filter?: Filter;
   limit: number;
   paginationToken?: string;
+  /** End the page early (with a pagination token) once its records would take more bytes than this as JSON. */
+  resultBytesMax?: number;
 }
 
 export interface FetchByMetadataResult extends FetchResult {

@@ -153,3 +153,18 @@ test("records that do not fit the index are refused before logging; the namespac
   expect((await reopened.describeNamespace("fit", "n")).recordCount).toBe(2);
   await reopened.close();
 });
+
+test("close() passivates more open slabs than a mailbox holds without OVERLOADED", async () => {
+  // Each open slab reports "closed" to the executor as it passivates; all at once overflowed
+  // the executor's mailbox and close() failed.
+  const { engine, dir } = await engineIn({ flushRowsMax: 1, mailboxDepthMax: 8 });
+  await engine.createIndex({ name: "many", dimension: 2, metric: "cosine", vectorType: "dense" });
+  const query = { topK: 1, vector: Float32Array.of(1, 1), includeValues: false, includeMetadata: false };
+  for (let n = 0; n < 40; n++) await engine.upsert("many", `ns${n}`, [record(`r${n}`, "g")]);
+  await Bun.sleep(100); // background flushes finish: one slab per namespace
+  for (let n = 0; n < 40; n++) expect((await engine.query("many", `ns${n}`, query)).matches).toHaveLength(1);
+  await engine.close();
+  const reopened = await openEngine({ dir, log: () => {} });
+  expect((await reopened.describeIndexStats("many")).totalVectorCount).toBe(40);
+  await reopened.close();
+});

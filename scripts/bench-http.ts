@@ -24,6 +24,7 @@ import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { open } from "../gateway/library/mod.ts";
+import { httpHeaderSizeFlag } from "../gateway/http/mod.ts";
 import { seededRandom } from "../ffi/seeded-random.ts";
 
 const { values: flags } = parseArgs({
@@ -175,6 +176,7 @@ try {
   const server = Bun.spawn(
     [
       process.execPath,
+      httpHeaderSizeFlag,
       "run",
       "scripts/needle.ts",
       "serve",

@@ -18,7 +18,13 @@
  */
 import { parseArgs } from "node:util";
 import { openEngine } from "../actors/mod.ts";
-import { createApp, isLoopbackHost, type RequestLogEntry } from "../gateway/http/mod.ts";
+import {
+  createApp,
+  httpHeaderSizeFlag,
+  isLoopbackHost,
+  type RequestLogEntry,
+  serverIdleTimeoutSeconds,
+} from "../gateway/http/mod.ts";
 
 const usage = `usage: needle serve [--host HOST] [--port PORT] [--data DIR] [--api-key KEY]...
                     [--public-url URL] [--log-level debug|info|warn|error] [--flush-rows-max N]
@@ -114,6 +120,7 @@ async function serve(argv: string[]): Promise<void> {
     hostname: host,
     port,
     maxRequestBodySize: serverBodyBytesMax,
+    idleTimeout: serverIdleTimeoutSeconds,
     async fetch(request) {
       inFlight++;
       try {
@@ -141,6 +148,11 @@ async function serve(argv: string[]): Promise<void> {
   // The first stdout line is the URL; tests and scripts read it.
   process.stdout.write(`http://${urlHost}:${server.port}\n`);
   logLine(logLevel, "info", { msg: "listening", url: publicUrl, data: dataDir, keys: apiKeys.length });
+  if (!process.execArgv.includes(httpHeaderSizeFlag)) {
+    logLine(logLevel, "warn", {
+      msg: `started without bun ${httpHeaderSizeFlag}: request heads over 16 KiB (a GET fetch of many long ids) get a bare 431; start with \`npm start\` or \`bun ${httpHeaderSizeFlag} run scripts/needle.ts serve\``,
+    });
+  }
 
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -6,6 +6,7 @@
  */
 import { inverseNorm, lowerIsBetter } from "../../ffi/mod.ts";
 import { invalidArgument } from "../../storage/errors.ts";
+import { metadataByteLength } from "../../storage/metadata.ts";
 import { compileFilter } from "../../storage/filter/mod.ts";
 import type { Memtable } from "../../storage/memtable/mod.ts";
 import { compareIds } from "../../storage/memtable/mod.ts";
@@ -21,7 +22,7 @@ import type {
   ScoredRecord,
 } from "../api.ts";
 import { mergeTopK } from "../router/merge.ts";
-import type { RouterSearchRequest } from "../router/router-actor.ts";
+import type { RoutedCandidate, RouterSearchRequest } from "../router/router-actor.ts";
 import { address, type Transport } from "../runtime/mod.ts";
 import { type BlockQuery, type Eligible, eligibleFromRows, searchBlock } from "../search/block-search.ts";
 import type { SlabEntry } from "./manifest.ts";
@@ -79,41 +80,136 @@ export async function query(
   }
   const blockQuery: BlockQuery = { metric: state.index.metric, k: request.topK, vector, sparseVector };
 
-  const lists: ScoredRecord[][] = [];
+  const lists: Candidate[][] = [];
   const predicate = request.filter ? compileFilter(request.filter) : undefined;
   for (const memtable of state.memtables()) {
-    lists.push(searchMemtable(memtable, blockQuery, predicate, request));
+    lists.push(searchMemtable(memtable, blockQuery, predicate));
   }
   const ascending = lowerIsBetter(state.index.metric) && vector !== undefined;
   const slabs = state.slabs.filter((slab) => slab.liveCount > 0);
   if (slabs.length > 0) {
     const routed: RouterSearchRequest = {
       slabs: slabs.map((slab) => ({ address: slab.address, live: slab.live })),
-      search: {
-        query: blockQuery,
-        filter: request.filter,
-        includeValues: request.includeValues,
-        includeMetadata: request.includeMetadata,
-      },
+      search: { query: blockQuery, filter: request.filter },
       topK: request.topK,
       ascending,
     };
-    lists.push(await transport.request<ScoredRecord[]>(address("router", "local"), "search", routed));
+    const found = await transport.request<RoutedCandidate[]>(address("router", "local"), "search", routed);
+    lists.push(found.map(({ id, score, slab, row }) => ({ id, score, slab: slabs[slab]!, row })));
   }
-  return {
-    matches: mergeTopK(lists, request.topK, ascending),
-    namespace: state.namespace,
-    readUnits: 1,
-    lsn,
-  };
+  const matches = await materialize(mergeTopK(lists, request.topK, ascending), request, transport);
+  return { matches, namespace: state.namespace, readUnits: 1, lsn };
+}
+
+/** A match before its record is read: where it lives and its score. */
+interface Candidate {
+  id: string;
+  score: number;
+  row: number;
+  memtable?: Memtable;
+  slab?: SlabEntry;
+}
+
+/** Records are read in rank order this many at a time, so a result budget stops reading early. */
+const materializeChunkRecords = 256;
+/** JSON bytes a match costs besides its values and metadata (id quotes, score, keys), estimated. */
+const matchOverheadBytes = 48;
+/** JSON bytes of one float (shortest float32 text and a comma), on average. */
+const floatTextBytes = 12;
+
+/** What one match adds to a JSON answer, estimated (the measure `resultBytesMax` limits). */
+function estimatedJsonBytes(match: ScoredRecord): number {
+  let bytes = matchOverheadBytes + match.id.length;
+  if (match.values) bytes += match.values.length * floatTextBytes;
+  if (match.sparseValues) bytes += match.sparseValues.indices.length * (floatTextBytes + 11);
+  if (match.metadata) bytes += metadataByteLength(match.metadata);
+  return bytes;
+}
+
+/**
+ * Reads the final matches' values and metadata (only what the request asked for) from the
+ * memtables and slabs, best first, a chunk at a time; past `request.resultBytesMax` it stops
+ * and refuses the query naming topK, before the rest is read.
+ */
+async function materialize(
+  candidates: Candidate[],
+  request: QueryRequest,
+  transport: Transport,
+): Promise<ScoredRecord[]> {
+  const wanted = { values: request.includeValues, metadata: request.includeMetadata };
+  if (!wanted.values && !wanted.metadata) return candidates.map(({ id, score }) => ({ id, score }));
+  const matches: ScoredRecord[] = [];
+  let bytes = 0;
+  for (let start = 0; start < candidates.length; start += materializeChunkRecords) {
+    const chunk = candidates.slice(start, start + materializeChunkRecords);
+    const read = await readCandidates(chunk, wanted, transport);
+    for (const [i, candidate] of chunk.entries()) {
+      const match: ScoredRecord = { ...read[i]!, id: candidate.id, score: candidate.score };
+      matches.push(match);
+      bytes += estimatedJsonBytes(match);
+      if (request.resultBytesMax !== undefined && bytes > request.resultBytesMax) {
+        throw invalidArgument(
+          "topK",
+          `topK: the result would exceed ${request.resultBytesMax} bytes by match ${matches.length} of ${candidates.length} (the query result limit); lower topK, or leave out includeValues or includeMetadata`,
+          `results of at most ${request.resultBytesMax} bytes`,
+          `more than ${request.resultBytesMax} bytes`,
+        );
+      }
+    }
+  }
+  return matches;
+}
+
+/** The records of `candidates`, in their order: memtable rows directly, slab rows one request per slab. */
+async function readCandidates(
+  candidates: Candidate[],
+  wanted: { values: boolean; metadata: boolean },
+  transport: Transport,
+): Promise<VectorRecord[]> {
+  const records: VectorRecord[] = new Array(candidates.length);
+  const bySlab = new Map<SlabEntry, number[]>();
+  candidates.forEach((candidate, at) => {
+    if (candidate.memtable) records[at] = memtableRecord(candidate.memtable, candidate.row, wanted);
+    else {
+      const positions = bySlab.get(candidate.slab!);
+      if (positions) positions.push(at);
+      else bySlab.set(candidate.slab!, [at]);
+    }
+  });
+  await Promise.all(
+    [...bySlab].map(async ([slab, positions]) => {
+      const read = await transport.request<VectorRecord[]>(slab.address, "records", {
+        rows: positions.map((at) => candidates[at]!.row),
+        ...wanted,
+      });
+      positions.forEach((at, i) => {
+        records[at] = read[i]!;
+      });
+    }),
+  );
+  return records;
+}
+
+function memtableRecord(memtable: Memtable, row: number, wanted: { values: boolean; metadata: boolean }) {
+  const record: VectorRecord = { id: memtable.id(row) };
+  if (wanted.values) {
+    const values = memtable.values(row);
+    if (values) record.values = values;
+    const sparse = memtable.sparseValues(row);
+    if (sparse) record.sparseValues = sparse;
+  }
+  if (wanted.metadata) {
+    const metadata = memtable.metadata(row);
+    if (metadata) record.metadata = metadata;
+  }
+  return record;
 }
 
 function searchMemtable(
   memtable: Memtable,
   query: BlockQuery,
   predicate: ((metadata: VectorRecord["metadata"]) => boolean) | undefined,
-  request: QueryRequest,
-): ScoredRecord[] {
+): Candidate[] {
   if (memtable.liveCount === 0) return [];
   let eligible: Eligible = { bitset: memtable.live };
   if (predicate) {
@@ -128,20 +224,12 @@ function searchMemtable(
     inverseNorms: memtable.inverseNorms,
     sparseValues: (row: number) => memtable.sparseValues(row),
   };
-  return searchBlock(block, query, eligible).map(({ row, score }) => {
-    const match: ScoredRecord = { id: memtable.id(row), score };
-    if (request.includeValues) {
-      const values = memtable.values(row);
-      if (values) match.values = values;
-      const sparse = memtable.sparseValues(row);
-      if (sparse) match.sparseValues = sparse;
-    }
-    if (request.includeMetadata) {
-      const metadata = memtable.metadata(row);
-      if (metadata) match.metadata = metadata;
-    }
-    return match;
-  });
+  return searchBlock(block, query, eligible).map(({ row, score }) => ({
+    id: memtable.id(row),
+    score,
+    row,
+    memtable,
+  }));
 }
 
 export async function fetch(state: NamespaceState, ids: string[]): Promise<FetchResult> {
@@ -242,30 +330,35 @@ export async function fetchByMetadata(
     limit: request.limit + 1,
     filter: request.filter,
   });
-  const page = found.slice(0, request.limit);
-  const records = new Map<string, VectorRecord>();
-  const bySlab = new Map<SlabEntry, SourcedId[]>();
-  for (const item of page) {
-    if (item.memtable) records.set(item.id, item.memtable.record(item.row));
-    else if (item.slab) bySlab.set(item.slab, [...(bySlab.get(item.slab) ?? []), item]);
-  }
-  for (const [slab, items] of bySlab) {
-    const read = await transport.request<VectorRecord[]>(slab.address, "records", {
-      rows: items.map((item) => item.row),
-      values: true,
-      metadata: true,
-    });
-    items.forEach((item, i) => {
-      records.set(item.id, read[i]!);
-    });
+  const wanted = found.slice(0, request.limit);
+  // Read a chunk at a time; past the byte budget the page ends early (never empty) and the
+  // token points at the next record, so a client paging through sees every record once.
+  const records: VectorRecord[] = [];
+  let bytes = 0;
+  let cut = false;
+  for (let start = 0; start < wanted.length && !cut; start += materializeChunkRecords) {
+    const chunk = wanted.slice(start, start + materializeChunkRecords);
+    const read = await readCandidates(
+      chunk.map((item) => ({ ...item, score: 0 })),
+      { values: true, metadata: true },
+      transport,
+    );
+    for (const record of read) {
+      bytes += estimatedJsonBytes({ ...record, score: 0 });
+      if (request.resultBytesMax !== undefined && bytes > request.resultBytesMax && records.length > 0) {
+        cut = true;
+        break;
+      }
+      records.push(record);
+    }
   }
   const result: FetchByMetadataResult = {
-    records: page.map((item) => records.get(item.id)!),
+    records,
     namespace: state.namespace,
-    readUnits: readUnitsFor(page.length),
+    readUnits: readUnitsFor(records.length),
     lsn,
   };
-  if (found.length > request.limit) result.next = encodeToken(page[page.length - 1]!.id);
+  if (cut || found.length > request.limit) result.next = encodeToken(records[records.length - 1]!.id);
   return result;
 }
 

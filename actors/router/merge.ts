@@ -3,9 +3,13 @@
  * directly; the namespace (strong reads) and, later, the eventual-mode router both use it.
  * Ties break by id so the answer does not depend on the order sources answered in.
  */
-import type { ScoredRecord } from "../api.ts";
+/** Anything with an id and a score: candidates before their records are read, or matches. */
+export interface Scored {
+  id: string;
+  score: number;
+}
 
-export function mergeTopK(lists: ScoredRecord[][], k: number, ascending: boolean): ScoredRecord[] {
+export function mergeTopK<T extends Scored>(lists: T[][], k: number, ascending: boolean): T[] {
   const all = lists.flat();
   all.sort((a, b) => {
     if (a.score !== b.score) return ascending ? a.score - b.score : b.score - a.score;

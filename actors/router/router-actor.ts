@@ -6,9 +6,8 @@
  * come to the router directly.
  */
 import { NeedleError } from "../../storage/errors.ts";
-import type { ScoredRecord } from "../api.ts";
 import type { Actor, Address, Transport } from "../runtime/mod.ts";
-import type { SlabSearchRequest } from "../slab/slab-actor.ts";
+import type { SlabCandidate, SlabSearchRequest } from "../slab/slab-actor.ts";
 import { mergeTopK } from "./merge.ts";
 
 export interface RouterSearchRequest {
@@ -17,6 +16,11 @@ export interface RouterSearchRequest {
   search: Omit<SlabSearchRequest, "live">;
   topK: number;
   ascending: boolean;
+}
+
+/** A merged candidate: which of the request's slabs (by position) and which row of it. */
+export interface RoutedCandidate extends SlabCandidate {
+  slab: number;
 }
 
 export function routerFactory() {
@@ -32,9 +36,13 @@ class RouterActor implements Actor {
     if (verb !== "search") throw new NeedleError("INTERNAL", `router: unknown verb ${verb}`);
     const request = payload as RouterSearchRequest;
     const answers = await Promise.all(
-      request.slabs.map(({ address, live }) =>
-        this.transport.request<ScoredRecord[]>(address, "search", { ...request.search, live }),
-      ),
+      request.slabs.map(async ({ address, live }, slab) => {
+        const found = await this.transport.request<SlabCandidate[]>(address, "search", {
+          ...request.search,
+          live,
+        });
+        return found.map((candidate): RoutedCandidate => ({ ...candidate, slab }));
+      }),
     );
     return mergeTopK(answers, request.topK, request.ascending);
   }

@@ -33,6 +33,13 @@ export const restartBackoffBaseMs = 100;
 export const restartBackoffCapMs = 10_000;
 export const failuresBeforeEscalation = 5;
 const sweepIntervalMs = 1_000;
+/**
+ * Passivations of one kind run at most this many at a time (shutdown, index deletion), and at
+ * most half a mailbox's depth. Each may message other actors (a slab reports "closed" to the
+ * executor); thousands at once overflowed those actors' mailboxes and failed the shutdown
+ * with OVERLOADED.
+ */
+export const passivationsConcurrentMax = 64;
 
 export interface ActorSystemOptions {
   mailboxDepthMax?: number;
@@ -248,12 +255,16 @@ export class ActorSystem {
       const targets = [...this.activations.values()].filter(
         (a) => matches(a.address) && (!kind || a.address.kind === kind),
       );
-      await Promise.all(
-        targets.map(async (a) => {
+      let next = 0;
+      const worker = async () => {
+        while (next < targets.length) {
+          const a = targets[next++]!;
           await a.mailbox.drained();
           await this.passivateActivation(a).catch((error) => errors.push(error));
-        }),
-      );
+        }
+      };
+      const concurrent = Math.max(1, Math.min(passivationsConcurrentMax, Math.floor(this.depthMax / 2)));
+      await Promise.all(Array.from({ length: Math.min(concurrent, targets.length) }, worker));
     };
     for (const kind of order) await passivateKind(kind);
     await passivateKind();

@@ -12,7 +12,6 @@ import type { BlobStore } from "../../storage/blob/mod.ts";
 import { MetadataIndex } from "../../storage/filter/mod.ts";
 import { SlabReader } from "../../storage/slab/mod.ts";
 import type { Filter, Metric, VectorRecord } from "../../storage/types.ts";
-import type { ScoredRecord } from "../api.ts";
 import { slabKey, splitKey } from "../layout.ts";
 import { address, type Actor, type ActorContext } from "../runtime/mod.ts";
 import { type BlockQuery, type Eligible, eligibleFromRows, searchBlock } from "../search/block-search.ts";
@@ -23,8 +22,16 @@ export interface SlabSearchRequest {
   query: BlockQuery;
   live: Uint8Array;
   filter?: Filter;
-  includeValues: boolean;
-  includeMetadata: boolean;
+}
+
+/**
+ * One of a slab's best rows for a query. Values and metadata are read later, for the final
+ * top k only (`records`), so a query over many slabs never reads k records from each.
+ */
+export interface SlabCandidate {
+  id: string;
+  score: number;
+  row: number;
 }
 
 export interface SlabRowsRequest {
@@ -99,7 +106,7 @@ class SlabActor implements Actor {
     return this.reader.info.metric;
   }
 
-  private search(request: SlabSearchRequest): ScoredRecord[] {
+  private search(request: SlabSearchRequest): SlabCandidate[] {
     const eligible: Eligible = request.filter
       ? eligibleFromRows(this.eligibleRows(request.live, request.filter), this.reader.info.rowCount)
       : { bitset: request.live };
@@ -111,13 +118,7 @@ class SlabActor implements Actor {
       sparseValues: (row: number) => this.reader.sparseValues(row),
     };
     const candidates = searchBlock(block, { ...request.query, metric: this.metric }, eligible);
-    return candidates.map(({ row, score }) => {
-      const record = this.reader.record(row, {
-        values: request.includeValues,
-        metadata: request.includeMetadata,
-      });
-      return { ...record, score };
-    });
+    return candidates.map(({ row, score }) => ({ id: this.reader.id(row), score, row }));
   }
 
   private records(request: SlabRowsRequest): VectorRecord[] {

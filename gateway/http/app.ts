@@ -19,6 +19,7 @@ import type { Engine } from "../../actors/api.ts";
 import { invalidArgument, NeedleError } from "../../storage/errors.ts";
 import { type KeyCheck, apiKeyCheck } from "./auth.ts";
 import { readJsonBody } from "./body.ts";
+import { keylessRefusal } from "./keyless.ts";
 import {
   indexModelJson,
   indexModelVersion,
@@ -63,6 +64,21 @@ export const apiKeyHeader = "Api-Key";
 export const apiVersionHeader = "X-Pinecone-Api-Version";
 
 export const requestTimeoutMsDefault = 30_000;
+/**
+ * Seconds a connection may sit idle before the server closes it (Bun.serve's idleTimeout,
+ * default 10). Above the request timeout, so a slow request (a large delete) is answered by
+ * the gateway's own 503 rather than dropped mid-flight while its work goes on.
+ */
+export const serverIdleTimeoutSeconds = requestTimeoutMsDefault / 1000 + 10;
+/**
+ * Largest request head (request line and headers) the server reads: a fetch of 1,000 ids of
+ * 512 characters is a URL of about 520 KB. Bun's default is 16 KiB, and it answers a larger
+ * head with a bare 431 the official client cannot parse. Bun takes this only as a command-line
+ * flag (`bun --max-http-header-size=N`), so the package scripts and test helpers pass
+ * `httpHeaderSizeFlag`, and the CLI warns when it was started without it.
+ */
+export const httpHeaderBytesMax = 1024 * 1024;
+export const httpHeaderSizeFlag = `--max-http-header-size=${httpHeaderBytesMax}`;
 /** Every JSON body has upsert's cap; a query with a 20k-dim vector and a filter is far smaller. */
 const requestBytesMax = limits.upsertBytesMax;
 /** Longest a read waits for X-Needle-Min-Lsn before answering 503. */
@@ -111,6 +127,22 @@ export function createApp(engine: Engine, options: AppOptions): Hono {
       bytesOut: length === null ? 0 : Number(length),
     });
   });
+
+  if (options.apiKeys.length === 0) {
+    // Keyless mode is for loopback only: keep web pages out (keyless.ts).
+    app.use("*", async (c, next) => {
+      const refusal = keylessRefusal({
+        method: c.req.method,
+        host: c.req.header("host"),
+        origin: c.req.header("origin"),
+        contentType: c.req.header("content-type"),
+      });
+      if (refusal !== undefined) {
+        return jsonError(c, planeOf(c.req.path), refusal.status, refusal.code, refusal.message);
+      }
+      await next();
+    });
+  }
 
   app.use("*", async (c, next) => {
     if (!checkKey(c.req.header(apiKeyHeader) ?? null)) {
@@ -212,7 +244,10 @@ export function createApp(engine: Engine, options: AppOptions): Hono {
     const index = indexParam(c);
     checkQueryForIndex(request, await engine.describeIndex(index));
     await waitForMinLsn(c, engine, index);
-    const result = await engine.query(index, namespace, request);
+    const result = await engine.query(index, namespace, {
+      ...request,
+      resultBytesMax: limits.queryResultBytesMax,
+    });
     return withLsn(sendJson(c, queryJson(result, requestedNamespace(body))), result.lsn);
   });
   route("get", "/index/:index/vectors/fetch", "data", async (c) => {
@@ -230,7 +265,10 @@ export function createApp(engine: Engine, options: AppOptions): Hono {
     const { namespace, request } = parseFetchByMetadata(body);
     const index = indexParam(c);
     await waitForMinLsn(c, engine, index);
-    const result = await engine.fetchByMetadata(index, namespace, request);
+    const result = await engine.fetchByMetadata(index, namespace, {
+      ...request,
+      resultBytesMax: limits.queryResultBytesMax,
+    });
     return withLsn(sendJson(c, fetchByMetadataJson(result, requestedNamespace(body))), result.lsn);
   });
   route("post", "/index/:index/vectors/update", "data", async (c) => {
@@ -351,11 +389,20 @@ function errorResponse(c: Context, error: unknown, plane: Plane): Response {
   return sendJson(c, answer.body, answer.status as 400, answer.headers);
 }
 
-function jsonError(c: Context, plane: Plane, status: 404 | 405, code: string, message: string): Response {
+/** gRPC status numbers of the HTTP answers made here rather than from a NeedleError. */
+const grpcCodeOfStatus: Record<number, number> = { 403: 7, 404: 5, 405: 12, 415: 3 };
+
+function jsonError(
+  c: Context,
+  plane: Plane,
+  status: 403 | 404 | 405 | 415,
+  code: string,
+  message: string,
+): Response {
   const body =
     plane === "control"
       ? { error: { code, message }, status }
-      : { code: status === 404 ? 5 : 12, message, details: [] };
+      : { code: grpcCodeOfStatus[status], message, details: [] };
   return sendJson(c, body, status);
 }
 

@@ -4,11 +4,13 @@ export {
   apiKeyHeader,
   apiVersionHeader,
   createApp,
+  httpHeaderSizeFlag,
   lsnHeader,
   minLsnHeader,
   minLsnWaitMsMax,
   type RequestLogEntry,
   requestTimeoutMsDefault,
+  serverIdleTimeoutSeconds,
 } from "./app.ts";
 export { isLoopbackHost } from "./auth.ts";
 export { httpErrorAnswer } from "./errors.ts";

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { seededRandom } from "../../ffi/seeded-random.ts";
+import { httpHeaderSizeFlag } from "./app.ts";
 export { seededRandom };
 
 const repoRoot = resolve(import.meta.dir, "..", "..");
@@ -30,7 +31,18 @@ export function makeDataDir(prefix: string): { dir: string; remove(): void } {
 
 export async function startServer(dataDir: string, extraArgs: string[] = []): Promise<RunningServer> {
   const child = Bun.spawn(
-    [process.execPath, "run", "scripts/needle.ts", "serve", "--port", "0", "--data", dataDir, ...extraArgs],
+    [
+      process.execPath,
+      httpHeaderSizeFlag,
+      "run",
+      "scripts/needle.ts",
+      "serve",
+      "--port",
+      "0",
+      "--data",
+      dataDir,
+      ...extraArgs,
+    ],
     {
       cwd: repoRoot,
       stdin: "ignore",

@@ -31,6 +31,11 @@ export { metadataBytesMax } from "../../storage/metadata.ts";
 /** Matches one query returns. */
 export const topKMin = 1;
 export const topKMax = 10_000;
+/**
+ * Pinecone's query result limit (4 MB): over HTTP a query whose matches would be larger is
+ * refused naming topK, and a fetch-by-metadata page ends early with a pagination token.
+ */
+export const queryResultBytesMax = 4 * 1024 * 1024;
 
 /** Ids in one fetch or delete-by-ids request. */
 export const idsPerRequestMax = 1000;

@@ -49,6 +49,12 @@ export const namespaceName = z
   .refine((name) => !name.includes("\0"), {
     message: "must not contain NUL",
     params: { limit: `0-${namespaceCharsMax} ASCII characters, no NUL` },
+  })
+  // A URL path cannot carry these segments (clients and servers resolve them away, even
+  // percent-encoded), so such a namespace could be written but never described or deleted.
+  .refine((name) => name !== "." && name !== "..", {
+    message: "must not be '.' or '..' (a URL path cannot name them)",
+    params: { limit: `0-${namespaceCharsMax} ASCII characters, no NUL, not '.' or '..'` },
   });
 
 const paginationToken = z.string().min(1).max(paginationTokenCharsMax);
