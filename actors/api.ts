@@ -14,6 +14,47 @@ import type { Filter, Metadata, Metric, SparseValues, VectorRecord } from "../st
 export type VectorType = "dense" | "sparse";
 export type DeletionProtection = "enabled" | "disabled";
 
+/** A serverless ("managed") index: where it would live in Pinecone's cloud, echoed. */
+export interface ManagedDeployment {
+  type: "managed";
+  cloud: string;
+  region: string;
+}
+
+/**
+ * A pod-based index, as Pinecone's 2026-04 API and older clients create them. The same engine
+ * serves it; the sizing is stored, echoed and configurable (podType, replicas).
+ */
+export interface PodDeployment {
+  type: "pod";
+  environment: string;
+  /** `<s1|p1|p2>.<x1|x2|x4|x8>`. */
+  podType: string;
+  pods: number;
+  replicas: number;
+  shards: number;
+}
+
+export type Deployment = ManagedDeployment | PodDeployment;
+
+/**
+ * How an index serves reads. OnDemand: namespaces and slabs come and go with use. Dedicated:
+ * the index is kept resident (slabs mapped and warmed at start, never evicted, namespaces never
+ * passivated); `replicas` is how many executors hold it (one in the embedded mode).
+ */
+export type ReadCapacity =
+  | { mode: "OnDemand" }
+  | { mode: "Dedicated"; nodeType: "b1" | "t1"; scaling: "Manual"; replicas: number; shards: number };
+
+export interface ReadCapacityStatus {
+  /** Migrating while a switch to Dedicated warms the index; Error when the warm-up failed. */
+  state: "Ready" | "Migrating" | "Error";
+  errorMessage?: string;
+  /** Executors that hold the index now (Dedicated only). */
+  currentReplicas?: number;
+  currentShards?: number;
+}
+
 export interface IndexConfig {
   name: string;
   /** Absent for sparse indexes. */
@@ -22,13 +63,16 @@ export interface IndexConfig {
   vectorType: VectorType;
   deletionProtection: DeletionProtection;
   tags: Record<string, string>;
-  /** Opaque deployment/spec echo for the control plane (cloud, region, ...). */
-  deployment: { cloud: string; region: string };
+  deployment: Deployment;
+  readCapacity: ReadCapacity;
+  /** Pod indexes' metadataConfig.indexed: only these fields can be filtered on. Absent: all. */
+  metadataIndexed?: string[];
   createdAt: string;
 }
 
 export interface IndexDescription extends IndexConfig {
   status: { ready: boolean; state: "Ready" | "Initializing" | "Terminating" };
+  readCapacityStatus: ReadCapacityStatus;
 }
 
 export interface CreateIndexRequest {
@@ -38,14 +82,32 @@ export interface CreateIndexRequest {
   vectorType: VectorType;
   deletionProtection?: DeletionProtection;
   tags?: Record<string, string>;
-  deployment?: { cloud: string; region: string };
+  deployment?: Deployment;
+  readCapacity?: ReadCapacity;
+  metadataIndexed?: string[];
+  /** Create from a collection: Needle has none yet, so any name is NOT_FOUND. */
+  sourceCollection?: string;
 }
 
 export interface ConfigureIndexRequest {
   deletionProtection?: DeletionProtection;
   /** Merged into the existing tags; a key with value "" is removed. */
   tags?: Record<string, string>;
+  readCapacity?: ReadCapacityChange;
+  /** Pod indexes only. */
+  pod?: { podType?: string; replicas?: number };
 }
+
+/** A change of read capacity: a mode, and for Dedicated the parts given (the rest kept). */
+export type ReadCapacityChange =
+  | { mode: "OnDemand" }
+  | {
+      mode: "Dedicated";
+      nodeType?: "b1" | "t1";
+      scaling?: "Manual";
+      replicas?: number;
+      shards?: number;
+    };
 
 /** Every write answer carries the LSN that made it durable. */
 export interface WriteResult {

@@ -23,6 +23,8 @@ import { readdir, removeTree } from "../storage/files.ts";
 import { ensureDirectoryDurably, fsyncDirectory, isNotFound } from "../storage/fsync.ts";
 import { ManifestStore } from "../storage/manifest/mod.ts";
 import type { Filter, VectorRecord } from "../storage/types.ts";
+import { configAfterChange, configFromCatalog, configFromCreate } from "./index-config.ts";
+import { Residency } from "./residency.ts";
 import type {
   ConfigureIndexRequest,
   CreateIndexRequest,
@@ -106,6 +108,7 @@ async function removeUncataloguedIndexDirs(dataDir: string, catalog: Catalog, lo
 
 class EmbeddedEngine implements Engine {
   private readonly system: ActorSystem;
+  private readonly residency: Residency;
   private readonly configs = new Map<string, IndexConfig>();
   private readonly ackedLsn = new Map<string, bigint>();
   /** Invariant 2: the tail of each index name's chain of control-plane changes. */
@@ -120,7 +123,7 @@ class EmbeddedEngine implements Engine {
     log: (line: string) => void,
     private readonly lock: DirectoryLock,
   ) {
-    for (const config of catalog.indexes) this.configs.set(config.name, config);
+    for (const stored of catalog.indexes) this.configs.set(stored.name, configFromCatalog(stored));
     const deliveryFault = options.deliveryFault;
     this.system = new ActorSystem({
       mailboxDepthMax: options.mailboxDepthMax,
@@ -136,6 +139,8 @@ class EmbeddedEngine implements Engine {
     });
     const dataDir = options.dir;
     const blobs = new LocalBlobStore(dataDir);
+    const isResident = (index: string) => this.configs.get(index)?.readCapacity.mode === "Dedicated";
+    this.residency = new Residency(this.system.transport, isResident, log);
     this.system.register("writer", writerFactory(dataDir, options.logSegmentBytesMax));
     this.system.register("index", indexFactory(dataDir, blobs, new Set()));
     this.system.register(
@@ -147,15 +152,19 @@ class EmbeddedEngine implements Engine {
         flushBytesMax: options.flushBytesMax ?? flushBytesMaxDefault,
         flushIdleMs: options.flushIdleMs ?? flushIdleMsDefault,
         indexConfig: (name) => this.requireIndex(name),
+        isResident,
         log,
       }),
     );
-    this.system.register("slab", slabFactory(blobs));
+    this.system.register("slab", slabFactory(blobs, isResident));
     this.system.register("router", routerFactory());
     this.system.register(
       "executor",
-      executorFactory(this.system, options.slabMemoryBudgetBytes ?? slabMemoryBudgetBytesDefault),
+      executorFactory(this.system, options.slabMemoryBudgetBytes ?? slabMemoryBudgetBytesDefault, isResident),
     );
+    // Dedicated indexes are warmed at start, in the background (their status says Migrating).
+    for (const config of this.configs.values())
+      if (isResident(config.name)) void this.residency.warm(config.name);
   }
 
   // ----- control plane -------------------------------------------------------------------
@@ -169,7 +178,13 @@ class EmbeddedEngine implements Engine {
   }
 
   private describe(config: IndexConfig): IndexDescription {
-    return { ...config, tags: { ...config.tags }, status: { ready: true, state: "Ready" } };
+    return {
+      ...config,
+      tags: { ...config.tags },
+      status: { ready: true, state: "Ready" },
+      readCapacityStatus:
+        config.readCapacity.mode === "Dedicated" ? this.residency.status(config.name) : { state: "Ready" },
+    };
   }
 
   /** Runs `change` after every earlier change of the same index name has finished (invariant 2). */
@@ -206,19 +221,7 @@ class EmbeddedEngine implements Engine {
         received: request.name,
       });
     }
-    const config: IndexConfig = {
-      name: request.name,
-      dimension: request.vectorType === "sparse" ? undefined : request.dimension,
-      metric: request.metric,
-      vectorType: request.vectorType,
-      deletionProtection: request.deletionProtection ?? "disabled",
-      tags: { ...(request.tags ?? {}) },
-      deployment: request.deployment ?? { cloud: "local", region: "local" },
-      createdAt: new Date().toISOString(),
-    };
-    if (config.vectorType === "dense" && !config.dimension) {
-      throw new NeedleError("INVALID_ARGUMENT", "dense indexes need a dimension", { field: "dimension" });
-    }
+    const config = configFromCreate(request, new Date().toISOString());
     // Leftovers of an index of the same name are removed at open (invariant 4) and by delete;
     // removing again here costs little and covers a delete whose removal failed.
     const dir = indexDir(this.options.dir, config.name);
@@ -252,16 +255,7 @@ class EmbeddedEngine implements Engine {
 
   private async configureIndexNow(name: string, request: ConfigureIndexRequest): Promise<IndexDescription> {
     const current = this.requireIndex(name);
-    const tags = { ...current.tags };
-    for (const [key, value] of Object.entries(request.tags ?? {})) {
-      if (value === "") delete tags[key];
-      else tags[key] = value;
-    }
-    const next: IndexConfig = {
-      ...current,
-      deletionProtection: request.deletionProtection ?? current.deletionProtection,
-      tags,
-    };
+    const next = configAfterChange(current, request);
     this.configs.set(name, next);
     try {
       await this.commitCatalog();
@@ -269,6 +263,11 @@ class EmbeddedEngine implements Engine {
       this.configs.set(name, current);
       throw error;
     }
+    // A switch to Dedicated warms the index in the background (read capacity: Migrating).
+    if (next.readCapacity.mode === "Dedicated" && current.readCapacity.mode !== "Dedicated") {
+      void this.residency.warm(name);
+    }
+    if (next.readCapacity.mode !== "Dedicated") this.residency.forget(name);
     return this.describe(next);
   }
 
@@ -470,7 +469,10 @@ class EmbeddedEngine implements Engine {
   }
 
   close(): Promise<void> {
-    this.closing ??= this.system.shutdown(shutdownOrder).finally(() => this.lock.release());
+    this.closing ??= this.residency
+      .stop()
+      .then(() => this.system.shutdown(shutdownOrder))
+      .finally(() => this.lock.release());
     return this.closing;
   }
 }

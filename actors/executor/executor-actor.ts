@@ -3,12 +3,17 @@
  * bytes they map when they open and close; when the total passes the budget the executor
  * passivates the least recently active slabs until it fits (they reopen on their next message).
  */
+import { splitKey } from "../layout.ts";
 import type { Actor, ActorSystem } from "../runtime/mod.ts";
 
 export const slabMemoryBudgetBytesDefault = 8 * 1024 ** 3;
 
-export function executorFactory(system: ActorSystem, budgetBytes: number) {
-  return async (): Promise<Actor> => new ExecutorActor(system, budgetBytes);
+export function executorFactory(
+  system: ActorSystem,
+  budgetBytes: number,
+  isResident: (index: string) => boolean,
+) {
+  return async (): Promise<Actor> => new ExecutorActor(system, budgetBytes, isResident);
 }
 
 class ExecutorActor implements Actor {
@@ -18,6 +23,8 @@ class ExecutorActor implements Actor {
   constructor(
     private readonly system: ActorSystem,
     private readonly budgetBytes: number,
+    /** Slabs of Dedicated indexes are never evicted (they count against the budget all the same). */
+    private readonly isResident: (index: string) => boolean,
   ) {}
 
   async receive(verb: string, payload: unknown): Promise<unknown> {
@@ -38,7 +45,7 @@ class ExecutorActor implements Actor {
   private evictOverBudget(keep: string): void {
     if (this.totalBytes <= this.budgetBytes) return;
     const byAge = [...this.openBytes.keys()]
-      .filter((slab) => slab !== keep)
+      .filter((slab) => slab !== keep && !this.isResident(splitKey(slab)[0]))
       .sort((a, b) => this.lastActivity(a) - this.lastActivity(b));
     let projected = this.totalBytes;
     for (const slab of byAge) {

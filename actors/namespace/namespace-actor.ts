@@ -42,6 +42,8 @@ export interface NamespaceSettings {
   flushBytesMax: number;
   flushIdleMs: number;
   indexConfig(index: string): IndexConfig;
+  /** Dedicated read capacity: never passivated; idle memtables flush instead (actors/residency.ts). */
+  isResident(index: string): boolean;
   log(line: string): void;
 }
 
@@ -85,8 +87,17 @@ export function namespaceFactory(settings: NamespaceSettings) {
 }
 
 class NamespaceActor implements Actor {
-  readonly concurrentVerbs = new Set(["query", "fetch", "list", "fetchByMetadata", "count", "exists"]);
+  readonly concurrentVerbs = new Set([
+    "query",
+    "fetch",
+    "list",
+    "fetchByMetadata",
+    "count",
+    "exists",
+    "warm",
+  ]);
   readonly idleMs: number;
+  readonly idleVerb = "flush";
   private flushing: Promise<void> | undefined;
   private flushError: unknown;
 
@@ -98,6 +109,10 @@ class NamespaceActor implements Actor {
     private readonly slabIdPrefix: string,
   ) {
     this.idleMs = settings.flushIdleMs;
+  }
+
+  get resident(): boolean {
+    return this.settings.isResident(this.index);
   }
 
   private get transport() {
@@ -178,6 +193,14 @@ class NamespaceActor implements Actor {
         };
       case "exists":
         return state.exists;
+      case "warm":
+        // Dedicated read capacity: open and warm every live slab now, not at the first query.
+        await Promise.all(
+          state.slabs
+            .filter((slab) => slab.liveCount > 0)
+            .map((slab) => this.transport.request(slab.address, "warm", {})),
+        );
+        return undefined;
       default:
         throw new NeedleError("INTERNAL", `namespace: unknown verb ${verb}`);
     }

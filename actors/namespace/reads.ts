@@ -81,7 +81,8 @@ export async function query(
   const blockQuery: BlockQuery = { metric: state.index.metric, k: request.topK, vector, sparseVector };
 
   const lists: Candidate[][] = [];
-  const predicate = request.filter ? compileFilter(request.filter) : undefined;
+  const filter = state.visibleFilter(request.filter);
+  const predicate = filter ? compileFilter(filter) : undefined;
   for (const memtable of state.memtables()) {
     lists.push(searchMemtable(memtable, blockQuery, predicate));
   }
@@ -90,7 +91,7 @@ export async function query(
   if (slabs.length > 0) {
     const routed: RouterSearchRequest = {
       slabs: slabs.map((slab) => ({ address: slab.address, live: slab.live })),
-      search: { query: blockQuery, filter: request.filter },
+      search: { query: blockQuery, filter },
       topK: request.topK,
       ascending,
     };
@@ -328,7 +329,7 @@ export async function fetchByMetadata(
   const found = await sortedLiveIds(state, transport, {
     after,
     limit: request.limit + 1,
-    filter: request.filter,
+    filter: state.visibleFilter(request.filter),
   });
   const wanted = found.slice(0, request.limit);
   // Read a chunk at a time; past the byte budget the page ends early (never empty) and the
@@ -365,8 +366,9 @@ export async function fetchByMetadata(
 export async function countMatching(
   state: NamespaceState,
   transport: Transport,
-  filter?: Filter,
+  requested?: Filter,
 ): Promise<number> {
+  const filter = state.visibleFilter(requested);
   if (!filter) return state.recordCount;
   const predicate = compileFilter(filter);
   let count = 0;

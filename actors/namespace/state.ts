@@ -17,7 +17,8 @@
 import { assert, invalidArgument } from "../../storage/errors.ts";
 import { metadataBytesMax, metadataByteLength } from "../../storage/metadata.ts";
 import { Memtable } from "../../storage/memtable/mod.ts";
-import type { Metadata, SparseValues, VectorRecord, WriteOp } from "../../storage/types.ts";
+import { restrictFilterToFields } from "../../storage/filter/mod.ts";
+import type { Filter, Metadata, SparseValues, VectorRecord, WriteOp } from "../../storage/types.ts";
 import type { IndexConfig } from "../api.ts";
 import type { Transport } from "../runtime/mod.ts";
 import type { SlabEntry } from "./manifest.ts";
@@ -61,6 +62,14 @@ export class NamespaceState {
   get dim(): number {
     return this.index.dimension ?? 0;
   }
+
+  /** The filter as this index can evaluate it: unindexed fields (pod metadataConfig) read as absent. */
+  visibleFilter(filter: Filter | undefined): Filter | undefined {
+    if (filter === undefined || this.index.metadataIndexed === undefined) return filter;
+    this.indexedFields ??= new Set(this.index.metadataIndexed);
+    return restrictFilterToFields(filter, this.indexedFields);
+  }
+  private indexedFields: ReadonlySet<string> | undefined;
 
   get recordCount(): number {
     let count = this.memtable.liveCount;

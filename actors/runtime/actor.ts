@@ -10,6 +10,12 @@ export interface Actor {
   /** Milliseconds without messages after which the runtime passivates the actor; absent = never. */
   readonly idleMs?: number;
   /**
+   * A resident actor is never passivated for being idle (Dedicated read capacity); after
+   * `idleMs` the runtime sends it `idleVerb` instead, if it has one (a namespace flushes).
+   */
+  readonly resident?: boolean;
+  readonly idleVerb?: string;
+  /**
    * Called before the runtime drops the actor (idle passivation, memory pressure, shutdown).
    * It must leave durable state complete: the next activation starts from it.
    */

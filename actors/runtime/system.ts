@@ -17,7 +17,8 @@
  * not, and a restart would fail the same way; user and retryable errors pass straight through.
  *
  * Passivation: a sweep (every `sweepIntervalMs`, unref'd) passivates actors whose `idleMs` has
- * passed with an empty mailbox. `passivate(address)` does it on demand (memory budgets).
+ * passed with an empty mailbox; a resident actor is sent its `idleVerb` instead. `passivate(address)`
+ * does it on demand (memory budgets).
  *
  * Invariants:
  *   1. At most one live activation per address in this system.
@@ -294,6 +295,12 @@ export class ActorSystem {
       const actor = activation.actor;
       if (!actor || actor.idleMs === undefined || !activation.mailbox.idle) continue;
       if (now - activation.mailbox.lastActivityMs < actor.idleMs) continue;
+      if (actor.resident) {
+        // Through the mailbox, so it runs in turn with the actor's other messages.
+        if (actor.idleVerb !== undefined)
+          void this.deliver(activation.address, actor.idleVerb, {}).catch(() => {});
+        continue;
+      }
       await this.passivateActivation(activation).catch(() => {});
     }
   }

@@ -23,9 +23,11 @@ function description(name: string): IndexDescription {
     vectorType: "dense",
     deletionProtection: "disabled",
     tags: { team: "a" },
-    deployment: { cloud: "aws", region: "us-east-1" },
+    deployment: { type: "managed", cloud: "aws", region: "us-east-1" },
+    readCapacity: { mode: "OnDemand" },
     createdAt: "2026-01-01T00:00:00Z",
     status: { ready: true, state: "Ready" },
+    readCapacityStatus: { state: "Ready" },
   };
 }
 
@@ -142,7 +144,7 @@ describe("control plane", () => {
       vectorType: "dense",
       deletionProtection: "enabled",
       tags: { team: "search" },
-      deployment: { cloud: "aws", region: "us-east-1" },
+      deployment: { type: "managed", cloud: "aws", region: "us-east-1" },
     });
     const model = (await response.json()) as Record<string, unknown>;
     expect(model.host).toBe(`${publicUrl}/index/movies`);
@@ -211,9 +213,21 @@ describe("control plane", () => {
     expect(body.error.message).toStartWith("deletion_protection:");
     expect(body.error.details[0]?.field).toBe("deletion_protection");
     expect(body.error.message).not.toContain("deletionProtection");
-    const podSizing = await app.request("/indexes/x", json("PATCH", { deployment: { replicas: 2 } }));
-    expect(podSizing.status).toBe(400);
+    const badPodType = await app.request("/indexes/x", json("PATCH", { deployment: { pod_type: "z1.x1" } }));
+    expect(badPodType.status).toBe(400);
+    expect(((await badPodType.json()) as { error: { message: string } }).error.message).toStartWith(
+      "deployment.pod_type:",
+    );
     expect(calls.filter((call) => call.method === "configureIndex").length).toBe(0);
+    // Pod sizing reaches the engine, which knows whether the index is a pod index.
+    const podSizing = await app.request(
+      "/indexes/x",
+      json("PATCH", { spec: { pod: { replicas: 2, pod_type: "p1.x2" } } }),
+    );
+    expect(podSizing.status).toBe(200);
+    expect(calls.find((call) => call.method === "configureIndex")!.args[1]).toEqual({
+      pod: { replicas: 2, podType: "p1.x2" },
+    });
   });
 
   test("engine errors map to Pinecone statuses; deletion protection is 403 on the control plane", async () => {

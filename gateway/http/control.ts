@@ -12,7 +12,7 @@
  */
 import type { ConfigureIndexRequest, CreateIndexRequest, IndexDescription } from "../../actors/api.ts";
 import { NeedleError } from "../../storage/errors.ts";
-import { onDemand, vectorFieldsOut } from "../library/shapes.ts";
+import { deploymentOut, legacySpecOut, readCapacityOut, vectorFieldsOut } from "../library/shapes.ts";
 import * as schemas from "../schemas/mod.ts";
 import type { JsonObject } from "./requests.ts";
 
@@ -36,6 +36,8 @@ const camelOfSnake: Readonly<Record<string, string>> = {
   source_collection: "sourceCollection",
   pod_replicas: "podReplicas",
   pod_type: "podType",
+  node_type: "nodeType",
+  metadata_config: "metadataConfig",
 };
 const snakeOfCamel: Readonly<Record<string, string>> = Object.fromEntries(
   Object.entries(camelOfSnake).map(([snake, camel]) => [camel, snake]),
@@ -79,56 +81,15 @@ function checkDeletionProtection(raw: unknown): void {
   schemas.checkDeletionProtection(value, "deletion_protection");
 }
 
-/** Where each API version asks for pod sizing: 2026-04 `spec.pod`, 2026-07 `deployment`. */
-function asksForPodSizing(body: JsonObject): string | undefined {
-  const spec = body.spec as JsonObject | undefined;
-  if (spec !== null && typeof spec === "object" && spec.pod !== undefined) return "spec.pod";
-  for (const key of ["podReplicas", "podType"]) if (body[key] !== undefined) return snakeOfCamel[key];
-  const deployment = body.deployment as JsonObject | undefined;
-  if (deployment !== null && typeof deployment === "object") {
-    for (const key of ["replicas", "podType", "shards", "pods"])
-      if (deployment[key] !== undefined) return `deployment.${snakeOfCamel[key] ?? key}`;
-  }
-  return undefined;
-}
-
 export function parseConfigureIndex(raw: unknown): ConfigureIndexRequest {
   checkDeletionProtection(raw);
   const body = camelizeControlBody(raw) as JsonObject;
-  const podField = asksForPodSizing(body);
-  if (podField !== undefined) {
-    // Pinecone refuses pod sizing on a serverless index with 400 and this wording.
-    schemas.fail(
-      podField,
-      "Configuring replicas and pod type is not supported for serverless indexes",
-      "deletion_protection, tags",
-      podField,
-    );
-  }
-  // The 2026-04 model configures integrated inference through `embed` (and serverless
-  // through `spec.serverless`): not served.
-  for (const key of ["spec", "embed"]) {
-    if (body[key] !== undefined) {
-      throw new NeedleError(
-        "UNIMPLEMENTED",
-        `Needle does not serve configuring ${key}; deletion_protection and tags can be configured`,
-        {
-          field: key,
-          limit: "deletion_protection, tags",
-          received: key,
-        },
-      );
-    }
-  }
-  const configurable = ["deletionProtection", "tags", "readCapacity"];
-  const others = Object.keys(body).filter((key) => !configurable.includes(key));
-  const given = configurable.filter((key) => body[key] !== undefined && body[key] !== null);
-  if (given.length === 0 && others.length === 0) {
+  if (body !== null && typeof body === "object" && Object.keys(body).length === 0) {
     // Said here, not left to the shared schema, so the message names the wire's snake_case fields.
     schemas.fail(
       "deletion_protection",
       "at least one configuration option is required",
-      "deletion_protection, tags or read_capacity",
+      "deletion_protection, tags, read_capacity or (pod indexes) replicas / pod_type",
     );
   }
   return schemas.parseConfigureIndex(body, wireFieldNames);
@@ -143,6 +104,17 @@ export function indexNameOrNotFound(name: string, field: string): string {
   }
 }
 
+/** camelCase keys to snake_case, recursively, for objects that hold no user-chosen keys. */
+function snakeKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(snakeKeys);
+  if (value === null || typeof value !== "object") return value;
+  const out: JsonObject = {};
+  for (const [key, child] of Object.entries(value)) {
+    out[key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`)] = snakeKeys(child);
+  }
+  return out;
+}
+
 /** The IndexModel JSON for the client's API version. */
 export function indexModelJson(
   index: IndexDescription,
@@ -151,18 +123,16 @@ export function indexModelJson(
 ): JsonObject {
   const status = { ready: index.status.ready, state: index.status.state };
   if (version === "2026-04") {
+    const spec = snakeKeys(legacySpecOut(index)) as JsonObject;
+    if (index.deployment.type === "pod" && index.metadataIndexed !== undefined) {
+      (spec.pod as JsonObject).metadata_config = { indexed: [...index.metadataIndexed] };
+    }
     const model: JsonObject = {
       name: index.name,
       metric: index.metric,
       host,
       deletion_protection: index.deletionProtection,
-      spec: {
-        serverless: {
-          cloud: index.deployment.cloud,
-          region: index.deployment.region,
-          read_capacity: onDemand(),
-        },
-      },
+      spec,
       status,
       vector_type: index.vectorType,
     };
@@ -173,15 +143,12 @@ export function indexModelJson(
     name: index.name,
     host,
     status,
-    deployment: {
-      deployment_type: "managed",
-      cloud: index.deployment.cloud,
-      region: index.deployment.region,
-    },
+    deployment: snakeKeys(deploymentOut(index)),
     schema: { fields: vectorFieldsOut(index) },
-    read_capacity: onDemand(),
     deletion_protection: index.deletionProtection,
   };
+  const readCapacity = readCapacityOut(index);
+  if (readCapacity !== undefined) model.read_capacity = snakeKeys(readCapacity);
   return withTags(model, index.tags);
 }
 

@@ -11,6 +11,7 @@ import {
   parseCreateIndex,
   parseIndexName,
 } from "../schemas/mod.ts";
+import { apiConfigureOptions, apiCreateOptions } from "./client-options.ts";
 import { NeedleIndex } from "./index-handle.ts";
 import { Session } from "./session.ts";
 import { indexModelOut } from "./shapes.ts";
@@ -61,7 +62,7 @@ export class Needle {
   async createIndex(options: CreateIndexOptions): Promise<IndexModel | undefined> {
     const engine = this.#session.live();
     checkDeletionProtection(options?.deletionProtection, "deletionProtection");
-    const request = parseCreateIndex(options);
+    const request = parseCreateIndex(apiCreateOptions(options));
     let created: IndexModel;
     try {
       created = indexModelOut(await engine.createIndex(request));
@@ -97,7 +98,7 @@ export class Needle {
       typeof nameOrOptions === "string" ? { ...options, name: nameOrOptions } : (nameOrOptions ?? {});
     const indexName = parseIndexName(name);
     checkDeletionProtection(rest.deletionProtection, "deletionProtection");
-    const request = parseConfigureIndex(rest);
+    const request = parseConfigureIndex(apiConfigureOptions(rest));
     return indexModelOut(await engine.configureIndex(indexName, request));
   }
 

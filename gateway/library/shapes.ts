@@ -71,17 +71,81 @@ export function namespaceOut(stats: NamespaceStats): NamespaceDescription {
   return { name: stats.name, recordCount: String(stats.recordCount) };
 }
 
-/** Needle has no capacity modes: every index reads on demand and is ready. */
-export const onDemand = (): ReadCapacityResponse => ({ mode: "OnDemand", status: { state: "Ready" } });
+/**
+ * The read capacity as the client reports it: the mode, Dedicated's settings, and the status
+ * (Migrating while a switch to Dedicated warms the index). Pod indexes have none.
+ */
+export function readCapacityOut(description: IndexDescription): ReadCapacityResponse | undefined {
+  if (description.deployment.type === "pod") return undefined;
+  const capacity = description.readCapacity;
+  const status = description.readCapacityStatus;
+  if (capacity.mode === "OnDemand") return { mode: "OnDemand", status: { state: status.state } };
+  const dedicatedStatus: Extract<ReadCapacityResponse, { mode: "Dedicated" }>["status"] = {
+    state: status.state,
+  };
+  if (status.currentReplicas !== undefined) dedicatedStatus.currentReplicas = status.currentReplicas;
+  if (status.currentShards !== undefined) dedicatedStatus.currentShards = status.currentShards;
+  if (status.errorMessage !== undefined) dedicatedStatus.errorMessage = status.errorMessage;
+  return {
+    mode: "Dedicated",
+    dedicated: {
+      nodeType: capacity.nodeType,
+      scaling: capacity.scaling,
+      manual: { replicas: capacity.replicas, shards: capacity.shards },
+    },
+    status: dedicatedStatus,
+  };
+}
+
+/** `deployment` of the 2026-07 model: managed (serverless) or pod. */
+export function deploymentOut(description: IndexDescription): IndexModel["deployment"] {
+  const deployment = description.deployment;
+  if (deployment.type === "pod") {
+    return {
+      deploymentType: "pod",
+      environment: deployment.environment,
+      podType: deployment.podType,
+      replicas: deployment.replicas,
+      shards: deployment.shards,
+    };
+  }
+  return { deploymentType: "managed", cloud: deployment.cloud, region: deployment.region };
+}
 
 /**
  * The 2026-07 model's `schema.fields`: the reserved `_values` (dense) or `_sparse_values`
- * (sparse) field. The HTTP control plane's 2026-07 model carries the same object.
+ * (sparse) field, plus, for a pod index that indexes only some metadata fields, each of them
+ * as `{filterable: true}` (the client's LegacyMetadataField). The HTTP control plane's
+ * 2026-07 model carries the same object.
  */
 export function vectorFieldsOut(description: IndexDescription): IndexModel["schema"]["fields"] {
-  if (description.vectorType === "sparse") return { _sparse_values: { type: "sparse_vector" } };
+  const fields: IndexModel["schema"]["fields"] =
+    description.vectorType === "sparse"
+      ? { _sparse_values: { type: "sparse_vector" } }
+      : {
+          _values: {
+            type: "dense_vector",
+            dimension: description.dimension as number,
+            metric: description.metric,
+          },
+        };
+  for (const name of description.metadataIndexed ?? []) defineOwn(fields, name, { filterable: true });
+  return fields;
+}
+
+/** The older models' `spec`: `serverless` with its read capacity, or `pod` with its sizing. */
+export function legacySpecOut(description: IndexDescription): IndexModel["spec"] {
+  const deployment = description.deployment;
+  if (deployment.type === "pod") {
+    const { environment, podType, pods, replicas, shards } = deployment;
+    return { pod: { environment, podType, pods, replicas, shards } };
+  }
   return {
-    _values: { type: "dense_vector", dimension: description.dimension as number, metric: description.metric },
+    serverless: {
+      cloud: deployment.cloud,
+      region: deployment.region,
+      readCapacity: readCapacityOut(description)!,
+    },
   };
 }
 
@@ -95,27 +159,18 @@ export function indexModelOut(description: IndexDescription): IndexModel {
     name: description.name,
     host: `${embeddedHostScheme}${description.name}`,
     status: { ready: description.status.ready, state: description.status.state },
-    deployment: {
-      deploymentType: "managed" as const,
-      cloud: description.deployment.cloud,
-      region: description.deployment.region,
-    },
-    readCapacity: onDemand(),
+    deployment: deploymentOut(description),
     schema: { fields: vectorFieldsOut(description) },
     deletionProtection: description.deletionProtection,
   } as IndexModel;
+  const readCapacity = readCapacityOut(description);
+  if (readCapacity !== undefined) model.readCapacity = readCapacity;
   if (Object.keys(description.tags).length > 0) model.tags = { ...description.tags };
   const getters: Record<string, () => unknown> = {
     dimension: () => description.dimension,
     metric: () => description.metric,
     vectorType: () => description.vectorType,
-    spec: () => ({
-      serverless: {
-        cloud: description.deployment.cloud,
-        region: description.deployment.region,
-        readCapacity: onDemand(),
-      },
-    }),
+    spec: () => legacySpecOut(description),
   };
   for (const [property, get] of Object.entries(getters)) {
     Object.defineProperty(model, property, { configurable: true, enumerable: false, get });

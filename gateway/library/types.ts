@@ -198,20 +198,82 @@ export interface SparseVectorField {
   description?: string | null;
 }
 
+/** A pod index's metadataConfig: only the listed fields can be filtered on. */
+export interface MetadataConfig {
+  indexed?: string[];
+}
+
+export interface PodSpecOptions {
+  environment: string;
+  podType: string;
+  pods?: number;
+  replicas?: number;
+  shards?: number;
+  metadataConfig?: MetadataConfig;
+  sourceCollection?: string;
+}
+
+export interface ManagedDeployment {
+  deploymentType: "managed";
+  cloud: string;
+  region: string;
+}
+export interface PodDeployment {
+  deploymentType: "pod";
+  environment: string;
+  podType: string;
+  replicas?: number;
+  shards?: number;
+}
+
+export interface DedicatedReadCapacity {
+  nodeType: "b1" | "t1";
+  scaling: "Manual";
+  manual: { replicas: number; shards: number };
+}
+export type ReadCapacity = { mode: "OnDemand" } | { mode: "Dedicated"; dedicated: DedicatedReadCapacity };
+export type ReadCapacityPatch =
+  | { mode: "OnDemand" }
+  | {
+      mode: "Dedicated";
+      dedicated?: {
+        nodeType?: "b1" | "t1";
+        scaling?: "Manual";
+        manual?: { replicas?: number; shards?: number };
+      } | null;
+    };
+
+/** The client's flat spelling of Dedicated read capacity (`{nodeType, manual}`), accepted as it does. */
+export interface FlatReadCapacity {
+  mode?: "OnDemand" | "Dedicated";
+  nodeType?: "b1" | "t1";
+  manual?: { replicas: number; shards: number };
+}
+
 export interface CreateIndexOptions {
   name: string;
   /** 2026-07 form. */
   schema?: { fields: { [field: string]: DenseVectorField | SparseVectorField } };
-  deployment?: { deploymentType: "managed"; cloud: string; region: string };
+  deployment?: ManagedDeployment | (PodDeployment & { pods?: number });
   /** Older form. */
   dimension?: number;
   metric?: IndexMetric;
   vectorType?: "dense" | "sparse";
-  spec?: { serverless?: { cloud: string; region: string; readCapacity?: unknown } };
+  spec?: {
+    serverless?: {
+      cloud: string;
+      region: string;
+      readCapacity?: ReadCapacity | FlatReadCapacity;
+      sourceCollection?: string;
+    };
+    pod?: PodSpecOptions;
+  };
   deletionProtection?: DeletionProtection;
   tags?: Record<string, string> | null;
-  /** Accepted for compatibility and ignored. */
-  readCapacity?: unknown;
+  /** OnDemand (the default), or Dedicated: the index is kept resident (gateway/DESIGN.md). */
+  readCapacity?: ReadCapacity | FlatReadCapacity;
+  /** Creating from a collection: Needle has no collections yet, so this is NOT_FOUND. */
+  sourceCollection?: string;
   /** Accepted for compatibility and ignored: files are not encrypted by Needle. */
   cmekId?: string;
   waitUntilReady?: boolean;
@@ -223,16 +285,31 @@ export interface CreateIndexOptions {
 export interface ConfigureIndexResourceOptions {
   deletionProtection?: DeletionProtection;
   tags?: Record<string, string> | null;
-  readCapacity?: unknown;
+  readCapacity?: ReadCapacityPatch | FlatReadCapacity;
+  /** The client's deprecated pod options (translated to `deployment`, as the client does). */
+  podReplicas?: number;
+  podType?: string;
+  /** Pod indexes: grow the pod size within its family, or change the replica count. */
+  deployment?: { replicas?: number; podType?: string };
+  /** The 2026-04 spelling of the same: `{pod: {replicas, podType}}` or `{serverless: {readCapacity}}`. */
+  spec?: { pod?: { replicas?: number; podType?: string }; serverless?: { readCapacity?: ReadCapacityPatch } };
 }
 
 export interface ConfigureIndexOptions extends ConfigureIndexResourceOptions {
   name: string;
 }
 
-export interface ReadCapacityResponse {
-  mode: "OnDemand";
-  status: { state: string };
+export type ReadCapacityResponse =
+  | { mode: "OnDemand"; status: { state: string } }
+  | {
+      mode: "Dedicated";
+      dedicated: DedicatedReadCapacity;
+      status: { state: string; currentReplicas?: number; currentShards?: number; errorMessage?: string };
+    };
+
+/** A metadata field a pod index filters on (the client's LegacyMetadataField). */
+export interface FilterableField {
+  filterable: boolean;
 }
 
 export interface IndexModel {
@@ -240,18 +317,18 @@ export interface IndexModel {
   /** `embedded://<name>`: there is no network host in embedded mode. */
   host: string;
   status: { ready: boolean; state: string };
-  deployment: { deploymentType: "managed"; cloud: string; region: string };
+  deployment: ManagedDeployment | PodDeployment;
   readCapacity?: ReadCapacityResponse;
-  schema: { fields: { [field: string]: DenseVectorField | SparseVectorField } };
+  schema: { fields: { [field: string]: DenseVectorField | SparseVectorField | FilterableField } };
   tags?: { [key: string]: string } | null;
   deletionProtection: DeletionProtection;
   // The client's legacy accessors: non-enumerable getters, as the client installs them.
   readonly dimension?: number;
   readonly metric: string;
   readonly vectorType: "dense" | "sparse";
-  readonly spec: {
-    serverless: { cloud: string; region: string; readCapacity: ReadCapacityResponse };
-  };
+  readonly spec:
+    | { serverless: { cloud: string; region: string; readCapacity: ReadCapacityResponse } }
+    | { pod: { environment: string; podType: string; pods: number; replicas: number; shards: number } };
 }
 
 export interface IndexList {

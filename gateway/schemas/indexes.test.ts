@@ -69,7 +69,7 @@ describe("create index", () => {
         waitUntilReady: true,
       });
       expect(parsed.metric).toBe(metric);
-      expect(parsed.deployment).toEqual({ cloud: "aws", region: "us-east-1" });
+      expect(parsed.deployment).toEqual({ type: "managed", cloud: "aws", region: "us-east-1" });
       expect(parsed.tags).toEqual({ team: "search" });
       expect(parsed.deletionProtection).toBe("enabled");
     }
@@ -82,7 +82,7 @@ describe("create index", () => {
       deployment: { deploymentType: "managed", cloud: "gcp", region: "eu" },
     });
     expect(dense).toMatchObject({ dimension: 4, metric: "euclidean", vectorType: "dense" });
-    expect(dense.deployment).toEqual({ cloud: "gcp", region: "eu" });
+    expect(dense.deployment).toEqual({ type: "managed", cloud: "gcp", region: "eu" });
     const sparse = parseCreateIndex({
       name: "s",
       schema: { fields: { _sparse_values: { type: "sparse_vector" } } },
@@ -133,8 +133,109 @@ describe("create index", () => {
       "alphanumeric character",
     );
     expect(refused(() => parseCreateIndex({ name: "a", dimension: 3, spec: { pod: {} } })).field).toBe(
-      "spec",
+      "spec.pod.environment",
     );
+  });
+
+  test("pod specs: sizing echoed, pods defaulted to replicas x shards, metadataConfig kept, bad pod types refused", () => {
+    const parsed = parseCreateIndex({
+      name: "p",
+      dimension: 3,
+      spec: {
+        pod: {
+          environment: "us-east-1-aws",
+          podType: "p1.x2",
+          replicas: 2,
+          shards: 3,
+          metadataConfig: { indexed: ["genre", "genre", "year"] },
+        },
+      },
+    });
+    expect(parsed.deployment).toEqual({
+      type: "pod",
+      environment: "us-east-1-aws",
+      podType: "p1.x2",
+      pods: 6,
+      replicas: 2,
+      shards: 3,
+    });
+    expect(parsed.metadataIndexed).toEqual(["genre", "year"]);
+    const native = parseCreateIndex({
+      name: "p",
+      schema: { fields: { e: { type: "dense_vector", dimension: 3, metric: "cosine" } } },
+      deployment: { deploymentType: "pod", environment: "us-east-1-aws", podType: "s1.x1" },
+      sourceCollection: "films",
+    });
+    expect(native.deployment).toMatchObject({
+      type: "pod",
+      podType: "s1.x1",
+      replicas: 1,
+      shards: 1,
+      pods: 1,
+    });
+    expect(native.sourceCollection).toBe("films");
+    const badType = refused(() =>
+      parseCreateIndex({ name: "p", dimension: 3, spec: { pod: { environment: "e", podType: "p9.x1" } } }),
+    );
+    expect(badType.field).toBe("spec.pod.podType");
+    expect(badType.limit).toContain("p1.x1");
+    const capacityOnPod = refused(() =>
+      parseCreateIndex({
+        name: "p",
+        schema: { fields: { e: { type: "dense_vector", dimension: 3, metric: "cosine" } } },
+        deployment: { deploymentType: "pod", environment: "e", podType: "p1.x1" },
+        readCapacity: { mode: "OnDemand" },
+      }),
+    );
+    expect(capacityOnPod.field).toBe("readCapacity");
+  });
+
+  test("read capacity: OnDemand and Dedicated round into the engine's shape; what Needle cannot honour is refused", () => {
+    const dedicated = {
+      mode: "Dedicated",
+      dedicated: { nodeType: "b1", scaling: "Manual", manual: { replicas: 2, shards: 1 } },
+    };
+    const schema = { fields: { e: { type: "dense_vector", dimension: 3, metric: "cosine" } } };
+    expect(parseCreateIndex({ name: "d", schema, readCapacity: dedicated }).readCapacity).toEqual({
+      mode: "Dedicated",
+      nodeType: "b1",
+      scaling: "Manual",
+      replicas: 2,
+      shards: 1,
+    });
+    expect(
+      parseCreateIndex({
+        name: "d",
+        dimension: 3,
+        spec: { serverless: { cloud: "aws", region: "r", readCapacity: dedicated } },
+      }).readCapacity?.mode,
+    ).toBe("Dedicated");
+    expect(parseCreateIndex({ name: "d", schema, readCapacity: { mode: "OnDemand" } }).readCapacity).toEqual({
+      mode: "OnDemand",
+    });
+    const shards = refused(() =>
+      parseCreateIndex({
+        name: "d",
+        schema,
+        readCapacity: {
+          ...dedicated,
+          dedicated: { ...dedicated.dedicated, manual: { replicas: 1, shards: 2 } },
+        },
+      }),
+    );
+    expect(shards.field).toBe("readCapacity.dedicated.manual.shards");
+    expect(shards.message).toContain("does not shard");
+    const node = refused(() =>
+      parseCreateIndex({
+        name: "d",
+        schema,
+        readCapacity: { ...dedicated, dedicated: { ...dedicated.dedicated, nodeType: "x9" } },
+      }),
+    );
+    expect(node.field).toBe("readCapacity.dedicated.nodeType");
+    expect(
+      refused(() => parseCreateIndex({ name: "d", schema, readCapacity: { mode: "Serverful" } })).field,
+    ).toBe("readCapacity.mode");
   });
 
   test("more than 20 tags, bad tag keys and over-long values are refused", () => {
@@ -163,9 +264,27 @@ describe("configure index", () => {
     });
   });
 
-  test("nothing to configure, pod options and unknown fields are refused", () => {
+  test("nothing to configure and unknown fields are refused", () => {
     expect(refused(() => parseConfigureIndex({})).message).toContain("at least one");
-    expect(refused(() => parseConfigureIndex({ podReplicas: 2 })).field).toBe("podReplicas");
-    expect(refused(() => parseConfigureIndex({ spec: {} })).message).toContain("spec");
+    expect(refused(() => parseConfigureIndex({ spec: {} })).message).toContain("at least one");
+    expect(refused(() => parseConfigureIndex({ podReplicas: 2 })).message).toContain("podReplicas");
+  });
+
+  test("pod sizing and read capacity in either API version's spelling", () => {
+    expect(parseConfigureIndex({ spec: { pod: { replicas: 3, podType: "p1.x2" } } })).toEqual({
+      pod: { replicas: 3, podType: "p1.x2" },
+    });
+    expect(parseConfigureIndex({ deployment: { replicas: 2 } })).toEqual({ pod: { replicas: 2 } });
+    expect(
+      parseConfigureIndex({ readCapacity: { mode: "Dedicated", dedicated: { manual: { replicas: 3 } } } }),
+    ).toEqual({
+      readCapacity: { mode: "Dedicated", replicas: 3 },
+    });
+    expect(parseConfigureIndex({ spec: { serverless: { readCapacity: { mode: "OnDemand" } } } })).toEqual({
+      readCapacity: { mode: "OnDemand" },
+    });
+    expect(refused(() => parseConfigureIndex({ deployment: { podType: "q1.x1" } })).field).toBe(
+      "deployment.podType",
+    );
   });
 });

@@ -11,13 +11,26 @@
  * hybrid records) or exactly one sparse vector field.
  */
 import { z } from "zod";
-import type { ConfigureIndexRequest, CreateIndexRequest } from "../../actors/api.ts";
+import type { ConfigureIndexRequest, CreateIndexRequest, Deployment } from "../../actors/api.ts";
+import { NeedleError } from "../../storage/errors.ts";
+import {
+  podDeployment,
+  podDeploymentOf,
+  podSpec,
+  podType,
+  readCapacity,
+  readCapacityChangeOf,
+  readCapacityOf,
+  readCapacityPatch,
+  refuseReadCapacityOnPods,
+} from "./capacity.ts";
 import { described, fail, type ParseOptions, parseInput } from "./errors.ts";
 import {
   dimensionMax,
   dimensionMin,
   indexNameCharsMax,
   indexNameCharsMin,
+  podReplicasMax,
   tagKeyCharsMax,
   tagsPerIndexMax,
   tagValueCharsMax,
@@ -113,21 +126,24 @@ const schemaField = z.discriminatedUnion("type", [denseField, sparseField], {
   error: "Needle serves the vectors API: a field must be of type dense_vector or sparse_vector",
 });
 
-const deployment = z.object({
+const managedDeployment = z.strictObject({
   deploymentType: z.literal("managed"),
   cloud: z.string().min(1),
   region: z.string().min(1),
+  environment: z.string().optional(),
 });
-
-/** Read capacity is accepted for compatibility and ignored: Needle has no capacity modes. */
-const readCapacity = z.unknown();
+const deployment = z.discriminatedUnion("deploymentType", [managedDeployment, podDeployment], {
+  error: "deploymentType must be managed or pod",
+});
 
 const createCommon = {
   name: indexName,
   deletionProtection: deletionProtection.default("disabled"),
   tags: tags.nullish(),
   readCapacity: readCapacity.optional(),
+  /** Accepted: Needle does not encrypt files, and says so in the docs. */
   cmekId: z.string().optional(),
+  sourceCollection: z.string().min(1).max(512).optional(),
   // Library-level options of the client; the front door acts on them, the schema lets them pass.
   waitUntilReady: z.boolean().optional(),
   timeout: z.number().optional(),
@@ -152,16 +168,17 @@ export const createIndexLegacy = z.strictObject({
           cloud: z.string().min(1),
           region: z.string().min(1),
           readCapacity: readCapacity.optional(),
+          sourceCollection: z.string().min(1).max(512).optional(),
         })
         .optional(),
       byoc: z.unknown().optional(),
-      pod: z.unknown().optional(),
+      pod: podSpec.optional(),
     })
     .optional(),
 });
 
 /** Where an index lives when the caller does not say: Needle runs locally. */
-export const defaultDeployment = { cloud: "local", region: "local" } as const;
+export const defaultDeployment = { type: "managed", cloud: "local", region: "local" } as const;
 
 function keptTags(raw: Record<string, string> | null | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -169,23 +186,32 @@ function keptTags(raw: Record<string, string> | null | undefined): Record<string
   return out;
 }
 
-/** What both create forms share: name, protection, tags, and where the index lives. */
+/** What both create forms share: name, protection, tags, where the index lives, its read capacity. */
 function requestBase(
   parsed: {
     name: string;
     deletionProtection: CreateIndexRequest["deletionProtection"];
     tags?: Record<string, string> | null;
+    readCapacity?: z.output<typeof readCapacity>;
+    sourceCollection?: string;
   },
-  deployment: { cloud: string; region: string } | undefined,
-) {
-  return {
+  deployment: Deployment,
+  options: ParseOptions,
+  extra: { readCapacity?: z.output<typeof readCapacity>; sourceCollection?: string } = {},
+): Omit<CreateIndexRequest, "metric" | "vectorType"> {
+  const capacity = parsed.readCapacity ?? extra.readCapacity;
+  if (capacity !== undefined && deployment.type === "pod")
+    refuseReadCapacityOnPods(field(options, "readCapacity"));
+  const out: Omit<CreateIndexRequest, "metric" | "vectorType"> = {
     name: parsed.name,
     deletionProtection: parsed.deletionProtection,
     tags: keptTags(parsed.tags),
-    deployment: deployment
-      ? { cloud: deployment.cloud, region: deployment.region }
-      : { ...defaultDeployment },
+    deployment,
   };
+  if (capacity !== undefined) out.readCapacity = readCapacityOf(capacity);
+  const sourceCollection = parsed.sourceCollection ?? extra.sourceCollection;
+  if (sourceCollection !== undefined) out.sourceCollection = sourceCollection;
+  return out;
 }
 
 /** Validates either create form and returns the engine's CreateIndexRequest. */
@@ -199,13 +225,19 @@ function field(options: ParseOptions, path: string): string {
   return options.fieldPrefix ? `${options.fieldPrefix}.${path}` : path;
 }
 
+function deploymentOf(parsed: z.output<typeof deployment> | undefined): Deployment {
+  if (parsed === undefined) return { ...defaultDeployment };
+  if (parsed.deploymentType === "pod") return podDeploymentOf(parsed);
+  return { type: "managed", cloud: parsed.cloud, region: parsed.region };
+}
+
 function fromNative(parsed: z.output<typeof createIndexNative>, options: ParseOptions): CreateIndexRequest {
   const fields = Object.entries(parsed.schema.fields);
   const dense = fields.filter(
     (entry): entry is [string, z.output<typeof denseField>] => entry[1].type === "dense_vector",
   );
   const sparse = fields.filter(([, value]) => value.type === "sparse_vector");
-  const base = requestBase(parsed, parsed.deployment);
+  const base = requestBase(parsed, deploymentOf(parsed.deployment), options);
   const limit =
     "one dense_vector field (plus one sparse_vector field with dotproduct), or one sparse_vector field";
   if (dense.length > 1 || sparse.length > 1 || fields.length === 0) {
@@ -234,15 +266,34 @@ function fromNative(parsed: z.output<typeof createIndexNative>, options: ParseOp
 
 function fromLegacy(parsed: z.output<typeof createIndexLegacy>, options: ParseOptions): CreateIndexRequest {
   const spec = parsed.spec;
-  if (spec?.pod !== undefined || spec?.byoc !== undefined) {
+  if (spec?.byoc !== undefined) {
     fail(
       field(options, "spec"),
-      "only serverless specs are served",
-      "spec.serverless",
-      described(spec.pod !== undefined ? "spec.pod" : "spec.byoc"),
+      "BYOC specs are not served",
+      "spec.serverless or spec.pod",
+      described("spec.byoc"),
     );
   }
-  const base = requestBase(parsed, spec?.serverless);
+  if (spec?.pod !== undefined && spec.serverless !== undefined) {
+    fail(
+      field(options, "spec"),
+      "takes one of serverless and pod",
+      "spec.serverless or spec.pod",
+      described("both"),
+    );
+  }
+  const deployment: Deployment =
+    spec?.pod !== undefined
+      ? podDeploymentOf(spec.pod)
+      : spec?.serverless !== undefined
+        ? { type: "managed", cloud: spec.serverless.cloud, region: spec.serverless.region }
+        : { ...defaultDeployment };
+  const base = requestBase(parsed, deployment, options, {
+    readCapacity: spec?.serverless?.readCapacity,
+    sourceCollection: spec?.pod?.sourceCollection ?? spec?.serverless?.sourceCollection,
+  });
+  const indexed = spec?.pod?.metadataConfig?.indexed;
+  if (indexed !== undefined) base.metadataIndexed = [...new Set(indexed)];
   if (parsed.vectorType === "sparse") {
     if (parsed.dimension !== undefined) {
       fail(field(options, "dimension"), "is not allowed on a sparse index", "no dimension", parsed.dimension);
@@ -263,37 +314,67 @@ function fromLegacy(parsed: z.output<typeof createIndexLegacy>, options: ParseOp
   return { ...base, dimension: parsed.dimension, metric: parsed.metric ?? "cosine", vectorType: "dense" };
 }
 
+/**
+ * Configure, in the client's camelCase. Both API versions' spellings are accepted:
+ * `readCapacity` (2026-07) or `spec.serverless.readCapacity` (2026-04) for read capacity, and
+ * `deployment: {replicas, podType}` (2026-07) or `spec.pod: {replicas, podType}` (2026-04)
+ * for a pod index. Whether the index is serverless or pod is the engine's to check.
+ */
 export const configureIndex = z.strictObject({
   deletionProtection: deletionProtection.optional(),
   tags: tags.nullish(),
-  readCapacity: readCapacity.optional(),
-  deployment: z.unknown().optional(),
+  readCapacity: readCapacityPatch.optional(),
+  deployment: z
+    .strictObject({ replicas: z.int().min(1).max(podReplicasMax).optional(), podType: podType.optional() })
+    .optional(),
+  spec: z
+    .strictObject({
+      serverless: z.strictObject({ readCapacity: readCapacityPatch.optional() }).optional(),
+      pod: z
+        .strictObject({
+          replicas: z.int().min(1).max(podReplicasMax).optional(),
+          podType: podType.optional(),
+        })
+        .optional(),
+    })
+    .optional(),
   schema: z.unknown().optional(),
-  podReplicas: z.unknown().optional(),
-  podType: z.unknown().optional(),
+  embed: z.unknown().optional(),
 });
 
 /** Validates a configure request (name excluded) and returns the engine's ConfigureIndexRequest. */
 export function parseConfigureIndex(input: unknown, options: ParseOptions = {}): ConfigureIndexRequest {
   const parsed = parseInput(configureIndex, input ?? {}, options);
-  for (const unsupported of ["deployment", "schema", "podReplicas", "podType"] as const) {
+  for (const unsupported of ["schema", "embed"] as const) {
     if (parsed[unsupported] !== undefined) {
-      fail(
-        field(options, unsupported),
-        "cannot be changed on a Needle index",
-        "deletionProtection, tags, readCapacity",
-        described("a value"),
+      throw new NeedleError(
+        "UNIMPLEMENTED",
+        `Needle does not serve configuring ${unsupported}; deletion_protection, tags, read_capacity and pod sizing can be configured`,
+        { field: field(options, unsupported), received: unsupported },
       );
     }
   }
   const out: ConfigureIndexRequest = {};
   if (parsed.deletionProtection !== undefined) out.deletionProtection = parsed.deletionProtection;
   if (parsed.tags !== undefined && parsed.tags !== null) out.tags = parsed.tags;
-  if (out.deletionProtection === undefined && out.tags === undefined && parsed.readCapacity === undefined) {
+  const capacity = parsed.readCapacity ?? parsed.spec?.serverless?.readCapacity;
+  if (capacity !== undefined) out.readCapacity = readCapacityChangeOf(capacity);
+  const pod = parsed.deployment ?? parsed.spec?.pod;
+  if (pod !== undefined && (pod.replicas !== undefined || pod.podType !== undefined)) {
+    out.pod = {};
+    if (pod.replicas !== undefined) out.pod.replicas = pod.replicas;
+    if (pod.podType !== undefined) out.pod.podType = pod.podType;
+  }
+  if (
+    out.deletionProtection === undefined &&
+    out.tags === undefined &&
+    out.readCapacity === undefined &&
+    out.pod === undefined
+  ) {
     fail(
       field(options, "deletionProtection"),
       "at least one configuration option is required",
-      "deletionProtection or tags",
+      "deletionProtection, tags, readCapacity or pod replicas / podType",
       described("none"),
     );
   }

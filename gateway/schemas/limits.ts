@@ -72,5 +72,19 @@ export const tagsPerIndexMax = 20;
 export const tagKeyCharsMax = 80;
 export const tagValueCharsMax = 120;
 
+/**
+ * Dedicated read capacity: replicas are executors holding the index (one in the embedded
+ * mode; more once the distributed mode lands); Needle does not shard, so shards is 1.
+ */
+export const dedicatedReplicasMax = 20;
+export const dedicatedShardsMax = 1;
+
+/** Pod specs (2026-04): Needle's caps on the sizing it echoes; Pinecone documents none. */
+export const podReplicasMax = 20;
+export const podShardsMax = 64;
+export const podCountMax = podReplicasMax * podShardsMax;
+/** A pod index's metadataConfig.indexed: fields listed. */
+export const metadataIndexedFieldsMax = 1000;
+
 /** Pagination tokens are opaque; bound them so a hostile token cannot cost much. */
 export const paginationTokenCharsMax = 1024;

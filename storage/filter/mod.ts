@@ -13,3 +13,4 @@ export {
 } from "./limits.ts";
 export { encodeMetadataIndex, MetadataIndex } from "./metadata-index.ts";
 export { parseFilter } from "./parse.ts";
+export { restrictFilterToFields } from "./restrict.ts";

@@ -77,6 +77,18 @@ describe("parseFilter: valid forms", () => {
     });
   });
 
+  test("an empty condition object is no condition on that field (as Pinecone reads it)", () => {
+    expect(parseFilter({ genre: {} })).toEqual({ kind: "and", clauses: [] });
+    expect(parseFilter({ genre: {}, year: 2020 })).toEqual(field("year", { op: "$eq", value: 2020 }));
+    expect(parseFilter({ $or: [{ genre: {} }, { year: 2020 }] })).toEqual({
+      kind: "or",
+      clauses: [{ kind: "and", clauses: [] }, field("year", { op: "$eq", value: 2020 })],
+    });
+    // Unknown operators are still refused; an empty object in $and/$or still is too.
+    expect(() => parseFilter({ genre: { $regex: "x" } })).toThrow("unknown operator");
+    expect(() => parseFilter({ $and: [{}] })).toThrow("empty filter object");
+  });
+
   test("__proto__ from JSON is an ordinary field name", () => {
     expect(parseFilter(JSON.parse('{"__proto__": {"$eq": "x"}}'))).toEqual(
       field("__proto__", { op: "$eq", value: "x" }),
@@ -104,7 +116,6 @@ describe("parseFilter: refusals are INVALID_ARGUMENT naming the field", () => {
     ["bare null", { genre: null }, "filter.genre", /\$exists/],
     ["bare list", { genre: ["a", "b"] }, "filter.genre", /\$in/],
     ["nested object value", { genre: { sub: "a" } }, "filter.genre.sub", /do not nest/],
-    ["empty field condition", { genre: {} }, "filter.genre", /needs an operator/],
     ["NaN", { year: Number.NaN }, "filter.year", /.+/],
     ["$gt Infinity", { year: { $gt: Number.POSITIVE_INFINITY } }, "filter.year.$gt", /finite number/],
     ["$ne -Infinity", { year: { $ne: Number.NEGATIVE_INFINITY } }, "filter.year.$ne", /finite/],

@@ -151,14 +151,9 @@ function parseField(name: string, value: unknown, path: string, state: ParseStat
   }
   if (!isPlainObject(value)) throw badFieldValue(path, value);
   const operators = Object.keys(value);
-  if (operators.length === 0) {
-    throw invalidArgument(
-      path,
-      `${path}: a field condition needs an operator such as $eq`,
-      operatorList,
-      "{}",
-    );
-  }
+  // An empty condition object is no condition on the field, as Pinecone reads it (clients
+  // such as Mastra's send `{field: {}}` for "any value").
+  if (operators.length === 0) return [];
   checkClauses(state, operators.length, path);
   state.clauses += operators.length;
   return operators.map((operator) => {
