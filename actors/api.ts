@@ -9,6 +9,7 @@
  * Namespace names are canonical: the engine maps "" and "__default__" to the same namespace
  * and reports it as "__default__".
  */
+import type { FreeSpaceOptions } from "../storage/free-space.ts";
 import type { Filter, Metadata, Metric, SparseValues, VectorRecord } from "../storage/types.ts";
 
 export type VectorType = "dense" | "sparse";
@@ -271,6 +272,15 @@ export interface EngineOptions {
   slabMemoryBudgetBytes?: number;
   /** Log through this function (start-up notices such as "C kernels unavailable"). */
   log?: (line: string) => void;
+  /** The memory budget, bytes (actors/memory-governor.ts). Absent: none. */
+  memoryMaxBytes?: number;
+  /** Tests only: how the resident set is measured (default process.memoryUsage.rss()). */
+  sampleRssBytes?: () => number;
+  /**
+   * The free-space watermark (storage/free-space.ts): writes that add data are refused while
+   * the data volume has less free space than this. Defaults: 64 MiB, 0 %.
+   */
+  freeSpace?: FreeSpaceOptions;
   /**
    * Tests only: refuses chosen messages between actors (see ActorSystemOptions.deliveryFault),
    * to show what a full mailbox or a lost message does to durability.

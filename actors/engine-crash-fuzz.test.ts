@@ -3,7 +3,9 @@
  * thresholds so small that flushes, log rolls and trims, idle passivation and slab eviction
  * happen all the time; the child is SIGKILLed at seeded moments and, after each kill, every
  * namespace must equal a model of the acknowledged operations (plus, at most, the one in
- * flight). Replay a failure with NEEDLE_TEST_SEED.
+ * flight). Every other trial runs under injected storage faults (short writes, a full volume,
+ * failing fsyncs and renames), whose refused writes the child retries. Replay a failure with
+ * NEEDLE_TEST_SEED.
  */
 import { expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -25,15 +27,35 @@ const baseSeed = Number(process.env.NEEDLE_TEST_SEED ?? Date.now() % 100_000);
 const seeds = [baseSeed, baseSeed + 1, baseSeed + 2];
 const trialsPerSeed = 3;
 
+/**
+ * Storage faults for a trial's child (storage/files.ts reads NEEDLE_FAULTS): short writes and
+ * a full volume on the log, failing fsyncs and renames of slabs and manifests, each after a
+ * seeded number of calls, a few times. Refused writes are retried by the child.
+ */
+function faultsFor(random: () => number): string {
+  const after = () => 5 + Math.floor(random() * 40);
+  return JSON.stringify([
+    { operation: "write", path: "/log/", fault: "short-write", skip: after(), times: 2 },
+    { operation: "write", path: "/log/", fault: "ENOSPC", skip: after(), times: 1 },
+    { operation: "sync", path: "/slabs/", fault: "EIO", skip: after(), times: 2 },
+    { operation: "rename", path: "/namespaces/", fault: "ENOSPC", skip: after(), times: 2 },
+  ]);
+}
+
 async function runUntilKilled(
   dir: string,
   seed: number,
   first: number,
   killAfterMs: number,
-): Promise<number> {
+  faults: string | undefined,
+): Promise<{ acked: number; refusals: number }> {
   const child = Bun.spawn(
     [process.execPath, join(import.meta.dir, "testing/fuzz-child.ts"), dir, `${seed}`, `${first}`],
-    { stdout: "pipe", stderr: "inherit" },
+    {
+      stdout: "pipe",
+      stderr: "inherit",
+      env: faults === undefined ? process.env : { ...process.env, NEEDLE_FAULTS: faults },
+    },
   );
   const timer = setTimeout(() => child.kill("SIGKILL"), killAfterMs);
   let text = "";
@@ -42,7 +64,7 @@ async function runUntilKilled(
   clearTimeout(timer);
   let acked = first - 1;
   for (const match of text.matchAll(/^ack (\d+)$/gm)) acked = Math.max(acked, Number(match[1]));
-  return acked;
+  return { acked, refusals: [...text.matchAll(/^refused \d+ /gm)].length };
 }
 
 async function readState(dir: string): Promise<FuzzModel> {
@@ -77,13 +99,21 @@ for (const seed of seeds) {
       const dir = await mkdtemp(join(tmpdir(), "needle-fuzz-"));
       try {
         let acked = -1;
+        let refusals = 0;
         for (let trial = 0; trial < trialsPerSeed; trial++) {
-          acked = await runUntilKilled(dir, seed, acked + 1, 250 + Math.floor(random() * 700));
+          // Every other trial runs under injected storage faults.
+          const faults = trial % 2 === 1 ? faultsFor(random) : undefined;
+          const run = await runUntilKilled(dir, seed, acked + 1, 250 + Math.floor(random() * 700), faults);
+          acked = run.acked;
+          refusals += run.refusals;
           const actual = describeModel(await readState(dir));
           if (actual === describeModel(modelAfter(ops, acked + 1))) acked++; // the op in flight landed
           expect(actual).toBe(describeModel(modelAfter(ops, acked)));
         }
         expect(acked).toBeGreaterThan(10);
+        console.log(
+          `engine-crash-fuzz seed=${seed}: ${acked + 1} operations acknowledged, ${refusals} refused under faults and retried`,
+        );
       } finally {
         await rm(dir, { recursive: true, force: true });
       }

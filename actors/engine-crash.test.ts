@@ -2,7 +2,9 @@
  * Crash test: a child process ingests batches; it is killed with SIGKILL at seeded random
  * moments (flushes and log trims happen in the middle of it); after each kill the data
  * directory is reopened and checked: every acknowledged batch is complete, the batch in flight
- * is all or nothing, nothing else exists, and the count matches.
+ * is all or nothing, nothing else exists, and the count matches. Every other trial runs under
+ * injected storage faults (short writes on the log, failing slab renames); the child retries
+ * the batches they refuse.
  */
 import { expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -15,12 +17,32 @@ import { crashBatch, crashBatchRecords } from "./testing/crash-data.ts";
 const seed = Number(process.env.NEEDLE_TEST_SEED ?? Date.now() % 100_000);
 const trials = 8;
 
-async function runChildUntilKilled(dir: string, firstBatch: number, killAfterMs: number): Promise<number> {
+/** Storage faults for a trial's child (NEEDLE_FAULTS): the log's writes and the flushes' renames. */
+function faultsFor(random: () => number): string {
+  return JSON.stringify([
+    {
+      operation: "write",
+      path: "/log/",
+      fault: "short-write",
+      skip: 3 + Math.floor(random() * 20),
+      times: 2,
+    },
+    { operation: "rename", path: "/slabs/", fault: "ENOSPC", skip: Math.floor(random() * 3), times: 2 },
+  ]);
+}
+
+async function runChildUntilKilled(
+  dir: string,
+  firstBatch: number,
+  killAfterMs: number,
+  faults: string | undefined,
+): Promise<number> {
   const child = Bun.spawn(
     [process.execPath, join(import.meta.dir, "testing/crash-child.ts"), dir, `${firstBatch}`],
     {
       stdout: "pipe",
       stderr: "inherit",
+      env: faults === undefined ? process.env : { ...process.env, NEEDLE_FAULTS: faults },
     },
   );
   let lastAcked = firstBatch - 1;
@@ -57,7 +79,9 @@ test(
       let complete = 0; // batches 0..complete-1 are known to be fully present
       for (let trial = 0; trial < trials; trial++) {
         const killAfterMs = 50 + Math.floor(random() * 600);
-        const lastAcked = await runChildUntilKilled(dir, complete, killAfterMs);
+        // Every other trial runs under injected storage faults (refused batches are retried).
+        const faults = trial % 2 === 1 ? faultsFor(random) : undefined;
+        const lastAcked = await runChildUntilKilled(dir, complete, killAfterMs, faults);
         const engine = await openEngine({ dir, log: () => {} });
         try {
           const inFlight = lastAcked + 1;

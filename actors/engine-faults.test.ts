@@ -98,7 +98,7 @@ test("a write whose lookups fail is refused with nothing logged: it does not com
     for (const attempt of attempts) {
       const error = (await retrying(attempt).catch((caught) => caught)) as NeedleError;
       expect(error).toBeInstanceOf(NeedleError);
-      expect(error.code).toBe("IO");
+      expect(error.code).toBe("STORAGE_FAILED");
     }
     expect(faults.failures).toBeGreaterThan(0);
   } finally {
@@ -121,7 +121,7 @@ test("a write whose fsync fails is refused and erased; writes after it are kept"
   const faults = injectFaults({ operation: "sync", path: join(dir, "indexes", "sync", "log"), fault: "EIO" });
   try {
     const error = (await engine.upsert("sync", "n", records("failed", 3)).catch((e) => e)) as NeedleError;
-    expect(error.code).toBe("IO");
+    expect(error.code).toBe("STORAGE_FAILED");
     expect(faults.failures).toBe(1);
   } finally {
     faults.remove();

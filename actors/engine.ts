@@ -20,10 +20,12 @@ import { LocalBlobStore } from "../storage/blob/mod.ts";
 import { type DirectoryLock, lockDirectory } from "../storage/directory-lock.ts";
 import { asNeedleError, NeedleError } from "../storage/errors.ts";
 import { readdir, removeTree } from "../storage/files.ts";
+import { FreeSpaceGuard } from "../storage/free-space.ts";
 import { ensureDirectoryDurably, fsyncDirectory, isNotFound } from "../storage/fsync.ts";
 import { ManifestStore } from "../storage/manifest/mod.ts";
 import type { Filter, VectorRecord } from "../storage/types.ts";
 import { configAfterChange, configFromCatalog, configFromCreate } from "./index-config.ts";
+import { MemoryGovernor } from "./memory-governor.ts";
 import { Residency } from "./residency.ts";
 import type {
   ConfigureIndexRequest,
@@ -109,6 +111,8 @@ async function removeUncataloguedIndexDirs(dataDir: string, catalog: Catalog, lo
 class EmbeddedEngine implements Engine {
   private readonly system: ActorSystem;
   private readonly residency: Residency;
+  private readonly freeSpace: FreeSpaceGuard;
+  private readonly memory: MemoryGovernor;
   private readonly configs = new Map<string, IndexConfig>();
   private readonly ackedLsn = new Map<string, bigint>();
   /** Invariant 2: the tail of each index name's chain of control-plane changes. */
@@ -139,6 +143,7 @@ class EmbeddedEngine implements Engine {
     });
     const dataDir = options.dir;
     const blobs = new LocalBlobStore(dataDir);
+    this.freeSpace = new FreeSpaceGuard(options.dir, options.freeSpace);
     const isResident = (index: string) => this.configs.get(index)?.readCapacity.mode === "Dedicated";
     this.residency = new Residency(this.system.transport, isResident, log);
     this.system.register("writer", writerFactory(dataDir, options.logSegmentBytesMax));
@@ -162,6 +167,7 @@ class EmbeddedEngine implements Engine {
       "executor",
       executorFactory(this.system, options.slabMemoryBudgetBytes ?? slabMemoryBudgetBytesDefault, isResident),
     );
+    this.memory = new MemoryGovernor(this.system, options, log);
     // Dedicated indexes are warmed at start, in the background (their status says Migrating).
     for (const config of this.configs.values())
       if (isResident(config.name)) void this.residency.warm(config.name);
@@ -215,6 +221,7 @@ class EmbeddedEngine implements Engine {
 
   private async createIndexNow(request: CreateIndexRequest): Promise<IndexDescription> {
     this.checkOpen();
+    await this.ensureWritable(`index ${request.name}`);
     if (this.configs.has(request.name)) {
       throw new NeedleError("ALREADY_EXISTS", `Resource ${request.name} already exists`, {
         field: "name",
@@ -312,7 +319,24 @@ class EmbeddedEngine implements Engine {
     return result;
   }
 
+  /** The memory budget and the free-space watermark, for writes that add data (deletes go on). */
+  private async ensureWritable(what: string): Promise<void> {
+    this.memory.ensureRoomForWrite(what);
+    try {
+      await this.freeSpace.ensureWritable();
+    } catch (error) {
+      const full = asNeedleError(error);
+      throw new NeedleError(full.code, `${what}: ${full.message}`, {
+        limit: full.limit,
+        received: full.received,
+        retryAfterSeconds: full.retryAfterSeconds,
+      });
+    }
+  }
+
   async upsert(index: string, namespace: string, records: VectorRecord[]) {
+    this.requireIndex(index);
+    await this.ensureWritable(`index ${index}, namespace ${canonicalNamespace(namespace)}`);
     const result = await this.ask<WriteResult & { upsertedCount: number }>(index, namespace, "upsert", {
       records,
     });
@@ -337,6 +361,9 @@ class EmbeddedEngine implements Engine {
   }
 
   async update(index: string, namespace: string, request: UpdateRequest): Promise<UpdateResult> {
+    this.requireIndex(index);
+    if (!request.dryRun)
+      await this.ensureWritable(`index ${index}, namespace ${canonicalNamespace(namespace)}`);
     return this.acked(index, await this.ask<UpdateResult>(index, namespace, "update", { request }));
   }
 
@@ -410,6 +437,8 @@ class EmbeddedEngine implements Engine {
 
   async createNamespace(index: string, namespace: string): Promise<NamespaceStats> {
     const name = canonicalNamespace(namespace);
+    this.requireIndex(index);
+    await this.ensureWritable(`index ${index}, namespace ${name}`);
     const result = await this.ask<{ lsn: bigint; existed: boolean; recordCount: number }>(
       index,
       name,
@@ -469,6 +498,7 @@ class EmbeddedEngine implements Engine {
   }
 
   close(): Promise<void> {
+    this.memory.stop();
     this.closing ??= this.residency
       .stop()
       .then(() => this.system.shutdown(shutdownOrder))

@@ -3,10 +3,12 @@
  *
  *   bun run needle serve [--host 127.0.0.1] [--port 5080] [--data ./data]
  *                        [--api-key KEY]... [--public-url URL] [--log-level info]
- *                        [--flush-rows-max N]
+ *                        [--flush-rows-max N] [--min-free-bytes 64MB] [--min-free-percent 0]
+ *                        [--memory-max 4GB]
  *
  * Environment: NEEDLE_HOST, NEEDLE_PORT, NEEDLE_DATA, NEEDLE_API_KEYS (comma-separated),
- * NEEDLE_LOG_LEVEL. Flags win over the environment.
+ * NEEDLE_LOG_LEVEL, NEEDLE_MIN_FREE_BYTES, NEEDLE_MIN_FREE_PERCENT, NEEDLE_MEMORY_MAX. Flags win
+ * over the environment. Sizes take units (kb, mb, gb, tb: powers of 1024).
  *
  * `serve` steps:
  *   1. Parse flags; refuse to bind a non-loopback address without API keys.
@@ -17,6 +19,7 @@
  * Logs are JSON lines on stderr: one per request (method, route, status, duration, bytes).
  */
 import { parseArgs } from "node:util";
+import bytes from "bytes";
 import { openEngine } from "../actors/mod.ts";
 import {
   createApp,
@@ -36,7 +39,11 @@ const usage = `usage: needle serve [--host HOST] [--port PORT] [--data DIR] [--a
                 required unless bound to loopback
   --public-url  URL clients use to reach this server (default http://<host>:<port>)
   --log-level   debug | info | warn | error (default info; env NEEDLE_LOG_LEVEL)
-  --flush-rows-max  rows a namespace's memtable holds before it is flushed to a slab`;
+  --flush-rows-max  rows a namespace's memtable holds before it is flushed to a slab
+  --min-free-bytes  refuse writes while the data volume has less free space (default 64mb)
+  --min-free-percent  the same as a percentage of the volume (default 0); the larger wins
+  --memory-max  memory budget: above it idle namespaces and slabs are released first, then
+                writes are refused with 503 until memory is back under it (default: none)`;
 
 /** How long shutdown waits for in-flight requests before closing the engine anyway. */
 const drainMsMax = 10_000;
@@ -49,6 +56,16 @@ type Level = (typeof levels)[number];
 function fail(message: string): never {
   process.stderr.write(`needle: ${message}\n`);
   process.exit(2);
+}
+
+/** A size flag (`512`, `64mb`, `2gb`), or undefined when not given; exits with usage on nonsense. */
+function sizeOption(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const parsed = bytes.parse(text);
+  if (parsed === null || !Number.isFinite(parsed) || parsed < 0) {
+    fail(`${flag} must be a size such as 512, 64mb or 2gb, got ${JSON.stringify(text)}`);
+  }
+  return Math.floor(parsed);
 }
 
 function logLine(threshold: Level, level: Level, fields: Record<string, unknown>): void {
@@ -67,6 +84,9 @@ async function serve(argv: string[]): Promise<void> {
       "public-url": { type: "string" },
       "log-level": { type: "string" },
       "flush-rows-max": { type: "string" },
+      "min-free-bytes": { type: "string" },
+      "min-free-percent": { type: "string" },
+      "memory-max": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -108,8 +128,17 @@ async function serve(argv: string[]): Promise<void> {
   if (flushRowsText !== undefined && !/^[1-9]\d*$/.test(flushRowsText)) {
     fail(`--flush-rows-max must be a positive integer, got ${flushRowsText}`);
   }
+  const minFreeBytes = sizeOption("--min-free-bytes", values["min-free-bytes"] ?? env.NEEDLE_MIN_FREE_BYTES);
+  const memoryMaxBytes = sizeOption("--memory-max", values["memory-max"] ?? env.NEEDLE_MEMORY_MAX);
+  const percentText = values["min-free-percent"] ?? env.NEEDLE_MIN_FREE_PERCENT;
+  const minFreePercent = percentText === undefined ? undefined : Number(percentText);
+  if (minFreePercent !== undefined && !(minFreePercent >= 0 && minFreePercent < 100)) {
+    fail(`--min-free-percent must be a number from 0 to 100, got ${percentText}`);
+  }
   const engine = await openEngine({
     dir: dataDir,
+    freeSpace: { minFreeBytes, minFreePercent },
+    memoryMaxBytes,
     ...(flushRowsText === undefined ? {} : { flushRowsMax: Number(flushRowsText) }),
     log: (line) => logLine(logLevel, "info", { msg: line }),
   });

@@ -20,8 +20,10 @@ export type ErrorCode =
   | "UNIMPLEMENTED" // a Pinecone feature Needle does not serve yet
   | "OVERLOADED" // a bounded mailbox is full
   | "UNAVAILABLE" // transient: actor restarting, shutting down, LSN wait timed out
+  | "STORAGE_FULL" // the data volume is full (ENOSPC, EDQUOT) or below the free-space watermark
+  | "STORAGE_FAILED" // the device failed an operation (EIO on write or fsync, read-only volume)
   | "CORRUPTION" // a checksum or bound check failed on stored bytes
-  | "IO" // the operating system refused an I/O operation
+  | "IO" // the operating system refused an I/O operation for another reason
   | "INTERNAL"; // an invariant broke: a bug
 
 const kindOfCode: Record<ErrorCode, ErrorKind> = {
@@ -33,6 +35,8 @@ const kindOfCode: Record<ErrorCode, ErrorKind> = {
   UNIMPLEMENTED: "user",
   OVERLOADED: "retryable",
   UNAVAILABLE: "retryable",
+  STORAGE_FULL: "retryable",
+  STORAGE_FAILED: "retryable",
   CORRUPTION: "fault",
   IO: "fault",
   INTERNAL: "fault",
@@ -60,6 +64,11 @@ export class NeedleError extends Error {
   readonly received?: string | number;
   readonly file?: string;
   readonly retryAfterSeconds?: number;
+
+  /** True when the same request may succeed later (after the Retry-After hint). */
+  get retryable(): boolean {
+    return this.kind === "retryable";
+  }
 
   constructor(code: ErrorCode, message: string, options: NeedleErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -115,12 +124,25 @@ export function corruption(file: string, message: string, cause?: unknown): Need
   return new NeedleError("CORRUPTION", `${file}: ${message}`, { file, cause });
 }
 
-/** Wraps anything thrown into a NeedleError, keeping NeedleErrors as they are. */
+/**
+ * Wraps anything thrown into a NeedleError, keeping NeedleErrors as they are. An allocation
+ * the runtime could not serve (a RangeError about memory) is UNAVAILABLE, retryable: the
+ * request is refused, the process goes on.
+ */
 export function asNeedleError(error: unknown): NeedleError {
   if (error instanceof NeedleError) return error;
   const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof RangeError && /memory|allocat/i.test(message)) {
+    return new NeedleError("UNAVAILABLE", `out of memory: ${message}`, {
+      retryAfterSeconds: memoryRetryAfterSeconds,
+      cause: error,
+    });
+  }
   return new NeedleError("INTERNAL", message, { cause: error });
 }
+
+/** What a client refused for memory is told to wait. */
+const memoryRetryAfterSeconds = 2;
 
 /** Throws an INTERNAL error when an invariant does not hold. One condition per call. */
 export function assert(condition: unknown, message: string): asserts condition {

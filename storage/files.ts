@@ -32,6 +32,7 @@ export type FileOperation =
   | "rm"
   | "readdir"
   | "stat"
+  | "statfs"
   | "mmap";
 
 /** What an injected fault does: fail with an errno code, or write half the bytes and then fail with ENOSPC. */
@@ -249,6 +250,11 @@ export async function readdirEntries(path: string): Promise<Dirent[]> {
 export async function stat(path: string): Promise<Stats> {
   check("stat", path);
   return fs.stat(path);
+}
+
+export async function statfs(path: string): Promise<{ bavail: number; bsize: number; blocks: number }> {
+  check("statfs", path);
+  return fs.statfs(path);
 }
 
 export function statSync(path: string): Stats {

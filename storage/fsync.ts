@@ -12,10 +12,38 @@ import { mkdir, open, removeTree, rename, stat } from "./files.ts";
 import { basename, dirname, join } from "node:path";
 import { NeedleError } from "./errors.ts";
 
-/** The IO error every storage module raises when the operating system refuses an operation. */
+/** errno codes that mean the volume has no room: STORAGE_FULL. */
+const fullCodes = new Set(["ENOSPC", "EDQUOT"]);
+/** errno codes that mean the device or volume failed, or is out of a resource for now: STORAGE_FAILED. */
+const failedCodes = new Set(["EIO", "EROFS", "ENXIO", "ENODEV", "EMFILE", "ENFILE", "EBUSY", "ETIMEDOUT"]);
+/** Seconds a client is told to wait after a storage failure (the log reopens in the meantime). */
+export const storageRetryAfterSeconds = { full: 5, failed: 1 } as const;
+
+/**
+ * The error every storage module raises when the operating system refuses an operation,
+ * classified: no room (STORAGE_FULL), a failing or unavailable device (STORAGE_FAILED), or
+ * anything else (IO). The message names the file: it is for the server's log; the HTTP
+ * gateway shows clients a message without it.
+ */
 export function ioError(file: string, action: string, cause: unknown): NeedleError {
   const reason = cause instanceof Error ? cause.message : String(cause);
-  return new NeedleError("IO", `${file}: ${action} failed: ${reason}`, { file, cause });
+  const message = `${file}: ${action} failed: ${reason}`;
+  const code = osErrorCode(cause);
+  if (code !== undefined && fullCodes.has(code)) {
+    return new NeedleError("STORAGE_FULL", message, {
+      file,
+      cause,
+      retryAfterSeconds: storageRetryAfterSeconds.full,
+    });
+  }
+  if (code !== undefined && failedCodes.has(code)) {
+    return new NeedleError("STORAGE_FAILED", message, {
+      file,
+      cause,
+      retryAfterSeconds: storageRetryAfterSeconds.failed,
+    });
+  }
+  return new NeedleError("IO", message, { file, cause });
 }
 
 /**
@@ -23,10 +51,9 @@ export function ioError(file: string, action: string, cause: unknown): NeedleErr
  * NeedleError made by ioError to its cause; undefined when there is none.
  */
 export function osErrorCode(error: unknown): string | undefined {
+  if (error instanceof NeedleError) return osErrorCode(error.cause);
   const direct = (error as { code?: unknown } | null)?.code;
-  if (typeof direct === "string" && direct !== "IO") return direct;
-  const cause = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
-  return typeof cause === "string" ? cause : undefined;
+  return typeof direct === "string" ? direct : undefined;
 }
 
 /** True when `error` is the operating system's "no such file or directory". */

@@ -36,6 +36,9 @@ class ExecutorActor implements Actor {
     } else if (verb === "closed") {
       this.totalBytes -= this.openBytes.get(slab) ?? 0;
       this.openBytes.delete(slab);
+    } else if (verb === "shrink") {
+      // Memory pressure: evict down to half the budget now.
+      this.evictDownTo(this.budgetBytes / 2, undefined);
     } else if (verb === "stats") {
       return { openSlabs: this.openBytes.size, openBytes: this.totalBytes, budgetBytes: this.budgetBytes };
     }
@@ -43,13 +46,17 @@ class ExecutorActor implements Actor {
   }
 
   private evictOverBudget(keep: string): void {
-    if (this.totalBytes <= this.budgetBytes) return;
+    this.evictDownTo(this.budgetBytes, keep);
+  }
+
+  private evictDownTo(targetBytes: number, keep: string | undefined): void {
+    if (this.totalBytes <= targetBytes) return;
     const byAge = [...this.openBytes.keys()]
       .filter((slab) => slab !== keep && !this.isResident(splitKey(slab)[0]))
       .sort((a, b) => this.lastActivity(a) - this.lastActivity(b));
     let projected = this.totalBytes;
     for (const slab of byAge) {
-      if (projected <= this.budgetBytes) break;
+      if (projected <= targetBytes) break;
       projected -= this.openBytes.get(slab) ?? 0;
       // Passivation reports "closed" back to us, which settles totalBytes.
       void this.system.passivate({ kind: "slab", key: slab });

@@ -16,6 +16,11 @@
  *      the freeze already dead; slabs that had no live rows at the freeze leave the list.
  *   5. Delete slab files no manifest refers to any more.
  * Queries and writes never wait for a flush; a flush never runs twice at once.
+ *
+ * A flush that fails in steps 2-3 for storage (a full or failing volume) changed nothing
+ * durable: the previous manifest is valid, the log still holds every write, and the frozen
+ * memtable stays queryable. Its `PendingFlush` is kept and `completeFlush` retried from step 2
+ * (same slab id, same snapshot) until it succeeds; no new freeze happens meanwhile.
  */
 import type { BlobStore } from "../../storage/blob/mod.ts";
 import { assert } from "../../storage/errors.ts";
@@ -29,6 +34,8 @@ import { jobFromMemtable } from "./slab-build-job.ts";
 import { buildSlab } from "./slab-builder.ts";
 import type { NamespaceState } from "./state.ts";
 
+type SlabSnapshot = { slab: SlabEntry; live: Uint8Array }[];
+
 export interface FlushDeps {
   blobs: BlobStore;
   manifests: ManifestStore<NamespaceManifest>;
@@ -36,25 +43,56 @@ export interface FlushDeps {
   slabIdPrefix: string;
 }
 
+/** What step 1 froze, kept until the flush completes (retried after a storage failure). */
+export interface PendingFlush {
+  frozen: Memtable;
+  liveRows: number[];
+  flushedLsn: bigint;
+  explicit: boolean;
+  slabSnapshot: SlabSnapshot;
+  /** The new slab's id (absent when no row was live at the freeze). */
+  newSlabId: string | undefined;
+}
+
+/** Steps 1 to 5; does nothing when the namespace is clean. */
 export async function flushNamespace(state: NamespaceState, deps: FlushDeps): Promise<void> {
-  // A flush that failed stops the actor (fail-stop), so no frozen memtable outlives its flush.
+  const pending = freeze(state, deps);
+  if (pending !== undefined) await completeFlush(state, pending, deps);
+}
+
+/** Step 1: freeze and snapshot (synchronous). Undefined when there is nothing to flush. */
+export function freeze(state: NamespaceState, deps: FlushDeps): PendingFlush | undefined {
+  // Only one flush is ever pending: a failed one is retried, never frozen over.
   assert(state.frozen.length === 0, "no frozen memtable is left from an earlier flush");
-  if (!state.dirty) return;
-  // Step 1: freeze and snapshot.
+  if (!state.dirty) return undefined;
   const frozen = state.memtable;
   const liveRows = frozen.liveRows();
   frozen.freeze();
   state.frozen.unshift(frozen);
   state.memtable = state.newMemtable();
-  const flushedLsn = state.appliedLsn;
-  const explicit = state.explicit;
-  const slabSnapshot = state.slabs.map((slab) => ({ slab, live: slab.live.slice() }));
+  return {
+    frozen,
+    liveRows,
+    flushedLsn: state.appliedLsn,
+    explicit: state.explicit,
+    slabSnapshot: state.slabs.map((slab) => ({ slab, live: slab.live.slice() })),
+    newSlabId:
+      liveRows.length > 0
+        ? `${deps.slabIdPrefix}-${String(state.nextSlabSeq++).padStart(8, "0")}`
+        : undefined,
+  };
+}
 
+/** Steps 2 to 5 for a frozen memtable; safe to call again after it failed in step 2 or 3. */
+export async function completeFlush(
+  state: NamespaceState,
+  pending: PendingFlush,
+  deps: FlushDeps,
+): Promise<void> {
+  const { frozen, liveRows, flushedLsn, explicit, slabSnapshot, newSlabId } = pending;
   // Step 2: build and store the slab.
   let newSlab: SlabManifestEntry | undefined;
-  let newSlabId: string | undefined;
-  if (liveRows.length > 0) {
-    newSlabId = `${deps.slabIdPrefix}-${String(state.nextSlabSeq++).padStart(8, "0")}`;
+  if (newSlabId !== undefined) {
     // One compact copy of the live rows goes to the builder thread; encoding happens there.
     const bytes = await buildSlab(
       jobFromMemtable(frozen, liveRows, {
@@ -114,8 +152,6 @@ export async function flushNamespace(state: NamespaceState, deps: FlushDeps): Pr
   // Step 5: delete files no manifest names any more.
   for (const slabId of dropped) await deps.blobs.delete(slabKey(state.index.name, slabId)).catch(() => {});
 }
-
-type SlabSnapshot = { slab: SlabEntry; live: Uint8Array }[];
 
 /** Step 4; returns the ids of the slabs that left. */
 function swap(

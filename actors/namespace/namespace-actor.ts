@@ -30,10 +30,14 @@ import { namespaceDir, namespaceKey, splitKey } from "../layout.ts";
 import { type Actor, type ActorContext, address } from "../runtime/mod.ts";
 import type { ReplayedRecord } from "../writer/writer-actor.ts";
 import { countLive, liveFromDeleted } from "./deletions.ts";
-import { flushNamespace } from "./flush.ts";
+import { completeFlush, freeze, type PendingFlush } from "./flush.ts";
 import type { NamespaceManifest } from "./manifest.ts";
 import * as reads from "./reads.ts";
 import { NamespaceState } from "./state.ts";
+
+/** A flush that failed for storage is retried after this, doubling to the cap. */
+export const flushRetryBackoffBaseMs = 100;
+export const flushRetryBackoffCapMs = 10_000;
 
 export interface NamespaceSettings {
   dataDir: string;
@@ -100,6 +104,11 @@ class NamespaceActor implements Actor {
   readonly idleVerb = "flush";
   private flushing: Promise<void> | undefined;
   private flushError: unknown;
+  /** A flush that failed for storage, waiting for its retry (flush.ts). */
+  private pendingFlush: PendingFlush | undefined;
+  private lastFlushFailure: unknown;
+  private flushRetries = 0;
+  private flushRetryTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly state: NamespaceState,
@@ -249,6 +258,14 @@ class NamespaceActor implements Actor {
 
   private async write(write: WriteOp): Promise<bigint> {
     if (this.flushError) throw this.flushError;
+    if (this.pendingFlush && this.memtableFull(2)) {
+      // Flushes keep failing for storage: stop growing memory until one succeeds.
+      throw new NeedleError(
+        "STORAGE_FULL",
+        `namespace ${this.state.namespace} of index ${this.index}: its memtable cannot be flushed (the data volume is full or failing); writes resume once a flush succeeds`,
+        { retryAfterSeconds: 5, cause: this.lastFlushFailure },
+      );
+    }
     // Counted before the dirty report: a flush swap meanwhile must not call the namespace clean.
     this.state.writesInFlight++;
     try {
@@ -293,29 +310,52 @@ class NamespaceActor implements Actor {
   }
 
   private async maybeFlush(): Promise<void> {
-    const memtable = this.state.memtable;
-    if (memtable.rowCount < this.settings.flushRowsMax && memtable.byteCount < this.settings.flushBytesMax)
-      return;
+    if (!this.memtableFull(1)) return;
+    // A flush waiting to be retried after a storage failure is not frozen over: the next
+    // retry takes it, and writes past twice the thresholds are refused meanwhile (write()).
+    if (this.pendingFlush) return;
     // Backpressure: at most one flush in flight; a second full memtable waits for it.
     if (this.flushing) await this.flushing;
-    if (!this.flushing) this.flushing = this.runFlush();
+    if (!this.flushing && !this.pendingFlush) this.flushing = this.runFlush();
   }
 
+  /** The active memtable holds `times` x a flush threshold (rows or bytes) or more. */
+  private memtableFull(times: number): boolean {
+    const memtable = this.state.memtable;
+    return (
+      memtable.rowCount >= this.settings.flushRowsMax * times ||
+      memtable.byteCount >= this.settings.flushBytesMax * times
+    );
+  }
+
+  private flushDeps() {
+    return { blobs: this.settings.blobs, manifests: this.manifests, slabIdPrefix: this.slabIdPrefix };
+  }
+
+  /** Freezes (unless a failed flush is pending, which is retried instead) and completes a flush. */
   private runFlush(): Promise<void> {
-    return flushNamespace(this.state, {
-      blobs: this.settings.blobs,
-      manifests: this.manifests,
-      slabIdPrefix: this.slabIdPrefix,
-    })
-      .then(async () => {
-        await this.reportUnflushed();
-      })
+    let pending: PendingFlush | undefined;
+    return (async () => {
+      pending = this.pendingFlush ?? freeze(this.state, this.flushDeps());
+      this.pendingFlush = undefined;
+      if (pending === undefined) return;
+      await completeFlush(this.state, pending, this.flushDeps());
+      this.flushRetries = 0;
+      await this.reportUnflushed();
+    })()
       .catch((error) => {
+        const cause = asNeedleError(error);
+        if (pending !== undefined && (cause.code === "STORAGE_FULL" || cause.code === "STORAGE_FAILED")) {
+          // Nothing durable changed (flush.ts): keep the frozen memtable queryable and retry.
+          this.pendingFlush = pending;
+          this.lastFlushFailure = cause;
+          this.scheduleFlushRetry();
+          return;
+        }
         // Fail-stop: a failed flush leaves the frozen memtable queryable and the log untrimmed.
         // Every later write and the passivation refuse with a fault, so the supervisor restarts
         // the actor from durable state (manifest + log replay) instead of flushing around a
         // memtable that never reached a slab.
-        const cause = asNeedleError(error);
         this.flushError =
           cause.kind === "fault"
             ? cause
@@ -328,12 +368,25 @@ class NamespaceActor implements Actor {
       });
   }
 
+  private scheduleFlushRetry(): void {
+    this.flushRetries++;
+    const delayMs = Math.min(flushRetryBackoffCapMs, flushRetryBackoffBaseMs * 2 ** (this.flushRetries - 1));
+    clearTimeout(this.flushRetryTimer);
+    this.flushRetryTimer = setTimeout(() => {
+      this.flushRetryTimer = undefined;
+      if (this.pendingFlush && !this.flushing) this.flushing = this.runFlush();
+    }, delayMs);
+    this.flushRetryTimer.unref?.();
+  }
+
   private async flush(): Promise<void> {
     if (this.flushing) await this.flushing;
     if (this.flushError) throw this.flushError;
     this.flushing = this.runFlush();
     await this.flushing;
     if (this.flushError) throw this.flushError;
+    // A pending flush that failed again: the caller (passivation, shutdown) must know.
+    if (this.pendingFlush) throw this.lastFlushFailure;
   }
 
   /**
@@ -351,11 +404,13 @@ class NamespaceActor implements Actor {
   }
 
   async passivate(): Promise<void> {
+    clearTimeout(this.flushRetryTimer);
     await this.flush();
   }
 
   /** After a failure: let a background flush finish before a restart reads the manifest. */
   async stop(): Promise<void> {
+    clearTimeout(this.flushRetryTimer);
     await this.flushing;
   }
 }

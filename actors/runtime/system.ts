@@ -111,6 +111,25 @@ export class ActorSystem {
     return this.activations.get(addressText(target))?.actor !== undefined;
   }
 
+  /**
+   * Passivates up to `count` idle actors of `kind`, least recently used first, skipping
+   * resident ones (memory pressure). Returns how many it passivated.
+   */
+  async passivateLeastRecent(kind: ActorKind, count: number): Promise<number> {
+    const idle = [...this.activations.values()]
+      .filter((a) => a.address.kind === kind && a.actor !== undefined && !a.actor.resident && a.mailbox.idle)
+      .sort((a, b) => a.mailbox.lastActivityMs - b.mailbox.lastActivityMs)
+      .slice(0, count);
+    let passivated = 0;
+    for (const activation of idle) {
+      await this.passivateActivation(activation).then(
+        () => passivated++,
+        () => {},
+      );
+    }
+    return passivated;
+  }
+
   /** When the actor last received a message; undefined when it is not active. */
   lastActivityMs(target: Address): number | undefined {
     return this.activations.get(addressText(target))?.mailbox.lastActivityMs;
@@ -133,7 +152,8 @@ export class ActorSystem {
           ? failure.lastError
           : new NeedleError(
               "UNAVAILABLE",
-              `${key} is restarting after a failure: ${failure.lastError.message}`,
+              // The failure's own message may name files: it stays in the cause (server logs).
+              `${key} is restarting after a failure (${failure.lastError.code})`,
               {
                 retryAfterSeconds: waitSeconds,
                 cause: failure.lastError,

@@ -1,8 +1,10 @@
 /**
  * Child process for the engine crash test: ingests numbered batches into one namespace and
- * prints `ack <batch> <lsn>` after each acknowledgement, until it is killed.
+ * prints `ack <batch> <lsn>` after each acknowledgement, until it is killed. A batch refused
+ * with a retryable error (storage faults injected through NEEDLE_FAULTS) is retried.
  * Usage: bun actors/testing/crash-child.ts <dir> <firstBatch>
  */
+import { NeedleError } from "../../storage/errors.ts";
 import { openEngine } from "../mod.ts";
 import { crashBatch } from "./crash-data.ts";
 
@@ -14,6 +16,15 @@ if (!indexes.some((i) => i.name === "crash")) {
 }
 process.stdout.write("ready\n");
 for (let batch = Number(firstArg); ; batch++) {
-  const result = await engine.upsert("crash", "ns", crashBatch(batch));
-  process.stdout.write(`ack ${batch} ${result.lsn}\n`);
+  for (;;) {
+    try {
+      const result = await engine.upsert("crash", "ns", crashBatch(batch));
+      process.stdout.write(`ack ${batch} ${result.lsn}\n`);
+      break;
+    } catch (error) {
+      if (!(error instanceof NeedleError) || !error.retryable) throw error;
+      process.stdout.write(`refused ${batch} ${error.code}\n`);
+      await Bun.sleep(20);
+    }
+  }
 }

@@ -1,8 +1,11 @@
 /**
  * Child of the crash fuzz test: runs the seed's operations from `first` on, printing
- * `ack <n>` after each acknowledgement, until it is killed.
+ * `ack <n>` after each acknowledgement, until it is killed. With storage faults injected
+ * (NEEDLE_FAULTS, read by storage/files.ts) an operation may be refused with a retryable
+ * error: it prints `refused <n> <code>` and retries it (a refused write never took effect).
  * Usage: bun actors/testing/fuzz-child.ts <dir> <seed> <first>
  */
+import { NeedleError } from "../../storage/errors.ts";
 import { openEngine } from "../mod.ts";
 import { fuzzEngineOptions, fuzzOps } from "./fuzz-ops.ts";
 
@@ -12,8 +15,7 @@ if ((await engine.listIndexes()).length === 0) {
   await engine.createIndex({ name: "fuzz", dimension: 2, metric: "euclidean", vectorType: "dense" });
 }
 const ops = fuzzOps(Number(seedText), 100_000);
-for (let n = Number(firstText); n < ops.length; n++) {
-  const op = ops[n]!;
+async function apply(op: (typeof ops)[number]): Promise<void> {
   if (op.kind === "upsert") {
     await engine.upsert(
       "fuzz",
@@ -26,6 +28,19 @@ for (let n = Number(firstText); n < ops.length; n++) {
     await engine.update("fuzz", op.namespace, { id: op.id, setMetadata: { updated: op.value } });
   } else {
     await engine.delete("fuzz", op.namespace, { deleteAll: true });
+  }
+}
+
+for (let n = Number(firstText); n < ops.length; n++) {
+  for (;;) {
+    try {
+      await apply(ops[n]!);
+      break;
+    } catch (error) {
+      if (!(error instanceof NeedleError) || !error.retryable) throw error;
+      process.stdout.write(`refused ${n} ${error.code}\n`);
+      await Bun.sleep(20);
+    }
   }
   process.stdout.write(`ack ${n}\n`);
   // Pauses let idle passivation (and its flush) interleave with writes.

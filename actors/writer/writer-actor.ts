@@ -3,6 +3,13 @@
  * (the log's sequence) and answers an append only after the record is fsync'd. Appends from
  * many namespaces share fsyncs (group commit inside the log), so `append` runs concurrently;
  * the log assigns LSNs in arrival order.
+ *
+ * After an I/O failure the log refuses appends (fail-stop); the writer reopens it from its
+ * last durable point on the next append, no sooner than a backoff after the last failed
+ * reopen (`reopenBackoffBaseMs` doubling to `reopenBackoffCapMs`). Until then appends are
+ * refused with the failure's class (STORAGE_FULL, STORAGE_FAILED), which is retryable; the
+ * writer's other verbs (replay, lastLsn, trim) keep working on the failed log, so reads and
+ * recovery do not depend on the write path.
  */
 import { NeedleError } from "../../storage/errors.ts";
 import { RequestLog } from "../../storage/log/mod.ts";
@@ -20,24 +27,62 @@ export type WriterMessage =
   | { verb: "trim"; throughLsn: bigint }
   | { verb: "lastLsn" };
 
+export const reopenBackoffBaseMs = 100;
+export const reopenBackoffCapMs = 5_000;
+
 export function writerFactory(dataDir: string, segmentBytesMax?: number) {
   return async (context: ActorContext): Promise<Actor> => {
-    const log = await RequestLog.open({ dir: logDir(dataDir, context.self.key), segmentBytesMax });
-    return new WriterActor(log);
+    const open = () => RequestLog.open({ dir: logDir(dataDir, context.self.key), segmentBytesMax });
+    return new WriterActor(await open(), open, context.now);
   };
 }
 
 class WriterActor implements Actor {
   readonly concurrentVerbs = new Set(["append", "lastLsn", "replay", "namespaces"]);
+  private reopening: Promise<RequestLog> | undefined;
+  private reopenFailures = 0;
+  private reopenNotBeforeMs = 0;
+  private lastReopenError: unknown;
 
-  constructor(private readonly log: RequestLog) {}
+  constructor(
+    private log: RequestLog,
+    private readonly openLog: () => Promise<RequestLog>,
+    private readonly now: () => number,
+  ) {}
+
+  /** The log, reopened first if a failure stopped it (see the module comment). */
+  private usableLog(): Promise<RequestLog> {
+    if (!this.log.failed) return Promise.resolve(this.log);
+    if (this.reopening) return this.reopening;
+    if (this.now() < this.reopenNotBeforeMs) return Promise.reject(this.lastReopenError);
+    const failed = this.log;
+    this.reopening = (async () => {
+      await failed.close();
+      try {
+        this.log = await this.openLog();
+        this.reopenFailures = 0;
+        return this.log;
+      } catch (error) {
+        this.reopenFailures++;
+        this.lastReopenError = error;
+        const backoffMs = Math.min(reopenBackoffCapMs, reopenBackoffBaseMs * 2 ** (this.reopenFailures - 1));
+        this.reopenNotBeforeMs = this.now() + backoffMs;
+        throw error;
+      }
+    })().finally(() => {
+      this.reopening = undefined;
+    });
+    return this.reopening;
+  }
 
   async receive(verb: string, payload: unknown): Promise<unknown> {
     const message = payload as WriterMessage;
     switch (verb) {
-      case "append":
+      case "append": {
+        const log = await this.usableLog();
         // The encoded payload is ours alone: hand it to the log without a copy.
-        return this.log.append(encodeLogBody((message as { body: LogBody }).body), { owned: true });
+        return log.append(encodeLogBody((message as { body: LogBody }).body), { owned: true });
+      }
       case "replay": {
         const { afterLsn, namespace } = message as { afterLsn: bigint; namespace?: string };
         const records: ReplayedRecord[] = [];

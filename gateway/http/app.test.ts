@@ -454,6 +454,8 @@ describe("data plane", () => {
       [new NeedleError("UNAVAILABLE", "restarting"), 503],
       [new NeedleError("CORRUPTION", "slab 7: bad checksum"), 500],
       [new NeedleError("NOT_FOUND", "no index"), 404],
+      [new NeedleError("STORAGE_FULL", "/data/x.wal: write failed: ENOSPC", { file: "/data/x.wal" }), 507],
+      [new NeedleError("STORAGE_FAILED", "/data/x.wal: fsync failed: EIO", { file: "/data/x.wal" }), 503],
     ];
     for (const [error, status] of cases) {
       const { engine } = fakeEngine({
@@ -465,8 +467,17 @@ describe("data plane", () => {
       const response = await app.request("/index/a/query", json("POST", { topK: 1, vector: [1, 2, 3] }));
       expect(response.status).toBe(status);
       if (status === 429) expect(response.headers.get("Retry-After")).toBe("2");
-      if (status === 503) expect(response.headers.get("Retry-After")).toBe("1");
-      expect(((await response.json()) as { message: string }).message).toBe(error.message);
+      if (status === 503 || status === 507) expect(response.headers.get("Retry-After")).toBe("1");
+      const message = ((await response.json()) as { message: string }).message;
+      if (error.kind === "fault" || error.file !== undefined) {
+        // Faults are told in words with the index and a request id; the details (files) are logged.
+        expect(message).not.toContain(error.message);
+        expect(message).not.toContain("/data/");
+        expect(message).toContain("index a");
+        expect(message).toContain(response.headers.get("X-Request-Id")!);
+      } else {
+        expect(message).toBe(error.message);
+      }
     }
   });
 

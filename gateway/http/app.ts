@@ -16,7 +16,8 @@
 import { Hono, type Context } from "hono";
 import { routePath } from "hono/route";
 import type { Engine } from "../../actors/api.ts";
-import { invalidArgument, NeedleError } from "../../storage/errors.ts";
+import { randomUUID } from "node:crypto";
+import { asNeedleError, invalidArgument, NeedleError } from "../../storage/errors.ts";
 import { type KeyCheck, apiKeyCheck } from "./auth.ts";
 import { readJsonBody } from "./body.ts";
 import { keylessRefusal } from "./keyless.ts";
@@ -92,7 +93,17 @@ export interface RequestLogEntry {
   durationMs: number;
   bytesIn: number;
   bytesOut: number;
+  /** Also sent to the client as X-Request-Id, so a report can be matched to this line. */
+  requestId: string;
+  /** The error behind a failed answer, in full (files, errno, cause chain): for the server's log only. */
+  error?: { code: string; message: string; file?: string; stack?: string; cause?: string };
 }
+
+/** Request and response header carrying the request id (a client's own is kept when well formed). */
+export const requestIdHeader = "X-Request-Id";
+const clientRequestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
+
+export type AppEnv = { Variables: { requestId: string; failure?: NeedleError } };
 
 export interface AppOptions {
   apiKeys: string[];
@@ -102,10 +113,10 @@ export interface AppOptions {
   requestTimeoutMs?: number;
 }
 
-type Handler = (c: Context) => Promise<Response>;
+type Handler = (c: Context<AppEnv>) => Promise<Response>;
 
-export function createApp(engine: Engine, options: AppOptions): Hono {
-  const app = new Hono();
+export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
   const checkKey: KeyCheck = apiKeyCheck(options.apiKeys);
   const timeoutMs = options.requestTimeoutMs ?? requestTimeoutMsDefault;
   const publicUrl = options.publicUrl.replace(/\/+$/, "");
@@ -114,10 +125,14 @@ export function createApp(engine: Engine, options: AppOptions): Hono {
 
   app.use("*", async (c, next) => {
     const started = performance.now();
+    const offered = c.req.header(requestIdHeader);
+    const requestId = offered !== undefined && clientRequestIdPattern.test(offered) ? offered : randomUUID();
+    c.set("requestId", requestId);
     await next();
+    c.res.headers.set(requestIdHeader, requestId);
     if (options.log === undefined) return;
     const length = c.res.headers.get("content-length");
-    options.log({
+    const entry: RequestLogEntry = {
       method: c.req.method,
       route: routePath(c) || c.req.path,
       path: c.req.path,
@@ -125,7 +140,11 @@ export function createApp(engine: Engine, options: AppOptions): Hono {
       durationMs: Math.round((performance.now() - started) * 100) / 100,
       bytesIn: Number(c.req.header("content-length") ?? 0) || 0,
       bytesOut: length === null ? 0 : Number(length),
-    });
+      requestId,
+    };
+    const failure = c.get("failure");
+    if (failure !== undefined && c.res.status >= 500) entry.error = errorDetail(failure);
+    options.log(entry);
   });
 
   if (options.apiKeys.length === 0) {
@@ -384,9 +403,29 @@ async function waitForMinLsn(c: Context, engine: Engine, index: string): Promise
   await engine.waitForLsn(index, BigInt(raw.trim()), minLsnWaitMsMax);
 }
 
-function errorResponse(c: Context, error: unknown, plane: Plane): Response {
-  const answer = httpErrorAnswer(error, plane);
+function errorResponse(c: Context<AppEnv>, error: unknown, plane: Plane): Response {
+  const failure = asNeedleError(error);
+  c.set("failure", failure);
+  const answer = httpErrorAnswer(failure, plane, {
+    requestId: c.get("requestId"),
+    index: c.req.param("index") ?? c.req.param("name"),
+    namespace: c.req.param("namespace"),
+  });
   return sendJson(c, answer.body, answer.status as 400, answer.headers);
+}
+
+/** Everything about an error the server's log should keep, the cause chain flattened. */
+function errorDetail(error: NeedleError): NonNullable<RequestLogEntry["error"]> {
+  const detail: NonNullable<RequestLogEntry["error"]> = { code: error.code, message: error.message };
+  if (error.file !== undefined) detail.file = error.file;
+  if (error.stack !== undefined) detail.stack = error.stack;
+  const causes: string[] = [];
+  for (let cause = error.cause; cause !== undefined && causes.length < 5; cause = (cause as Error).cause) {
+    causes.push(cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause));
+    if (!(cause instanceof Error)) break;
+  }
+  if (causes.length > 0) detail.cause = causes.join(" <- ");
+  return detail;
 }
 
 /** gRPC status numbers of the HTTP answers made here rather than from a NeedleError. */

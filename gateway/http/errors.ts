@@ -36,6 +36,10 @@ const statusOfCode: Record<ErrorCode, StatusInfo> = {
   OVERLOADED: { status: 429, controlCode: "RESOURCE_EXHAUSTED", grpcCode: 8 },
   // 503 is retried by the client (3 times with backoff): only for conditions a retry cures.
   UNAVAILABLE: { status: 503, controlCode: "UNAVAILABLE", grpcCode: 14 },
+  // A full volume: 507 Insufficient Storage (the client retries >= 500), with Retry-After.
+  STORAGE_FULL: { status: 507, controlCode: "RESOURCE_EXHAUSTED", grpcCode: 8 },
+  // A failing device: the log reopens from its last durable point; a retry may succeed.
+  STORAGE_FAILED: { status: 503, controlCode: "UNAVAILABLE", grpcCode: 14 },
   CORRUPTION: { status: 500, controlCode: "DATA_LOSS", grpcCode: 15 },
   IO: { status: 500, controlCode: "INTERNAL", grpcCode: 13 },
   INTERNAL: { status: 500, controlCode: "INTERNAL", grpcCode: 13 },
@@ -47,8 +51,41 @@ export interface HttpErrorAnswer {
   headers: Record<string, string>;
 }
 
+/** What a client is told instead of a fault's own message, which may name files and errnos. */
+const publicReasonOfCode: Partial<Record<ErrorCode, string>> = {
+  STORAGE_FULL: "the data volume is full: writes are refused until space is freed (reads and deletes go on)",
+  STORAGE_FAILED: "the data volume failed an operation: this write was not applied, and a retry may succeed",
+  IO: "a storage operation failed",
+  CORRUPTION: "stored data failed an integrity check",
+  INTERNAL: "internal error",
+};
+
+/** Where the request was, for a message that names it without naming files. */
+export interface ErrorContext {
+  requestId?: string;
+  index?: string;
+  namespace?: string;
+}
+
+/**
+ * The message a client sees. Faults, and any error naming a file, are replaced by a reason in
+ * words plus the index, namespace and request id: the full error goes to the server's log
+ * under the same request id (no file system layout reaches clients).
+ */
+function clientMessage(error: NeedleError, context: ErrorContext): string {
+  if (error.kind !== "fault" && error.file === undefined) return error.message;
+  const where = [
+    context.index !== undefined ? `index ${context.index}` : undefined,
+    context.namespace !== undefined ? `namespace ${context.namespace}` : undefined,
+  ].filter((part) => part !== undefined);
+  const reason = publicReasonOfCode[error.code] ?? "the request failed";
+  const request =
+    context.requestId !== undefined ? `; request id ${context.requestId} in the server log` : "";
+  return `${where.length > 0 ? `${where.join(", ")}: ` : ""}${reason}${request}`;
+}
+
 /** The HTTP answer for any thrown value on the given plane. */
-export function httpErrorAnswer(thrown: unknown, plane: Plane): HttpErrorAnswer {
+export function httpErrorAnswer(thrown: unknown, plane: Plane, context: ErrorContext = {}): HttpErrorAnswer {
   const error = asNeedleError(thrown);
   const info = statusOfCode[error.code];
   let status = info.status;
@@ -64,10 +101,11 @@ export function httpErrorAnswer(thrown: unknown, plane: Plane): HttpErrorAnswer 
     );
   }
   const details = detailsOf(error);
+  const message = clientMessage(error, context);
   const body =
     plane === "control"
-      ? { error: { code: controlCode, message: error.message, details }, status }
-      : { code: info.grpcCode, message: error.message, details };
+      ? { error: { code: controlCode, message, details }, status }
+      : { code: info.grpcCode, message, details };
   return { status, body, headers };
 }
 

@@ -257,7 +257,7 @@ describe("group commit", () => {
     );
     try {
       const refused = await log.append(payloadForLsn(4n)).catch((error: unknown) => error);
-      expect((refused as NeedleError).code).toBe("IO");
+      expect((refused as NeedleError).code).toBe("STORAGE_FAILED");
       expect(faults.failures).toBe(2);
     } finally {
       faults.remove();

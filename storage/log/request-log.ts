@@ -179,6 +179,11 @@ export class RequestLog {
     return this.segments[0]!.firstLsn;
   }
 
+  /** True once an I/O error failed the log (invariant 6): the owner must reopen it. */
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
   /** Highest LSN durably in the log (0n if empty). */
   get lastLsn(): bigint {
     return this.durableLsn;
@@ -330,12 +335,16 @@ export class RequestLog {
     } catch {
       refusedBatches.set(this.dir, firstRefusedLsn);
     }
+    // The failure keeps its class: a full volume stays STORAGE_FULL, a failing device
+    // STORAGE_FAILED (retryable once the owner reopens the log), anything else IO.
+    const storage = cause.code === "STORAGE_FULL" || cause.code === "STORAGE_FAILED";
     this.failure = new NeedleError(
-      "IO",
+      storage ? cause.code : "IO",
       `request log ${this.dir} failed and refuses appends until reopened: ${cause.message}`,
       {
         file: cause.file ?? this.dir,
         cause,
+        retryAfterSeconds: cause.retryAfterSeconds,
       },
     );
     const waiting = [...batch, ...this.queue.splice(0)];
