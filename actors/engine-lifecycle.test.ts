@@ -137,13 +137,14 @@ test("records that do not fit the index are refused before logging; the namespac
     expect(error.code).toBe("INVALID_ARGUMENT");
     expect(error.field).toBe(field);
   }
-  // Cosine queries need a direction: all zeros, or values so small the norm underflows.
-  for (const values of [new Float32Array(2), Float32Array.of(1e-40, -1e-40)]) {
-    const query = { topK: 3, vector: values, includeValues: false, includeMetadata: false };
-    const error = (await engine.query("fit", "n", query).catch((e) => e)) as NeedleError;
-    expect(error.code).toBe("INVALID_ARGUMENT");
-    expect(error.field).toBe("vector");
-  }
+  // Cosine queries need a direction: all zeros has none; a vanishingly small vector has one.
+  const zeros = { topK: 3, vector: new Float32Array(2), includeValues: false, includeMetadata: false };
+  const error = (await engine.query("fit", "n", zeros).catch((e) => e)) as NeedleError;
+  expect(error.code).toBe("INVALID_ARGUMENT");
+  expect(error.field).toBe("vector");
+  const tiny = { ...zeros, vector: Float32Array.of(1e-40, 2e-40) };
+  const found = await engine.query("fit", "n", tiny);
+  expect(found.matches.map((match) => [match.id, match.score])).toEqual([["ok", 1]]);
   // Nothing half-applied: the batch with one bad record stored nothing.
   expect((await engine.fetch("fit", "n", ["x", "y", "s", "h", "zero", "bare"])).records).toEqual([]);
   expect((await engine.describeNamespace("fit", "n")).recordCount).toBe(1);

@@ -23,6 +23,7 @@ import {
   type Kernels,
   type Metric,
   metrics,
+  referenceDebugChecks,
   type ScanInput,
   sparseDot,
   type TopK,
@@ -61,11 +62,32 @@ interface Dataset {
   inverseNorms: Float32Array;
 }
 
-function makeDataset(next: () => number, rows: number, dim: number): Dataset {
+/**
+ * Magnitudes: "unit" draws Gaussian values; "wide" scales each row and the query by 2^e, e
+ * uniform in [-40, 50], so components span what the engine accepts for dotproduct and
+ * euclidean (|x| <= 1e16, ffi/score-range.ts) and norms span what the cosine kernels serve
+ * (2^-60 .. 2^60); rows of one dataset differ in scale by up to 2^90.
+ */
+type Magnitudes = "unit" | "wide";
+
+function scaleOf(next: () => number, magnitudes: Magnitudes): number {
+  return magnitudes === "unit" ? 1 : 2 ** Math.floor(-40 + next() * 91);
+}
+
+function makeDataset(
+  next: () => number,
+  rows: number,
+  dim: number,
+  magnitudes: Magnitudes = "unit",
+): Dataset {
   const vectors = unalignedFloat32(rows * dim);
-  for (let i = 0; i < vectors.length; i++) vectors[i] = gaussian(next);
+  for (let row = 0; row < rows; row++) {
+    const scale = scaleOf(next, magnitudes);
+    for (let d = 0; d < dim; d++) vectors[row * dim + d] = gaussian(next) * scale;
+  }
   const query = unalignedFloat32(dim);
-  for (let i = 0; i < dim; i++) query[i] = gaussian(next);
+  const queryScale = scaleOf(next, magnitudes);
+  for (let i = 0; i < dim; i++) query[i] = gaussian(next) * queryScale;
   // A duplicated row (exact tie, whatever the arithmetic) and an all-zero row (cosine 0).
   if (rows > 4) {
     vectors.copyWithin(3 * dim, 1 * dim, 2 * dim);
@@ -265,11 +287,14 @@ for (const implementation of implementations) {
   describe(`kernels ${implementation.name}`, () => {
     const reference: Kernels = typescriptKernels;
 
-    for (const dim of [...dimensions, ...largeDimensions]) {
-      test(`float32 scans agree with float64 brute force, dim ${dim}`, () => {
-        const next = seededRandom(seed + dim);
+    for (const [dim, magnitudes] of [
+      ...[...dimensions, ...largeDimensions].map((dim) => [dim, "unit"] as const),
+      ...[1, 7, 16, 33, 128, 257, 768, 2048].map((dim) => [dim, "wide"] as const),
+    ]) {
+      test(`float32 scans agree with float64 brute force, dim ${dim}, ${magnitudes} magnitudes`, () => {
+        const next = seededRandom(seed + dim + (magnitudes === "wide" ? 7919 : 0));
         const rows = dim >= 768 ? rowsLarge : rowsSmall;
-        const data = makeDataset(next, rows, dim);
+        const data = makeDataset(next, rows, dim, magnitudes);
         const { bitset, eligible: bitsetRows } = randomBitset(next, rows, 0.3);
         const listedRows = range(rows).filter(() => next() < 0.5);
         const rowIds = new Uint32Array(new ArrayBuffer((listedRows.length + 1) * 4), 4, listedRows.length);
@@ -311,20 +336,38 @@ for (const implementation of implementations) {
       }
     });
 
-    test("a NaN score ranks last, reported as the worst infinity", () => {
+    test("a score that is not finite (NaN, or overflow to infinity) ranks last, reported as the worst infinity", () => {
       const dim = 9;
       const rows = 6;
       const vectors = Float32Array.from({ length: rows * dim }, (_, i) => (i % 7) - 3);
       vectors[2 * dim + 4] = Number.NaN;
+      vectors.fill(3e38, 4 * dim, 5 * dim); // row 4 overflows: its dot product and distance are infinite
       const inverseNorms = new Float32Array(rows);
       computeInverseNorms(vectors, rows, dim, inverseNorms);
-      const query = Float32Array.from({ length: dim }, (_, i) => i - 4);
-      for (const metric of metrics) {
-        const result = implementation.scanTopK({ query, vectors, rows, dim, metric, inverseNorms, k: rows });
-        expect(result.rows[rows - 1]).toBe(2);
-        expect(result.scores[rows - 1]).toBe(
-          metric === "euclidean" ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY,
-        );
+      const query = Float32Array.from({ length: dim }, (_, i) => (i < 5 ? i + 1 : 1));
+      const worst = (metric: Metric) =>
+        metric === "euclidean" ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+      // The twin's debug check would (rightly) call these scores a bug: this test is about ordering.
+      const checking = referenceDebugChecks.finiteScores;
+      referenceDebugChecks.finiteScores = false;
+      try {
+        for (const metric of metrics) {
+          const result = implementation.scanTopK({
+            query,
+            vectors,
+            rows,
+            dim,
+            metric,
+            inverseNorms,
+            k: rows,
+          });
+          expect(new Set(Array.from(result.rows.slice(rows - 2)))).toEqual(new Set([2, 4]));
+          expect(result.scores[rows - 1]).toBe(worst(metric));
+          expect(result.scores[rows - 2]).toBe(worst(metric));
+          for (let i = 0; i < rows - 2; i++) expect(Number.isFinite(result.scores[i]!)).toBe(true);
+        }
+      } finally {
+        referenceDebugChecks.finiteScores = checking;
       }
     });
 

@@ -4,6 +4,16 @@
  */
 import { type NativeLoad, loadNativeKernels } from "./native.ts";
 import { typescriptKernels } from "./reference.ts";
+
+export { referenceDebugChecks } from "./reference.ts";
+export {
+  componentMagnitudeMax,
+  cosineFloat64,
+  inverseNormFloat64,
+  isKernelSafeInverseNorm,
+  isWithinComponentMagnitude,
+  unitVector,
+} from "./score-range.ts";
 import type { Kernels } from "./types.ts";
 
 export type { Int8ScanInput, Kernels, Metric, ScanInput, TopK } from "./types.ts";

@@ -6,6 +6,7 @@
  * the C paths (which accumulate in float32, in a different order) by rounding only. The int8
  * scan rounds every step to float32 in the C order, so its scores are bit-identical to C's.
  */
+import { NeedleError } from "../storage/errors.ts";
 import { TopKHeap } from "./heap.ts";
 import type { Int8ScanInput, Kernels, Metric, ScanInput, TopK } from "./types.ts";
 import {
@@ -21,9 +22,23 @@ import { inverseNorm } from "./vector-math.ts";
 
 const fround = Math.fround;
 
-/** A NaN score ranks below everything (as in C): it becomes -Infinity. */
+/**
+ * Debug checks of the reference path, on in tests (NEEDLE_DEBUG_ASSERTS=1, set by the test
+ * preload): a score that is not a finite number means some input escaped the limits that keep
+ * scores finite (ffi/score-range.ts). A test about non-finite ordering turns it off.
+ */
+export const referenceDebugChecks = { finiteScores: process.env.NEEDLE_DEBUG_ASSERTS === "1" };
+
+/**
+ * A score that is not finite (NaN, or an infinity from overflow) ranks below everything, as in
+ * C: it becomes -Infinity.
+ */
 function sanitize(key: number): number {
-  return Number.isNaN(key) ? Number.NEGATIVE_INFINITY : key;
+  if (Number.isFinite(key)) return key;
+  if (referenceDebugChecks.finiteScores) {
+    throw new NeedleError("INTERNAL", `assertion failed: a kernel score is not finite (${key})`);
+  }
+  return Number.NEGATIVE_INFINITY;
 }
 
 function dotAt(a: Float32Array, aOffset: number, b: Float32Array, bOffset: number, dim: number): number {

@@ -17,6 +17,7 @@ export type ErrorCode =
   | "ALREADY_EXISTS" // create of something that exists
   | "FAILED_PRECONDITION" // e.g. deletion protection
   | "PAYLOAD_TOO_LARGE" // request body over its byte limit
+  | "REQUEST_TIMEOUT" // the client stopped sending its request
   | "UNIMPLEMENTED" // a Pinecone feature Needle does not serve yet
   | "OVERLOADED" // a bounded mailbox is full
   | "UNAVAILABLE" // transient: actor restarting, shutting down, LSN wait timed out
@@ -32,6 +33,7 @@ const kindOfCode: Record<ErrorCode, ErrorKind> = {
   ALREADY_EXISTS: "user",
   FAILED_PRECONDITION: "user",
   PAYLOAD_TOO_LARGE: "user",
+  REQUEST_TIMEOUT: "user",
   UNIMPLEMENTED: "user",
   OVERLOADED: "retryable",
   UNAVAILABLE: "retryable",

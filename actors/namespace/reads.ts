@@ -4,7 +4,13 @@
  * concurrently with each other and with writes; a write's mutation is one synchronous step, so
  * a read sees whole batches only.
  */
-import { inverseNorm, lowerIsBetter } from "../../ffi/mod.ts";
+import {
+  inverseNorm,
+  inverseNormFloat64,
+  isKernelSafeInverseNorm,
+  lowerIsBetter,
+  unitVector,
+} from "../../ffi/mod.ts";
 import { invalidArgument } from "../../storage/errors.ts";
 import { metadataByteLength } from "../../storage/metadata.ts";
 import { compileFilter } from "../../storage/filter/mod.ts";
@@ -67,16 +73,20 @@ export async function query(
     );
   }
   state.checkVectors(vector, sparseVector, "query", "query");
-  const queryInverseNorm = vector && state.index.metric === "cosine" ? inverseNorm(vector) : 1;
-  if (!(queryInverseNorm > 0 && Number.isFinite(queryInverseNorm))) {
-    // Cosine similarity needs a direction: a zero (or underflowing) query would score every
-    // row 0 or NaN and return an arbitrary "top" k.
-    throw invalidArgument(
-      "vector",
-      "cosine queries need a vector with a direction (not all zeros, not vanishingly small)",
-      "a non-zero vector",
-      "a zero-length vector",
-    );
+  if (vector && state.index.metric === "cosine") {
+    // Cosine similarity needs a direction: a zero query would score every row 0 and return an
+    // arbitrary "top" k. Any other finite query has one; one whose norm the float32 kernels
+    // cannot handle is scaled to unit length in float64 first (the scores do not change).
+    const queryInverseNorm = inverseNorm(vector);
+    if (queryInverseNorm === 0 && inverseNormFloat64(vector) === 0) {
+      throw invalidArgument(
+        "vector",
+        "cosine queries need a vector with a direction (not all zeros)",
+        "a non-zero vector",
+        "all zeros",
+      );
+    }
+    if (!isKernelSafeInverseNorm(queryInverseNorm)) vector = unitVector(vector);
   }
   const blockQuery: BlockQuery = { metric: state.index.metric, k: request.topK, vector, sparseVector };
 
@@ -224,6 +234,7 @@ function searchMemtable(
     vectors: memtable.vectors,
     inverseNorms: memtable.inverseNorms,
     sparseValues: (row: number) => memtable.sparseValues(row),
+    extremeRows: memtable.extremeRows,
   };
   return searchBlock(block, query, eligible).map(({ row, score }) => ({
     id: memtable.id(row),

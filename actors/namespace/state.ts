@@ -14,6 +14,7 @@
  *      write was logged are still right when it is applied, and nothing after the append can
  *      fail for a stale lookup.
  */
+import { componentMagnitudeMax, isWithinComponentMagnitude } from "../../ffi/mod.ts";
 import { assert, invalidArgument } from "../../storage/errors.ts";
 import { metadataBytesMax, metadataByteLength } from "../../storage/metadata.ts";
 import { Memtable } from "../../storage/memtable/mod.ts";
@@ -168,7 +169,7 @@ export class NamespaceState {
     write: WriteOp,
     options: { live: boolean } = { live: false },
   ): Promise<(lsn: bigint) => void> {
-    this.checkWrite(write);
+    this.checkWrite(write, options.live);
     // Lookups await slab actors; a flush swap in that gap moves rows from a frozen memtable
     // into a new slab, so locations found before it are stale. Prepare again until none ran.
     for (;;) {
@@ -255,9 +256,9 @@ export class NamespaceState {
   }
 
   /** Checks what only the index knows: dimension and vector type of each record. */
-  checkRecords(records: VectorRecord[], field: string): void {
+  checkRecords(records: VectorRecord[], field: string, magnitudes = true): void {
     records.forEach((record, i) => {
-      this.checkVectors(record.values, record.sparseValues, `${field}[${i}]`, "record");
+      this.checkVectors(record.values, record.sparseValues, `${field}[${i}]`, "record", magnitudes);
     });
   }
 
@@ -271,6 +272,8 @@ export class NamespaceState {
     sparse: SparseValues | undefined,
     field: string,
     use: "record" | "update" | "query",
+    /** The magnitude limit (ffi/score-range.ts) holds for new writes and queries, not at replay. */
+    magnitudes = true,
   ): void {
     if (this.index.vectorType === "sparse") {
       if (values && values.length > 0) {
@@ -288,6 +291,7 @@ export class NamespaceState {
           "none",
         );
       }
+      if (magnitudes) checkMagnitudes(sparse?.values, `${field}.sparseValues.values`);
       return;
     }
     if (sparse && this.index.metric !== "dotproduct") {
@@ -317,6 +321,10 @@ export class NamespaceState {
         values.length,
       );
     }
+    if (magnitudes && this.index.metric !== "cosine") {
+      checkMagnitudes(values, `${field}.values`);
+      checkMagnitudes(sparse?.values, `${field}.sparseValues.values`);
+    }
     if (use !== "query" && this.index.metric === "cosine" && values.every((v) => v === 0)) {
       throw invalidArgument(
         `${field}.values`,
@@ -327,10 +335,14 @@ export class NamespaceState {
     }
   }
 
-  /** The same checks for a logged write, before any lookup or mutation. */
-  checkWrite(write: WriteOp): void {
-    if (write.op === "upsert") this.checkRecords(write.records, "records");
-    if (write.op === "update") this.checkVectors(write.values, write.sparseValues, "update", "update");
+  /**
+   * The same checks for a logged write, before any lookup or mutation. At replay (`live`
+   * false) the magnitude limit is not applied: a write acknowledged before the limit existed
+   * must not be dropped now.
+   */
+  checkWrite(write: WriteOp, live: boolean): void {
+    if (write.op === "upsert") this.checkRecords(write.records, "records", live);
+    if (write.op === "update") this.checkVectors(write.values, write.sparseValues, "update", "update", live);
   }
 }
 
@@ -345,6 +357,21 @@ function checkMergedMetadata(merged: Map<string, VectorRecord>): void {
         `setMetadata: the metadata of record ${JSON.stringify(record.id)} would be ${bytes} bytes after this update (limit: at most ${metadataBytesMax} bytes as JSON)`,
         `at most ${metadataBytesMax} bytes as JSON`,
         `${bytes} bytes after merging`,
+      );
+    }
+  }
+}
+
+/** The engine's own check of the magnitude limit (gateway/schemas gives the wire's field path first). */
+function checkMagnitudes(values: Float32Array | undefined, field: string): void {
+  if (values === undefined) return;
+  for (let i = 0; i < values.length; i++) {
+    if (!isWithinComponentMagnitude(values[i]!)) {
+      throw invalidArgument(
+        `${field}[${i}]`,
+        `${field}[${i}] is too large for this metric: scores would overflow (limit: magnitude at most ${componentMagnitudeMax} on dotproduct and euclidean indexes)`,
+        `magnitude at most ${componentMagnitudeMax}`,
+        values[i]!,
       );
     }
   }

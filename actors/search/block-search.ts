@@ -7,8 +7,25 @@
  * among (a) the rows that overlap the query's sparse indices, scored fully, and (b) the best k
  * dense rows that do not overlap, which sit inside the dense top (k + overlapCount).
  * Sparse-only queries score only overlapping rows (a row that shares no index has no score).
+ *
+ * Cosine over rows of extreme norm (ffi/score-range.ts: huge, or so small the float32 inverse
+ * norm overflows): the block names them (`extremeRows`), the kernels scan every other eligible
+ * row, the extreme ones are scored in float64, and the two lists merge. The kernels never see
+ * a row they would score as infinity or NaN, and ordinary rows keep their kernel scores.
+ *
+ * Every score returned is a finite number: a non-finite one (which the limits at the door make
+ * impossible for data accepted today) ranks last in the kernels and is dropped here; with
+ * NEEDLE_DEBUG_ASSERTS=1 (tests) it fails an assertion instead.
  */
-import { kernels, lowerIsBetter, type Metric, sparseDot, type TopK } from "../../ffi/mod.ts";
+import {
+  cosineFloat64,
+  kernels,
+  lowerIsBetter,
+  type Metric,
+  referenceDebugChecks,
+  sparseDot,
+} from "../../ffi/mod.ts";
+import { NeedleError } from "../../storage/errors.ts";
 import type { SparseValues } from "../../storage/types.ts";
 
 export interface Block {
@@ -17,6 +34,8 @@ export interface Block {
   vectors: Float32Array;
   inverseNorms: Float32Array;
   sparseValues(row: number): SparseValues | undefined;
+  /** Rows of extreme norm, ascending, that cosine scores in float64; absent: none. */
+  extremeRows?: ArrayLike<number>;
 }
 
 export interface BlockQuery {
@@ -71,14 +90,70 @@ const popcount8 = Uint8Array.from({ length: 256 }, (_, byte) => {
 export function searchBlock(block: Block, query: BlockQuery, eligible: Eligible): Candidate[] {
   if (block.rowCount === 0) return [];
   const sparse = query.sparseVector;
-  if (!query.vector) return sparse ? sparseOnly(block, sparse, query.k, eligible) : [];
-  if (!sparse || sparse.indices.length === 0) {
-    return fromTopK(denseTopK(block, query.vector, query.metric, query.k, eligible));
-  }
-  return hybrid(block, query.vector, sparse, query, eligible);
+  let found: Candidate[];
+  if (!query.vector) found = sparse ? sparseOnly(block, sparse, query.k, eligible) : [];
+  else if (!sparse || sparse.indices.length === 0)
+    found = denseBest(block, query.vector, query.metric, query.k, eligible);
+  else found = hybrid(block, query.vector, sparse, query, eligible);
+  return finiteOnly(found);
 }
 
-function denseTopK(block: Block, vector: Float32Array, metric: Metric, k: number, eligible: Eligible): TopK {
+/** The invariant above: only finite scores leave; in tests a non-finite one is a failure. */
+function finiteOnly(candidates: Candidate[]): Candidate[] {
+  if (candidates.every((candidate) => Number.isFinite(candidate.score))) return candidates;
+  if (referenceDebugChecks.finiteScores) {
+    throw new NeedleError("INTERNAL", "assertion failed: a search score is not a finite number");
+  }
+  return candidates.filter((candidate) => Number.isFinite(candidate.score));
+}
+
+/** The best k eligible rows by the dense score, best first (extreme rows in float64 for cosine). */
+function denseBest(
+  block: Block,
+  vector: Float32Array,
+  metric: Metric,
+  k: number,
+  eligible: Eligible,
+): Candidate[] {
+  const extreme = metric === "cosine" ? eligibleExtremeRows(block, eligible) : [];
+  if (extreme.length === 0) return denseKernel(block, vector, metric, k, eligible);
+  const kernelEligible = withoutRows(eligible, extreme);
+  const found =
+    eligibleCount(kernelEligible, block.rowCount) > 0
+      ? denseKernel(block, vector, metric, k, kernelEligible)
+      : [];
+  for (const row of extreme) {
+    found.push({ row, score: cosineFloat64(vector, block.vectors, row * block.dim, block.dim) });
+  }
+  return bestK(found, k, false);
+}
+
+function eligibleExtremeRows(block: Block, eligible: Eligible): number[] {
+  const extreme = block.extremeRows;
+  if (extreme === undefined || extreme.length === 0) return [];
+  const rows: number[] = [];
+  for (let i = 0; i < extreme.length; i++) if (isEligible(eligible, extreme[i]!)) rows.push(extreme[i]!);
+  return rows;
+}
+
+/** `eligible` without `rows` (ascending), as a new bitset or row list. */
+function withoutRows(eligible: Eligible, rows: number[]): Eligible {
+  if ("bitset" in eligible) {
+    const bitset = eligible.bitset.slice();
+    for (const row of rows) bitset[row >> 3]! &= ~(1 << (row & 7));
+    return { bitset };
+  }
+  const removed = new Set(rows);
+  return { rows: eligible.rows.filter((row) => !removed.has(row)) };
+}
+
+function denseKernel(
+  block: Block,
+  vector: Float32Array,
+  metric: Metric,
+  k: number,
+  eligible: Eligible,
+): Candidate[] {
   const input = {
     query: vector,
     vectors: block.vectors,
@@ -89,12 +164,10 @@ function denseTopK(block: Block, vector: Float32Array, metric: Metric, k: number
     k: Math.min(k, Math.max(1, eligibleCount(eligible, block.rowCount))),
   };
   const active = kernels();
-  return "bitset" in eligible
-    ? active.scanTopKBitset(input, eligible.bitset)
-    : active.scanTopKRows(input, eligible.rows);
-}
-
-function fromTopK(topK: TopK): Candidate[] {
+  const topK =
+    "bitset" in eligible
+      ? active.scanTopKBitset(input, eligible.bitset)
+      : active.scanTopKRows(input, eligible.rows);
   const candidates: Candidate[] = new Array(topK.rows.length);
   for (let i = 0; i < topK.rows.length; i++) candidates[i] = { row: topK.rows[i]!, score: topK.scores[i]! };
   return candidates;
@@ -123,7 +196,7 @@ function hybrid(
       overlapping.push({ row, score: sparseDot(sparse, rowSparse) });
   });
   const denseK = query.k + overlapping.length;
-  const dense = fromTopK(denseTopK(block, vector, query.metric, denseK, eligible));
+  const dense = denseBest(block, vector, query.metric, denseK, eligible);
   const overlapRows = new Set(overlapping.map((c) => c.row));
   const denseScoreOfRow = new Map<number, number>();
   for (const candidate of dense) denseScoreOfRow.set(candidate.row, candidate.score);
@@ -131,7 +204,7 @@ function hybrid(
   const missing = overlapping.filter((c) => !denseScoreOfRow.has(c.row)).map((c) => c.row);
   if (missing.length > 0) {
     const rows = Uint32Array.from(missing).sort();
-    for (const candidate of fromTopK(denseTopK(block, vector, query.metric, rows.length, { rows }))) {
+    for (const candidate of denseBest(block, vector, query.metric, rows.length, { rows })) {
       denseScoreOfRow.set(candidate.row, candidate.score);
     }
   }

@@ -127,6 +127,7 @@ class SlabActor implements Actor {
       vectors: this.reader.vectors,
       inverseNorms: this.reader.inverseNorms,
       sparseValues: (row: number) => this.reader.sparseValues(row),
+      extremeRows: this.metric === "cosine" ? this.reader.extremeRows : undefined,
     };
     const candidates = searchBlock(block, { ...request.query, metric: this.metric }, eligible);
     return candidates.map(({ row, score }) => ({ id: this.reader.id(row), score, row }));

@@ -132,8 +132,9 @@ static inline float inverse_norm_f32(const float *vector, size_t dim) {
   return sum > 0.0 ? (float)(1.0 / sqrt(sum)) : 0.0f;
 }
 
-/* NaN ranks last: it becomes -inf so that ordinary comparisons stay total. */
-static inline float key_sanitize(float key) { return key != key ? -INFINITY : key; }
+/* A score that is not a finite number (NaN, or an infinity from overflow) ranks last: it
+ * becomes -inf, so ordinary comparisons stay total and no such row displaces a real match. */
+static inline float key_sanitize(float key) { return isfinite(key) ? key : -INFINITY; }
 
 static inline int entry_worse(float key_a, uint32_t row_a, float key_b, uint32_t row_b) {
   return key_a < key_b || (key_a == key_b && row_a > row_b);

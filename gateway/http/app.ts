@@ -19,7 +19,7 @@ import type { Engine } from "../../actors/api.ts";
 import { randomUUID } from "node:crypto";
 import { asNeedleError, invalidArgument, NeedleError } from "../../storage/errors.ts";
 import { type KeyCheck, apiKeyCheck } from "./auth.ts";
-import { readJsonBody } from "./body.ts";
+import { bodyIdleMsDefault, readJsonBody } from "./body.ts";
 import { keylessRefusal } from "./keyless.ts";
 import {
   indexModelJson,
@@ -111,6 +111,8 @@ export interface AppOptions {
   publicUrl: string;
   log?: (entry: RequestLogEntry) => void;
   requestTimeoutMs?: number;
+  /** Longest pause inside a request body before it is answered 408 (default bodyIdleMsDefault). */
+  bodyIdleMs?: number;
 }
 
 type Handler = (c: Context<AppEnv>) => Promise<Response>;
@@ -122,6 +124,8 @@ export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
   const publicUrl = options.publicUrl.replace(/\/+$/, "");
   const hostOf = (name: string) => `${publicUrl}/index/${name}`;
   const knownPaths = new Set<string>();
+  const bodyIdleMs = options.bodyIdleMs ?? bodyIdleMsDefault;
+  const readBody = (c: Context<AppEnv>) => readJsonBody(c.req.raw, requestBytesMax, bodyIdleMs);
 
   app.use("*", async (c, next) => {
     const started = performance.now();
@@ -212,7 +216,7 @@ export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
 
   // ------------------------------------------------------------------ control plane
   route("post", "/indexes", "control", async (c) => {
-    const request = parseCreateIndex(await readJsonBody(c.req.raw, requestBytesMax));
+    const request = parseCreateIndex(await readBody(c));
     const index = await engine.createIndex(request);
     return sendJson(c, indexModelJson(index, hostOf(index.name), versionOf(c)), 201);
   });
@@ -229,7 +233,7 @@ export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
   });
   route("patch", "/indexes/:name", "control", async (c) => {
     const name = indexNameParam(c);
-    const request = parseConfigureIndex(await readJsonBody(c.req.raw, requestBytesMax));
+    const request = parseConfigureIndex(await readBody(c));
     const index = await engine.configureIndex(name, request);
     return sendJson(c, indexModelJson(index, hostOf(index.name), versionOf(c)));
   });
@@ -251,14 +255,14 @@ export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
 
   // ------------------------------------------------------------------ data plane
   route("post", "/index/:index/vectors/upsert", "data", async (c) => {
-    const { namespace, request } = parseUpsert(await readJsonBody(c.req.raw, requestBytesMax));
+    const { namespace, request } = parseUpsert(await readBody(c));
     const index = indexParam(c);
     checkUpsertForIndex(request, await engine.describeIndex(index));
     const result = await engine.upsert(index, namespace, request);
     return withLsn(sendJson(c, { upsertedCount: result.upsertedCount }), result.lsn);
   });
   route("post", "/index/:index/query", "data", async (c) => {
-    const body = await readJsonBody(c.req.raw, requestBytesMax);
+    const body = await readBody(c);
     const { namespace, request } = parseQuery(body);
     const index = indexParam(c);
     checkQueryForIndex(request, await engine.describeIndex(index));
@@ -280,7 +284,7 @@ export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
     return withLsn(sendJson(c, fetchJson(result, rawNamespace)), result.lsn);
   });
   route("post", "/index/:index/vectors/fetch_by_metadata", "data", async (c) => {
-    const body = await readJsonBody(c.req.raw, requestBytesMax);
+    const body = await readBody(c);
     const { namespace, request } = parseFetchByMetadata(body);
     const index = indexParam(c);
     await waitForMinLsn(c, engine, index);
@@ -291,14 +295,14 @@ export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
     return withLsn(sendJson(c, fetchByMetadataJson(result, requestedNamespace(body))), result.lsn);
   });
   route("post", "/index/:index/vectors/update", "data", async (c) => {
-    const { namespace, request } = parseUpdate(await readJsonBody(c.req.raw, requestBytesMax));
+    const { namespace, request } = parseUpdate(await readBody(c));
     const index = indexParam(c);
     checkUpdateForIndex(request, await engine.describeIndex(index));
     const result = await engine.update(index, namespace, request);
     return withLsn(sendJson(c, { matchedRecords: result.matchedRecords }), result.lsn);
   });
   route("post", "/index/:index/vectors/delete", "data", async (c) => {
-    const { namespace, request } = parseDelete(await readJsonBody(c.req.raw, requestBytesMax));
+    const { namespace, request } = parseDelete(await readBody(c));
     const result = await engine.delete(indexParam(c), namespace, request);
     return withLsn(sendJson(c, {}), result.lsn);
   });
@@ -311,7 +315,7 @@ export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
     return sendJson(c, listJson(result, url.searchParams.get("namespace") ?? ""));
   });
   const stats: Handler = async (c) => {
-    const body = c.req.method === "GET" ? {} : await readJsonBody(c.req.raw, requestBytesMax);
+    const body = c.req.method === "GET" ? {} : await readBody(c);
     const filter = parseStatsFilter(body);
     const index = indexParam(c);
     await waitForMinLsn(c, engine, index);
@@ -324,7 +328,7 @@ export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
     return sendJson(c, listNamespacesJson(await engine.listNamespaces(indexParam(c), request)));
   });
   route("post", "/index/:index/namespaces", "data", async (c) => {
-    const { name, schema } = parseCreateNamespace(await readJsonBody(c.req.raw, requestBytesMax));
+    const { name, schema } = parseCreateNamespace(await readBody(c));
     const created = namespaceJson(await engine.createNamespace(indexParam(c), name));
     if (schema !== undefined) created.schema = schema;
     return sendJson(c, created, 201);

@@ -6,14 +6,25 @@
  *
  * Parsed JSON is checked for shape hazards the schemas should never see: nesting deeper
  * than `jsonDepthMax` (a hostile filter or array tower) is refused here.
+ *
+ * A body that stops arriving (no bytes for `bodyIdleMsDefault`) is answered 408 before the
+ * gateway's request timeout or the server's idle timeout would cut the connection: the client
+ * learns what happened, and the log says 408, not 500.
  */
 import { invalidArgument, NeedleError } from "../../storage/errors.ts";
 
 /** Deepest JSON nesting accepted in any request body (a filter nests a few levels). */
 const jsonDepthMax = 64;
 
-export async function readJsonBody(request: Request, bytesMax: number): Promise<unknown> {
-  const text = await readTextBody(request, bytesMax);
+/** Longest pause between two chunks of a request body. */
+export const bodyIdleMsDefault = 10_000;
+
+export async function readJsonBody(
+  request: Request,
+  bytesMax: number,
+  idleMs: number = bodyIdleMsDefault,
+): Promise<unknown> {
+  const text = await readTextBody(request, bytesMax, idleMs);
   if (text.trim() === "") return {};
   let parsed: unknown;
   try {
@@ -29,7 +40,40 @@ export async function readJsonBody(request: Request, bytesMax: number): Promise<
   return parsed;
 }
 
-async function readTextBody(request: Request, bytesMax: number): Promise<string> {
+/** The next chunk, or REQUEST_TIMEOUT when none arrives within `idleMs` (the read is cancelled). */
+interface BodyReader {
+  read(): Promise<{ done: boolean; value?: Uint8Array }>;
+  cancel(): Promise<void>;
+}
+
+async function readWithin(
+  reader: BodyReader,
+  idleMs: number,
+  receivedBytes: number,
+): Promise<{ done: boolean; value?: Uint8Array }> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      // Reject before cancelling: a cancel settles the pending read as "done", which must not
+      // win the race and pass for the end of the body.
+      reject(
+        new NeedleError("REQUEST_TIMEOUT", `request body stopped arriving: no bytes for ${idleMs} ms`, {
+          field: "body",
+          limit: `a chunk at least every ${idleMs} ms`,
+          received: `${receivedBytes} bytes, then nothing`,
+        }),
+      );
+      reader.cancel().catch(() => {});
+    }, idleMs);
+  });
+  try {
+    return await Promise.race([reader.read(), stalled]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function readTextBody(request: Request, bytesMax: number, idleMs: number): Promise<string> {
   const declared = request.headers.get("content-length");
   if (declared !== null) {
     const declaredBytes = Number(declared);
@@ -41,8 +85,8 @@ async function readTextBody(request: Request, bytesMax: number): Promise<string>
   const chunks: Uint8Array[] = [];
   let totalBytes = 0;
   for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
+    const { done, value } = await readWithin(reader, idleMs, totalBytes);
+    if (done || value === undefined) break;
     totalBytes += value.byteLength;
     if (totalBytes > bytesMax) {
       // Stop reading: the rest of the upload is never pulled into memory.

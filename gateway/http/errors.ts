@@ -31,6 +31,8 @@ const statusOfCode: Record<ErrorCode, StatusInfo> = {
   // plane's preconditions (e.g. a namespace being deleted) use 412.
   FAILED_PRECONDITION: { status: 412, controlCode: "FAILED_PRECONDITION", grpcCode: 9 },
   PAYLOAD_TOO_LARGE: { status: 413, controlCode: "PAYLOAD_TOO_LARGE", grpcCode: 8 },
+  // A body that stopped arriving: 408, logged as 408 (the client's doing, not a server fault).
+  REQUEST_TIMEOUT: { status: 408, controlCode: "DEADLINE_EXCEEDED", grpcCode: 4 },
   UNIMPLEMENTED: { status: 501, controlCode: "UNIMPLEMENTED", grpcCode: 12 },
   // 429 is never retried by the official client: the caller backs off on Retry-After.
   OVERLOADED: { status: 429, controlCode: "RESOURCE_EXHAUSTED", grpcCode: 8 },

@@ -15,6 +15,13 @@ export const upsertBytesMax = 2 * 1024 * 1024;
 export const dimensionMin = 1;
 export const dimensionMax = 20_000;
 
+/**
+ * Largest magnitude of a dense or sparse component on dotproduct and euclidean indexes, so no
+ * score overflows float32 (the arithmetic is in ffi/score-range.ts). Cosine takes any finite
+ * value: it has a direction for every non-zero vector.
+ */
+export { componentMagnitudeMax as vectorComponentMagnitudeMax } from "../../ffi/score-range.ts";
+
 /** Non-zero entries in one sparse vector. */
 export const sparseEntriesMin = 1;
 export const sparseEntriesMax = 2048;

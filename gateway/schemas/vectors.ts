@@ -12,6 +12,7 @@
  */
 import { z } from "zod";
 import type { QueryRequest, UpdateRequest, VectorType } from "../../actors/api.ts";
+import { isWithinComponentMagnitude } from "../../ffi/mod.ts";
 import { defineOwn, isAscii, isWellFormedText, utf8ByteLength } from "../../storage/metadata.ts";
 import type { Metadata, MetadataValue, Metric, SparseValues, VectorRecord } from "../../storage/types.ts";
 import { described, fail } from "./errors.ts";
@@ -23,6 +24,7 @@ import {
   sparseEntriesMax,
   sparseEntriesMin,
   sparseIndexMax,
+  vectorComponentMagnitudeMax,
 } from "./limits.ts";
 
 type Context = z.core.$RefinementCtx;
@@ -272,6 +274,7 @@ function checkVectorParts(
     if (denseRequired && sparse === undefined) {
       fail(sparseField, "is required by a sparse index", "sparse values", undefined);
     }
+    checkMagnitudes(sparse?.values, `${sparseField}.values`);
     return;
   }
   if (values === undefined) {
@@ -301,6 +304,23 @@ function checkVectorParts(
       "metric dotproduct",
       described(`metric ${index.metric}`),
     );
+  }
+  if (index.metric !== "cosine") {
+    checkMagnitudes(values, valuesField);
+    checkMagnitudes(sparse?.values, `${sparseField}.values`);
+  }
+}
+
+const magnitudeLimit = `magnitude at most ${vectorComponentMagnitudeMax} on dotproduct and euclidean indexes`;
+
+/** Dotproduct and euclidean scores must fit float32: components are bounded (limits.ts). */
+function checkMagnitudes(values: Float32Array | undefined, field: string): void {
+  if (values === undefined) return;
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i]!;
+    if (!isWithinComponentMagnitude(value)) {
+      fail(`${field}[${i}]`, "is too large for this metric: scores would overflow", magnitudeLimit, value);
+    }
   }
 }
 

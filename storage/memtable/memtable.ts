@@ -14,6 +14,7 @@
  *   4. A frozen memtable (being flushed) accepts kills but no appends.
  */
 import { assert } from "../errors.ts";
+import { isKernelSafeInverseNorm } from "../../ffi/mod.ts";
 // The slab's own id order and inverse norm, so a record sorts and scores the same before and
 // after it is flushed (storage/DESIGN.md, Slabs decisions 4 and 6).
 import { compareIds, inverseNorm } from "../slab/mod.ts";
@@ -40,6 +41,8 @@ export class Memtable {
   private readonly sparses: (SparseValues | undefined)[] = [];
   private readonly idToRow = new Map<string, number>();
   private sortedLiveIdsCache: string[] | undefined;
+  /** Rows whose norm the float32 cosine kernels cannot handle (ffi/score-range.ts), ascending. */
+  private readonly extremeRowList: number[] = [];
 
   /**
    * `rowsHint`: how many rows the memtable will likely hold before it is flushed. Past its
@@ -62,6 +65,11 @@ export class Memtable {
 
   get inverseNorms(): Float32Array {
     return this.inverseNormBuffer.subarray(0, this.rowCount);
+  }
+
+  /** Rows (dead or alive) of extreme norm, ascending: cosine scores them in float64. */
+  get extremeRows(): readonly number[] {
+    return this.extremeRowList;
   }
 
   /** Bit r set when row r is live. A view: valid until the next append. */
@@ -119,7 +127,9 @@ export class Memtable {
     const row = this.rowCount++;
     if (this.dim > 0) {
       this.vectorBuffer.set(record.values!, row * this.dim);
-      this.inverseNormBuffer[row] = inverseNorm(record.values!);
+      const rowInverseNorm = inverseNorm(record.values!);
+      this.inverseNormBuffer[row] = rowInverseNorm;
+      if (!isKernelSafeInverseNorm(rowInverseNorm)) this.extremeRowList.push(row);
     }
     this.liveBits[row >> 3]! |= 1 << (row & 7);
     this.liveCount++;

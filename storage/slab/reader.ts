@@ -22,6 +22,7 @@
  * The numbered checks made at open are in validate.ts.
  */
 
+import { isKernelSafeInverseNorm } from "../../ffi/mod.ts";
 import type { Metadata, SparseValues, VectorRecord } from "../types.ts";
 import { NeedleError, corruption, invalidArgument } from "../errors.ts";
 import { mmap, statSync } from "../files.ts";
@@ -113,6 +114,21 @@ export class SlabReader {
   get inverseNorms(): Float32Array {
     return this.parts.inverseNorms;
   }
+  /**
+   * Rows whose norm the float32 cosine kernels cannot handle (ffi/score-range.ts), ascending;
+   * found once, by a pass over INVERSE_NORMS (no format change: the norms are already there).
+   */
+  get extremeRows(): Uint32Array {
+    if (this.extremeRowCache === undefined) {
+      const norms = this.parts.inverseNorms;
+      const rows: number[] = [];
+      for (let row = 0; row < norms.length; row++) if (!isKernelSafeInverseNorm(norms[row]!)) rows.push(row);
+      this.extremeRowCache = Uint32Array.from(rows);
+    }
+    return this.extremeRowCache;
+  }
+  private extremeRowCache: Uint32Array | undefined;
+
   /** rows*dim int8 codes, a view; empty when dim is 0. */
   get int8Codes(): Int8Array {
     return this.parts.int8Codes;
