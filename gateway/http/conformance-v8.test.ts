@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Pinecone } from "pinecone-v8";
+import { shortestFloat32 } from "../library/float32.ts";
 import { makeDataDir, type RunningServer, seededRandom, startServer } from "./testing.ts";
 
 const seed = Number(process.env.NEEDLE_TEST_SEED ?? 8202604);
@@ -18,7 +19,7 @@ let pc: Pinecone;
 let dataDir: ReturnType<typeof makeDataDir>;
 
 function vector(): number[] {
-  return Array.from({ length: dimension }, () => Math.fround(random() * 2 - 1));
+  return Array.from({ length: dimension }, () => shortestFloat32(Math.fround(random() * 2 - 1)));
 }
 
 async function errorName(promise: Promise<unknown>): Promise<string> {

@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Pinecone } from "@pinecone-database/pinecone";
+import { shortestFloat32 } from "../library/float32.ts";
 import { lsnHeader, minLsnHeader } from "./app.ts";
 import { makeDataDir, type RunningServer, seededRandom, startServer } from "./testing.ts";
 
@@ -34,7 +35,7 @@ function gaussian(): number {
 
 /** Values rounded to float32 as the server stores them, so the reference sees the same numbers. */
 function vector(): number[] {
-  return Array.from({ length: dimension }, () => Math.fround(gaussian()));
+  return Array.from({ length: dimension }, () => shortestFloat32(Math.fround(gaussian())));
 }
 
 function makeRows(prefix: string): Row[] {
@@ -701,7 +702,10 @@ describe("data plane (euclidean, sparse)", () => {
       const used = new Set<number>();
       while (used.size < 5) used.add(Math.floor(random() * 200));
       const indices = [...used];
-      return { id: `s${i}`, sparseValues: { indices, values: indices.map(() => Math.fround(random())) } };
+      return {
+        id: `s${i}`,
+        sparseValues: { indices, values: indices.map(() => shortestFloat32(Math.fround(random()))) },
+      };
     });
     await index.upsert({ records: sparseRows });
     const query = {

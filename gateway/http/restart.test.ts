@@ -5,6 +5,7 @@
  * the shutdown are allowed to be absent; acknowledged ones never are.
  */
 import { afterAll, expect, test } from "bun:test";
+import { shortestFloat32 } from "../library/float32.ts";
 import { makeDataDir, seededRandom, startServer } from "./testing.ts";
 
 const seed = Number(process.env.NEEDLE_TEST_SEED ?? Date.now() % 1_000_000);
@@ -40,7 +41,7 @@ test("every acknowledged upsert survives SIGTERM during a write load and a resta
     for (let batch = 0; ; batch++) {
       const vectors = Array.from({ length: batchSize }, (_, i) => ({
         id: `w${writerId}-b${batch}-${i}`,
-        values: Array.from({ length: dimension }, () => Math.fround(random())),
+        values: Array.from({ length: dimension }, () => shortestFloat32(Math.fround(random()))),
       }));
       let response: Response;
       try {

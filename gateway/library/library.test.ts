@@ -195,7 +195,7 @@ describe("data plane", () => {
         expect(match.metadata?.group).toBe(1);
         expect(match.values).toHaveLength(dimension);
         const stored = denseRecords.find((record) => record.id === match.id);
-        expect(match.values).toEqual((stored?.values ?? []).map(Math.fround));
+        expect(match.values?.map(Math.fround)).toEqual((stored?.values ?? []).map(Math.fround));
       }
     }
   });
@@ -229,7 +229,9 @@ describe("data plane", () => {
     const fetched = await index.fetch({ ids: ["n-r000", "n-r001", "absent"] });
     expect(Object.keys(fetched.records).sort()).toEqual(["n-r000", "n-r001"]);
     expect(fetched.namespace).toBe("ns1");
-    expect(fetched.records["n-r000"]?.values).toEqual((records[0]?.values ?? []).map(Math.fround));
+    expect(fetched.records["n-r000"]?.values?.map(Math.fround)).toEqual(
+      (records[0]?.values ?? []).map(Math.fround),
+    );
     expect(fetched.records["n-r000"]?.metadata).toEqual(records[0]?.metadata ?? {});
     expect(typeof (fetched as unknown as { lsn: bigint }).lsn).toBe("bigint");
 
@@ -238,7 +240,7 @@ describe("data plane", () => {
     await index.update({ id: "n-r001", values: newValues });
     const updated = await index.fetch(["n-r000", "n-r001"]);
     expect(updated.records["n-r000"]?.metadata).toEqual({ ...(records[0]?.metadata ?? {}), color: "red" });
-    expect(updated.records["n-r001"]?.values).toEqual(newValues.map(Math.fround));
+    expect(updated.records["n-r001"]?.values?.map(Math.fround)).toEqual(newValues.map(Math.fround));
 
     await index.update({ filter: { color: { $eq: "red" } }, metadata: { color: "blue" }, dryRun: true });
     expect(index.lastWrite?.matchedRecords).toBe(1);

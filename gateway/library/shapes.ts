@@ -6,6 +6,7 @@
  */
 import type { IndexDescription, IndexStats, NamespaceStats, ScoredRecord } from "../../actors/api.ts";
 import { copyMetadata, defineOwn } from "../../storage/metadata.ts";
+import { shortestFloat32, shortestFloat32Array } from "./float32.ts";
 import type { SparseValues, VectorRecord } from "../../storage/types.ts";
 import type {
   IndexModel,
@@ -20,7 +21,16 @@ import type {
 export const embeddedHostScheme = "embedded://";
 
 function sparseOut(sparse: SparseValues): RecordSparseValues {
-  return { indices: Array.from(sparse.indices), values: Array.from(sparse.values) };
+  return { indices: Array.from(sparse.indices), values: shortestFloat32Array(sparse.values) };
+}
+
+/**
+ * A score as a client reads it: the float32 it is (kernel scores are float32; a hybrid score's
+ * float64 sum is rounded to one, as Pinecone's float scores are), printed as its shortest
+ * decimal (float32.ts).
+ */
+function scoreOut(score: number): number {
+  return shortestFloat32(Math.fround(score));
 }
 
 /**
@@ -30,7 +40,10 @@ function sparseOut(sparse: SparseValues): RecordSparseValues {
  * the database.
  */
 export function recordOut(record: VectorRecord): PineconeRecord {
-  const out: PineconeRecord = { id: record.id, values: record.values ? Array.from(record.values) : [] };
+  const out: PineconeRecord = {
+    id: record.id,
+    values: record.values ? shortestFloat32Array(record.values) : [],
+  };
   if (record.sparseValues) out.sparseValues = sparseOut(record.sparseValues);
   if (record.metadata) out.metadata = copyMetadata(record.metadata);
   return out;
@@ -40,8 +53,8 @@ export function recordOut(record: VectorRecord): PineconeRecord {
 export function matchOut(match: ScoredRecord): ScoredPineconeRecord {
   const out: ScoredPineconeRecord = {
     id: match.id,
-    score: match.score,
-    values: match.values ? Array.from(match.values) : [],
+    score: scoreOut(match.score),
+    values: match.values ? shortestFloat32Array(match.values) : [],
   };
   if (match.sparseValues) out.sparseValues = sparseOut(match.sparseValues);
   if (match.metadata) out.metadata = copyMetadata(match.metadata);
