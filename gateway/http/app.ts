@@ -39,6 +39,7 @@ import {
   queryJson,
   statsJson,
 } from "./render.ts";
+import { jsonText } from "./json-text.ts";
 import {
   checkQueryForIndex,
   checkUpdateForIndex,
@@ -451,7 +452,7 @@ function jsonError(
 
 /** JSON with an explicit Content-Length, so request logs can report bytes out cheaply. */
 function sendJson(c: Context, body: unknown, status = 200, headers: Record<string, string> = {}): Response {
-  const text = JSON.stringify(body);
+  const text = jsonText(body);
   return c.body(text, status as 200, {
     "content-type": "application/json",
     "content-length": String(Buffer.byteLength(text)),

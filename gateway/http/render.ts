@@ -15,34 +15,37 @@ import type {
 } from "../../actors/api.ts";
 import { defineOwn } from "../../storage/metadata.ts";
 import { matchOut, recordsById } from "../library/shapes.ts";
+import { shapedKeepingNegativeZeros } from "./json-text.ts";
 import type { JsonObject } from "./requests.ts";
 
 /** `namespace` echoes what the request named ("" when it named none), as Pinecone does. */
 export function queryJson(result: QueryResult, requestedNamespace: string): JsonObject {
-  return {
+  return shapedKeepingNegativeZeros(() => ({
     results: [],
     matches: result.matches.map(matchOut),
     namespace: requestedNamespace,
     usage: { readUnits: result.readUnits },
-  };
+  }));
 }
 
 export function fetchJson(result: FetchResult, requestedNamespace: string): JsonObject {
-  return {
+  return shapedKeepingNegativeZeros(() => ({
     vectors: recordsById(result.records),
     namespace: requestedNamespace,
     usage: { readUnits: result.readUnits },
-  };
+  }));
 }
 
 export function fetchByMetadataJson(result: FetchByMetadataResult, requestedNamespace: string): JsonObject {
-  const out: JsonObject = {
-    vectors: recordsById(result.records),
-    namespace: requestedNamespace,
-    usage: { readUnits: result.readUnits },
-  };
-  if (result.next !== undefined) out.pagination = { next: result.next };
-  return out;
+  return shapedKeepingNegativeZeros(() => {
+    const out: JsonObject = {
+      vectors: recordsById(result.records),
+      namespace: requestedNamespace,
+      usage: { readUnits: result.readUnits },
+    };
+    if (result.next !== undefined) out.pagination = { next: result.next };
+    return out;
+  });
 }
 
 /** No `pagination` on the last page: the client loops while it is present. */

@@ -120,9 +120,17 @@ test("through the library: what the caller wrote is what it reads, in memtable a
       const db = await open(dir, { log: () => {} });
       if (stage === "memtable") {
         await db.createIndex({ name: "f", dimension: 3, metric: "euclidean" });
-        await db.index("f").upsert({ records: [{ id: "a", values: [0.4, 0.3, 0.7], metadata: { k: 1 } }] });
+        await db.index("f").upsert({
+          records: [
+            { id: "a", values: [0.4, 0.3, 0.7], metadata: { k: 1 } },
+            { id: "z", values: [-0, 1e-45, -1e16] },
+          ],
+        });
       }
       const index = db.index("f");
+      const edges = (await index.fetch({ ids: ["z"] })).records.z?.values ?? [];
+      expect(Object.is(edges[0], -0)).toBe(true);
+      expect(edges.slice(1)).toEqual([1e-45, -1e16]);
       expect((await index.fetch({ ids: ["a"] })).records.a?.values).toEqual([0.4, 0.3, 0.7]);
       const { matches } = await index.query({ vector: [0.4, 0.3, 0.6], topK: 1, includeValues: true });
       expect(matches[0]?.values).toEqual([0.4, 0.3, 0.7]);

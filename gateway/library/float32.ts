@@ -73,9 +73,24 @@ function probe(magnitude: number, decimalExponent: number, digits: number): numb
   return reads && distance <= Math.abs(neighbour - magnitude) ? candidate : neighbour;
 }
 
+/**
+ * How many negative zeros have been shaped so far. JSON.stringify prints -0 as `0`, which reads
+ * back as +0; a renderer that sees this count move while it shapes a body prints that body with
+ * `-0` kept (gateway/http/json-text.ts). Zeros are rare, so the count costs nothing measurable.
+ */
+let negativeZeros = 0;
+
+export function negativeZerosShaped(): number {
+  return negativeZeros;
+}
+
 /** See the module comment. Non-float32 inputs are returned unchanged; so are 0, -0 and non-finite values. */
 export function shortestFloat32(value: number): number {
-  if (value === 0 || !Number.isFinite(value) || Math.fround(value) !== value) return value;
+  if (value === 0) {
+    if (1 / value < 0) negativeZeros++;
+    return value;
+  }
+  if (!Number.isFinite(value) || Math.fround(value) !== value) return value;
   const magnitude = Math.abs(value);
   // Step 1: the binary exponent (subnormals share the smallest one's spacing).
   float32Bits[0] = magnitude;
