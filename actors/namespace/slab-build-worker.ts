@@ -1,29 +1,43 @@
 /**
- * Worker side of slab building (see slab-builder.ts): encodes the metadata index and the slab
- * file off the main thread and transfers the bytes back.
+ * Worker side of slab building (see slab-builder.ts): encodes slab files (a flush's job, or a
+ * compaction's outputs read from its source files) off the main thread and transfers the bytes
+ * back.
  */
 import { initBitmaps } from "../../storage/bitmap.ts";
 import { asNeedleError } from "../../storage/errors.ts";
-import { encodeMetadataIndex } from "../../storage/filter/mod.ts";
-import { encodeSlab } from "../../storage/slab/mod.ts";
-import { recordsOfJob, type SlabBuildJob } from "./slab-build-job.ts";
+import type { CompactionSource } from "./compaction-job.ts";
+import type { SlabBuildJob } from "./slab-build-job.ts";
+import { type BuilderAnswer, encodeCompaction, encodeJob } from "./slab-builder.ts";
 
 declare const self: Worker;
 
 const ready = initBitmaps();
 
-self.onmessage = async (event: MessageEvent<{ id: number; job: SlabBuildJob }>) => {
-  const { id, job } = event.data;
+interface Request {
+  id: number;
+  job?: SlabBuildJob;
+  compaction?: { sources: CompactionSource[]; headers: SlabBuildJob["header"][] };
+}
+
+function answer(message: BuilderAnswer, transfer: ArrayBuffer[] = []): void {
+  self.postMessage(message, transfer);
+}
+
+self.onmessage = async (event: MessageEvent<Request>) => {
+  const { id, job, compaction } = event.data;
   try {
     await ready;
-    const records = recordsOfJob(job);
-    const bytes = encodeSlab({
-      ...job.header,
-      records,
-      metadataIndex: encodeMetadataIndex(job.metadata),
-    });
-    self.postMessage({ id, bytes }, [bytes.buffer as ArrayBuffer]);
+    if (job) {
+      const bytes = encodeJob(job);
+      answer({ id, result: bytes }, [bytes.buffer as ArrayBuffer]);
+    } else if (compaction) {
+      const outputs = encodeCompaction(compaction.sources, compaction.headers);
+      answer(
+        { id, result: outputs },
+        outputs.map((output) => output.bytes.buffer as ArrayBuffer),
+      );
+    }
   } catch (error) {
-    self.postMessage({ id, error: asNeedleError(error).toWire() });
+    answer({ id, error: asNeedleError(error).toWire() });
   }
 };

@@ -1,4 +1,7 @@
-import { beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { seededRandom } from "../../ffi/seeded-random.ts";
 import { initBitmaps } from "../../storage/bitmap.ts";
 import { NeedleError } from "../../storage/errors.ts";
@@ -6,9 +9,14 @@ import { encodeMetadataIndex } from "../../storage/filter/mod.ts";
 import { Memtable } from "../../storage/memtable/mod.ts";
 import { encodeSlab, SlabReader } from "../../storage/slab/mod.ts";
 import { jobFromMemtable, recordsOfJob } from "./slab-build-job.ts";
-import { buildSlab } from "./slab-builder.ts";
+import { buildCompaction, buildSlab, encodeCompaction } from "./slab-builder.ts";
 
-beforeAll(() => initBitmaps());
+let dir: string;
+beforeAll(async () => {
+  await initBitmaps();
+  dir = mkdtempSync(join(tmpdir(), "needle-slab-builder-"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function header(dim: number) {
   return {
@@ -68,4 +76,48 @@ test("a job the encoder refuses comes back as a NeedleError, and the builder kee
   expect((error as NeedleError).code).toBe("INVALID_ARGUMENT");
   const good = await buildSlab(jobFromMemtable(memtable, [0, 1], header(2)));
   expect(SlabReader.fromBytes(good, "good").info.rowCount).toBe(2);
+});
+
+test("a compaction built by the worker from the source files equals one encoded inline", async () => {
+  const random = seededRandom(11);
+  const sources = [0, 1].map((s) => {
+    const memtable = new Memtable(5);
+    for (let i = 0; i < 150; i++) {
+      memtable.append(
+        { id: `s${s}-${i}`, values: Float32Array.from({ length: 5 }, () => random() - 0.5), metadata: { i } },
+        BigInt(i + 1),
+      );
+    }
+    memtable.freeze();
+    const job = jobFromMemtable(memtable, memtable.liveRows(), { ...header(5), slabId: `source-${s}` });
+    const path = join(dir, `source-${s}.slab`);
+    writeFileSync(
+      path,
+      encodeSlab({
+        ...job.header,
+        records: recordsOfJob(job),
+        metadataIndex: encodeMetadataIndex(job.metadata),
+      }),
+    );
+    const live = new Uint8Array(19);
+    for (let row = 0; row < 150; row++) if (random() < 0.6) live[row >> 3]! |= 1 << (row & 7);
+    return { path, live };
+  });
+  const headers = ["out-1", "out-2"].map((slabId) => ({
+    ...header(5),
+    slabId,
+    level: 1,
+    sourceSlabs: ["source-0", "source-1"],
+  }));
+  const inline = encodeCompaction(sources, headers);
+  const built = await buildCompaction(sources, headers);
+  expect(built.length).toBe(2);
+  built.forEach((output, i) => {
+    expect(Buffer.from(output.bytes).equals(Buffer.from(inline[i]!.bytes))).toBe(true);
+    expect(output.rows.source).toEqual(inline[i]!.rows.source);
+    expect(output.rows.row).toEqual(inline[i]!.rows.row);
+    const reader = SlabReader.fromBytes(output.bytes, `out-${i}`);
+    expect(reader.info.rowCount).toBe(output.rows.row.length);
+    expect(reader.info.level).toBe(1);
+  });
 });

@@ -3,6 +3,8 @@
  * event loop for the half second a 20k x 768 slab takes to encode (measured: the write that
  * started a flush used to wait about 0.7 s). One worker per process serves every namespace;
  * jobs queue in order. If the worker cannot start, slabs are built inline (same bytes).
+ * Compaction builds go the same way (`buildCompaction`): the worker opens the source slab files
+ * itself, so their rows never pass through the event loop.
  *
  * Invariants:
  *   1. Every job answers exactly once: bytes, or the worker's error as a NeedleError.
@@ -11,11 +13,26 @@
 import { encodeMetadataIndex } from "../../storage/filter/mod.ts";
 import { NeedleError, type WireError } from "../../storage/errors.ts";
 import { encodeSlab } from "../../storage/slab/mod.ts";
+import type { RowMap } from "./compaction-edit.ts";
+import { type CompactionSource, compactionJobs } from "./compaction-job.ts";
 import { recordsOfJob, type SlabBuildJob } from "./slab-build-job.ts";
 
 interface Pending {
-  resolve: (bytes: Uint8Array) => void;
+  resolve: (result: unknown) => void;
   reject: (error: NeedleError) => void;
+}
+
+/** One built compaction output: the slab file's bytes and where each of its rows came from. */
+export interface CompactionOutputBytes {
+  bytes: Uint8Array;
+  rows: RowMap;
+}
+
+/** What the worker answers: `result` for a job it finished, `error` otherwise. */
+export interface BuilderAnswer {
+  id: number;
+  result?: unknown;
+  error?: WireError;
 }
 
 let worker: Worker | undefined;
@@ -31,14 +48,14 @@ function startWorker(): Worker | undefined {
     workerUnavailable = true;
     return undefined;
   }
-  worker.onmessage = (event: MessageEvent<{ id: number; bytes?: Uint8Array; error?: WireError }>) => {
-    const { id, bytes, error } = event.data;
+  worker.onmessage = (event: MessageEvent<BuilderAnswer>) => {
+    const { id, result, error } = event.data;
     const job = pending.get(id);
     if (!job) return;
     pending.delete(id);
     if (pending.size === 0) worker?.unref();
     if (error) job.reject(NeedleError.fromWire(error));
-    else job.resolve(bytes!);
+    else job.resolve(result);
   };
   worker.onerror = (event) => {
     // The worker died: fail what it held and build inline from now on.
@@ -52,7 +69,8 @@ function startWorker(): Worker | undefined {
   return worker;
 }
 
-function buildInline(job: SlabBuildJob): Uint8Array {
+/** Encodes one job's slab file (here, or in the worker). */
+export function encodeJob(job: SlabBuildJob): Uint8Array {
   return encodeSlab({
     ...job.header,
     records: recordsOfJob(job),
@@ -60,13 +78,33 @@ function buildInline(job: SlabBuildJob): Uint8Array {
   });
 }
 
-export function buildSlab(job: SlabBuildJob): Promise<Uint8Array> {
+/** Reads the sources and encodes every output (here, or in the worker). */
+export function encodeCompaction(
+  sources: readonly CompactionSource[],
+  headers: readonly SlabBuildJob["header"][],
+): CompactionOutputBytes[] {
+  return compactionJobs(sources, headers).map(({ job, rows }) => ({ bytes: encodeJob(job), rows }));
+}
+
+function send<T>(message: object, transfer: ArrayBuffer[], inline: () => T): Promise<T> {
   const active = startWorker();
-  if (!active) return Promise.resolve().then(() => buildInline(job));
+  if (!active) return Promise.resolve().then(inline);
   const id = nextJobId++;
-  return new Promise((resolve, reject) => {
-    pending.set(id, { resolve, reject });
+  return new Promise<T>((resolve, reject) => {
+    pending.set(id, { resolve: resolve as (result: unknown) => void, reject });
     active.ref();
-    active.postMessage({ id, job }, [job.values.buffer]);
+    active.postMessage({ id, ...message }, transfer);
   });
+}
+
+export function buildSlab(job: SlabBuildJob): Promise<Uint8Array> {
+  return send({ job }, [job.values.buffer], () => encodeJob(job));
+}
+
+/** The outputs of a compaction, built from the source files (storage/compaction/DESIGN.md). */
+export function buildCompaction(
+  sources: readonly CompactionSource[],
+  headers: readonly SlabBuildJob["header"][],
+): Promise<CompactionOutputBytes[]> {
+  return send({ compaction: { sources, headers } }, [], () => encodeCompaction(sources, headers));
 }
