@@ -137,6 +137,7 @@ export async function completeFlush(
     ],
   };
   await deps.manifests.commit(manifest);
+  state.committed = manifest;
   state.flushedLsn = flushedLsn;
 
   // Step 4: swap.

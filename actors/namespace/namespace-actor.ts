@@ -63,6 +63,7 @@ export function namespaceFactory(settings: NamespaceSettings) {
     const loaded = await manifests.load();
     if (loaded) {
       const body = loaded.body;
+      state.committed = body;
       state.explicit = body.explicit;
       state.flushedLsn = body.flushedLsn;
       state.appliedLsn = body.flushedLsn;
@@ -107,6 +108,12 @@ class NamespaceActor implements Actor {
   /** A flush that failed for storage, waiting for its retry (flush.ts). */
   private pendingFlush: PendingFlush | undefined;
   private lastFlushFailure: unknown;
+  /**
+   * Held by a flush from its freeze to the end of its swap, and by a compaction commit
+   * (storage/compaction/DESIGN.md, invariant 2): a flush's freeze-time slab list must not be
+   * edited under it. Ordered before the state's swap lock, never after.
+   */
+  private manifestLockTail: Promise<unknown> = Promise.resolve();
   private flushRetries = 0;
   private flushRetryTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -335,14 +342,14 @@ class NamespaceActor implements Actor {
   /** Freezes (unless a failed flush is pending, which is retried instead) and completes a flush. */
   private runFlush(): Promise<void> {
     let pending: PendingFlush | undefined;
-    return (async () => {
+    return this.withManifestLock(async () => {
       pending = this.pendingFlush ?? freeze(this.state, this.flushDeps());
       this.pendingFlush = undefined;
       if (pending === undefined) return;
       await completeFlush(this.state, pending, this.flushDeps());
       this.flushRetries = 0;
       await this.reportUnflushed();
-    })()
+    })
       .catch((error) => {
         const cause = asNeedleError(error);
         if (pending !== undefined && (cause.code === "STORAGE_FULL" || cause.code === "STORAGE_FAILED")) {
@@ -366,6 +373,12 @@ class NamespaceActor implements Actor {
       .finally(() => {
         this.flushing = undefined;
       });
+  }
+
+  private withManifestLock<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.manifestLockTail.then(work);
+    this.manifestLockTail = result.catch(() => undefined);
+    return result;
   }
 
   private scheduleFlushRetry(): void {

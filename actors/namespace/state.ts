@@ -22,7 +22,7 @@ import { restrictFilterToFields } from "../../storage/filter/mod.ts";
 import type { Filter, Metadata, SparseValues, VectorRecord, WriteOp } from "../../storage/types.ts";
 import type { IndexConfig } from "../api.ts";
 import type { Transport } from "../runtime/mod.ts";
-import type { SlabEntry } from "./manifest.ts";
+import type { NamespaceManifest, SlabEntry } from "./manifest.ts";
 
 /** Where a live id was found. */
 export type Location = { memtable: Memtable; row: number } | { slab: SlabEntry; row: number };
@@ -43,6 +43,12 @@ export class NamespaceState {
   oldestUnflushedLsn = 0n;
   explicit = false;
   nextSlabSeq = 1;
+  /**
+   * The body of the newest committed manifest (undefined before the first). A compaction
+   * commit edits this, not memory: its deletion bitmaps are the ones consistent with
+   * `flushedLsn` (storage/compaction/DESIGN.md, invariant 1).
+   */
+  committed: NamespaceManifest | undefined;
   /** Tail of the chain of work holding the swap lock (invariant 5). */
   private swapLockTail: Promise<unknown> = Promise.resolve();
 
