@@ -24,7 +24,7 @@ import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { open } from "../gateway/library/mod.ts";
-import { httpHeaderSizeFlag } from "../gateway/http/mod.ts";
+import { startServer } from "../gateway/http/testing.ts";
 import { seededRandom } from "../ffi/seeded-random.ts";
 
 const { values: flags } = parseArgs({
@@ -173,35 +173,8 @@ try {
   mkdirSync(dataDir);
 
   // 3. The same data and queries over HTTP.
-  const server = Bun.spawn(
-    [
-      process.execPath,
-      httpHeaderSizeFlag,
-      "run",
-      "scripts/needle.ts",
-      "serve",
-      "--port",
-      "0",
-      "--data",
-      dataDir,
-      "--log-level",
-      "error",
-    ],
-    {
-      cwd: repoRoot,
-      stdout: "pipe",
-      stderr: "inherit",
-      env: { ...process.env, NEEDLE_API_KEYS: "" },
-    },
-  );
-  const reader = server.stdout.getReader();
-  let firstLine = "";
-  while (!firstLine.includes("\n")) {
-    const chunk = await reader.read();
-    if (chunk.done) throw new Error("server exited before printing its URL");
-    firstLine += new TextDecoder().decode(chunk.value);
-  }
-  const url = firstLine.split("\n")[0]!.trim();
+  const server = await startServer(dataDir, ["--log-level", "error"]);
+  const url = server.url;
   try {
     const headers = { "Api-Key": "bench", "content-type": "application/json" };
     const created = await fetch(`${url}/indexes`, {
@@ -240,8 +213,7 @@ try {
       console.error(JSON.stringify(results.at(-1)));
     }
   } finally {
-    server.kill("SIGTERM");
-    await server.exited;
+    await server.stop();
   }
 } finally {
   rmSync(dataDir, { recursive: true, force: true });

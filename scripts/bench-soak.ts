@@ -21,12 +21,11 @@
  *      the floor is what memory the process keeps. The mean of the samples is printed too.
  * Not part of the test suite: ten minutes of load is a benchmark, not a test.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { seededRandom } from "../ffi/seeded-random.ts";
-import { httpHeaderSizeFlag } from "../gateway/http/mod.ts";
+import { makeDataDir, startServer } from "../gateway/http/testing.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -56,39 +55,15 @@ function upsertBody(ids: number[]): string {
   return JSON.stringify({ vectors: ids.map((id) => ({ id: `r${id}`, values: vector(), metadata: { id } })) });
 }
 
-// 1. Server.
-const dataDir = mkdtempSync(join(tmpdir(), "needle-soak-"));
-mkdirSync(join(dataDir, "data"));
-const server = Bun.spawn(
-  [
-    process.execPath,
-    httpHeaderSizeFlag,
-    "run",
-    "scripts/needle.ts",
-    "serve",
-    "--port",
-    "0",
-    "--data",
-    join(dataDir, "data"),
-    "--log-level",
-    "error",
-  ],
-  { cwd: repoRoot, stdout: "pipe", stderr: "inherit", env: { ...process.env, NEEDLE_API_KEYS: "" } },
-);
-const reader = server.stdout.getReader();
-let firstLine = "";
-while (!firstLine.includes("\n")) {
-  const { value, done } = await reader.read();
-  if (done) throw new Error("server exited before printing its URL");
-  firstLine += new TextDecoder().decode(value);
-}
-reader.releaseLock();
-const url = firstLine.trim();
+// 1. Server (the test suite's launcher: the CLI on a free loopback port).
+const dataDir = makeDataDir("soak");
+const server = await startServer(dataDir.dir, ["--log-level", "error"]);
+const url = server.url;
 const headers = { "content-type": "application/json", "Api-Key": "soak" };
 const base = `${url}/index/soak`;
 
 function serverRssBytes(): number {
-  const status = readFileSync(`/proc/${server.pid}/status`, "utf8");
+  const status = readFileSync(`/proc/${server.process.pid}/status`, "utf8");
   const match = /VmRSS:\s+(\d+) kB/.exec(status);
   return match ? Number(match[1]) * 1024 : Number.NaN;
 }
@@ -222,7 +197,6 @@ try {
   );
   console.log(summary);
 } finally {
-  server.kill("SIGTERM");
-  await server.exited;
-  rmSync(dataDir, { recursive: true, force: true });
+  await server.stop();
+  dataDir.remove();
 }

@@ -117,11 +117,7 @@ function denseBest(
 ): Candidate[] {
   const extreme = metric === "cosine" ? eligibleExtremeRows(block, eligible) : [];
   if (extreme.length === 0) return denseKernel(block, vector, metric, k, eligible);
-  const kernelEligible = withoutRows(eligible, extreme);
-  const found =
-    eligibleCount(kernelEligible, block.rowCount) > 0
-      ? denseKernel(block, vector, metric, k, kernelEligible)
-      : [];
+  const found = denseKernel(block, vector, metric, k, withoutRows(eligible, extreme));
   for (const row of extreme) {
     found.push({ row, score: cosineFloat64(vector, block.vectors, row * block.dim, block.dim) });
   }
@@ -154,6 +150,9 @@ function denseKernel(
   k: number,
   eligible: Eligible,
 ): Candidate[] {
+  const count = eligibleCount(eligible, block.rowCount);
+  // No eligible row (a filter matched none, or only rows of extreme norm): nothing to scan.
+  if (count === 0) return [];
   const input = {
     query: vector,
     vectors: block.vectors,
@@ -161,7 +160,7 @@ function denseKernel(
     dim: block.dim,
     metric,
     inverseNorms: metric === "cosine" ? block.inverseNorms : undefined,
-    k: Math.min(k, Math.max(1, eligibleCount(eligible, block.rowCount))),
+    k: Math.min(k, count),
   };
   const active = kernels();
   const topK =

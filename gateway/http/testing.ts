@@ -1,7 +1,7 @@
 /**
  * Test support: starts the real server CLI (`scripts/needle.ts serve`) as a child process
  * on a free loopback port and reads the URL from its first stdout line. Used by the
- * conformance, fuzz and restart tests; never imported by production code.
+ * conformance, fuzz and restart tests and by the HTTP benchmarks; never imported by production code.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
