@@ -9,6 +9,7 @@
  * Namespace names are canonical: the engine maps "" and "__default__" to the same namespace
  * and reports it as "__default__".
  */
+import type { PlanSettings } from "../storage/compaction/plan.ts";
 import type { FreeSpaceOptions } from "../storage/free-space.ts";
 import type { Filter, Metadata, Metric, SparseValues, VectorRecord } from "../storage/types.ts";
 
@@ -207,6 +208,39 @@ export interface IndexStats {
   vectorType: VectorType;
   totalVectorCount: number;
   indexFullness: number;
+  /** Needle extension: compaction state of this index (clients that do not know it drop it). */
+  compaction?: IndexCompactionStats;
+}
+
+/** One level of an index's slabs, summed over its namespaces. */
+export interface CompactionLevelStats {
+  level: number;
+  slabs: number;
+  /** Rows stored, dead ones included (they leave at the next compaction of their slab). */
+  rows: number;
+  liveRows: number;
+  bytes: number;
+}
+
+export interface IndexCompactionStats {
+  paused: boolean;
+  /** The namespace of this index being compacted, or null. */
+  running: string | null;
+  /** Namespaces of this index waiting for a compaction. */
+  queued: number;
+  lastError: { namespace: string; code: string; message: string; at: string } | null;
+  levels: CompactionLevelStats[];
+}
+
+/** The process's compactor (all indexes). */
+export interface CompactionStatus {
+  paused: boolean;
+  /** `<index>/<namespace>` being compacted, or null. */
+  running: string | null;
+  queued: string[];
+  completed: number;
+  lastDurationMs: number | null;
+  lastError: { namespace: string; code: string; message: string; at: string } | null;
 }
 
 export interface ListNamespacesRequest {
@@ -252,6 +286,13 @@ export interface Engine {
 
   /** Waits (bounded) until the index reflects `lsn`; UNAVAILABLE on timeout. */
   waitForLsn(index: string, lsn: bigint, timeoutMs: number): Promise<void>;
+
+  /** Stops starting compactions (a running one finishes); they queue until `resumeCompaction`. */
+  pauseCompaction(): Promise<CompactionStatus>;
+  resumeCompaction(): Promise<CompactionStatus>;
+  compactionStatus(): Promise<CompactionStatus>;
+  /** Resolves once no compaction runs or waits (or compaction is paused). */
+  compactionSettled(): Promise<CompactionStatus>;
   /** Flushes memtables, fsyncs, stops every actor, releases files. Idempotent. */
   close(): Promise<void>;
 }
@@ -270,6 +311,8 @@ export interface EngineOptions {
   mailboxDepthMax?: number;
   /** Memory budget for open slabs, bytes. */
   slabMemoryBudgetBytes?: number;
+  /** Compaction thresholds (storage/compaction/plan.ts; absent fields keep the defaults). */
+  compaction?: Partial<PlanSettings> & { paused?: boolean };
   /** Log through this function (start-up notices such as "C kernels unavailable"). */
   log?: (line: string) => void;
   /** The memory budget, bytes (actors/memory-governor.ts). Absent: none. */
@@ -282,12 +325,13 @@ export interface EngineOptions {
    */
   freeSpace?: FreeSpaceOptions;
   /**
-   * Tests only: refuses chosen messages between actors (see ActorSystemOptions.deliveryFault),
-   * to show what a full mailbox or a lost message does to durability.
+   * Tests only: refuses (an error) or delays (a promise) chosen messages between actors (see
+   * ActorSystemOptions.deliveryFault), to show what a full mailbox, a lost message or a slow
+   * one does to durability and to reads.
    */
   deliveryFault?: (
     target: { kind: string; key: string },
     verb: string,
     payload: unknown,
-  ) => Error | undefined;
+  ) => Error | Promise<void> | undefined;
 }

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openEngine } from "./mod.ts";
 import { seededRandom } from "./testing/reference.ts";
+import { forEachLine } from "./testing/child-lines.ts";
 import { crashBatch, crashBatchRecords } from "./testing/crash-data.ts";
 
 const seed = Number(process.env.NEEDLE_TEST_SEED ?? Date.now() % 100_000);
@@ -46,24 +47,12 @@ async function runChildUntilKilled(
     },
   );
   let lastAcked = firstBatch - 1;
-  let buffered = "";
-  const decoder = new TextDecoder();
-  const reader = child.stdout.getReader();
   let killTimer: ReturnType<typeof setTimeout> | undefined;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffered += decoder.decode(value);
-    let newline = buffered.indexOf("\n");
-    while (newline >= 0) {
-      const line = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-      if (line === "ready") killTimer = setTimeout(() => child.kill("SIGKILL"), killAfterMs);
-      const match = /^ack (\d+) /.exec(line);
-      if (match) lastAcked = Number(match[1]);
-      newline = buffered.indexOf("\n");
-    }
-  }
+  await forEachLine(child.stdout, (line) => {
+    if (line === "ready") killTimer = setTimeout(() => child.kill("SIGKILL"), killAfterMs);
+    const match = /^ack (\d+) /.exec(line);
+    if (match) lastAcked = Number(match[1]);
+  });
   clearTimeout(killTimer);
   await child.exited;
   return lastAcked;

@@ -22,6 +22,7 @@ import { asNeedleError, NeedleError } from "../storage/errors.ts";
 import { readdir, removeTree } from "../storage/files.ts";
 import { FreeSpaceGuard } from "../storage/free-space.ts";
 import { ensureDirectoryDurably, fsyncDirectory, isNotFound } from "../storage/fsync.ts";
+import { planSettingsDefault } from "../storage/compaction/plan.ts";
 import { ManifestStore } from "../storage/manifest/mod.ts";
 import type { Filter, VectorRecord } from "../storage/types.ts";
 import { configAfterChange, configFromCatalog, configFromCreate } from "./index-config.ts";
@@ -37,6 +38,8 @@ import type {
   FetchByMetadataResult,
   FetchResult,
   IndexConfig,
+  CompactionLevelStats,
+  CompactionStatus,
   IndexDescription,
   IndexStats,
   ListNamespacesRequest,
@@ -50,10 +53,11 @@ import type {
   UpdateResult,
   WriteResult,
 } from "./api.ts";
+import { compactorFactory } from "./compactor/compactor-actor.ts";
 import { executorFactory, slabMemoryBudgetBytesDefault } from "./executor/executor-actor.ts";
 import { indexFactory } from "./index/index-actor.ts";
 import { canonicalNamespace, catalogDir, indexDir, namespaceKey } from "./layout.ts";
-import { namespaceFactory } from "./namespace/namespace-actor.ts";
+import { type LevelStats, namespaceFactory } from "./namespace/namespace-actor.ts";
 import { routerFactory } from "./router/router-actor.ts";
 import { type ActorKind, ActorSystem, type Address, address } from "./runtime/mod.ts";
 import { slabFactory } from "./slab/slab-actor.ts";
@@ -68,8 +72,19 @@ interface Catalog {
   indexes: IndexConfig[];
 }
 
-/** Shutdown order: namespaces flush first, the writer (log) closes last. */
-const shutdownOrder: ActorKind[] = ["namespace", "router", "index", "slab", "executor", "writer"];
+/**
+ * Shutdown order: the compactor finishes its running compaction first (it needs namespaces),
+ * namespaces flush next, the writer (log) closes last.
+ */
+const shutdownOrder: ActorKind[] = [
+  "compactor",
+  "namespace",
+  "router",
+  "index",
+  "slab",
+  "executor",
+  "writer",
+];
 
 /** Index names are lowercase alphanumerics and '-' (gateway/schemas); other names are not ours. */
 const indexDirNamePattern = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
@@ -136,7 +151,8 @@ class EmbeddedEngine implements Engine {
           ? undefined
           : (target, verb, payload) => {
               const refused = deliveryFault(target, verb, payload);
-              return refused === undefined ? undefined : asNeedleError(refused);
+              if (refused === undefined || refused instanceof Promise) return refused;
+              return asNeedleError(refused);
             },
       onEscalate: (target, error, failures) =>
         log(`needle: ${target.kind} ${target.key} failed ${failures} times in a row: ${error.message}`),
@@ -158,6 +174,16 @@ class EmbeddedEngine implements Engine {
         flushIdleMs: options.flushIdleMs ?? flushIdleMsDefault,
         indexConfig: (name) => this.requireIndex(name),
         isResident,
+        compaction: { ...planSettingsDefault, ...options.compaction },
+        log,
+      }),
+    );
+    this.system.register(
+      "compactor",
+      compactorFactory({
+        accepting: () => this.closing === undefined,
+        paused: options.compaction?.paused ?? false,
+        indexExists: (name) => this.configs.has(name),
         log,
       }),
     );
@@ -381,25 +407,32 @@ class EmbeddedEngine implements Engine {
     return names.sort();
   }
 
-  private async counts(index: string, names: string[], filter?: Filter): Promise<NamespaceStats[]> {
+  private async counts(
+    index: string,
+    names: string[],
+    filter?: Filter,
+  ): Promise<(NamespaceStats & { levels: LevelStats[] })[]> {
     const counts = await Promise.all(
       names.map((name) =>
-        this.ask<{ exists: boolean; recordCount: number }>(index, name, "count", { filter }).then(
-          (count) => ({
-            name,
-            ...count,
-          }),
-        ),
+        this.ask<{ exists: boolean; recordCount: number; levels: LevelStats[] }>(index, name, "count", {
+          filter,
+        }).then((count) => ({ name, ...count })),
       ),
     );
-    return counts.filter((c) => c.exists).map(({ name, recordCount }) => ({ name, recordCount }));
+    return counts
+      .filter((c) => c.exists)
+      .map(({ name, recordCount, levels }) => ({ name, recordCount, levels }));
   }
 
   async describeIndexStats(index: string, filter?: Filter): Promise<IndexStats> {
     const config = this.requireIndex(index);
-    const namespaces = (await this.counts(index, await this.namespaceNames(index), filter)).filter(
-      (ns) => ns.recordCount > 0,
-    );
+    const counted = await this.counts(index, await this.namespaceNames(index), filter);
+    const namespaces = counted
+      .filter((ns) => ns.recordCount > 0)
+      .map(({ name, recordCount }) => ({ name, recordCount }));
+    const status = await this.compactionStatus();
+    const ofIndex = (key: string | null | undefined) => key?.startsWith(`${index}/`) === true;
+    const inIndex = (key: string) => key.slice(index.length + 1);
     return {
       namespaces,
       dimension: config.dimension,
@@ -407,7 +440,38 @@ class EmbeddedEngine implements Engine {
       vectorType: config.vectorType,
       totalVectorCount: namespaces.reduce((sum, ns) => sum + ns.recordCount, 0),
       indexFullness: 0,
+      compaction: {
+        paused: status.paused,
+        running: ofIndex(status.running) ? inIndex(status.running!) : null,
+        queued: status.queued.filter(ofIndex).length,
+        lastError:
+          status.lastError && ofIndex(status.lastError.namespace)
+            ? { ...status.lastError, namespace: inIndex(status.lastError.namespace) }
+            : null,
+        levels: sumLevels(counted.map((ns) => ns.levels)),
+      },
     };
+  }
+
+  private compactor<T>(verb: string): Promise<T> {
+    this.checkOpen();
+    return this.system.transport.request<T>(address("compactor", "local"), verb, {});
+  }
+
+  pauseCompaction(): Promise<CompactionStatus> {
+    return this.compactor("pause");
+  }
+
+  resumeCompaction(): Promise<CompactionStatus> {
+    return this.compactor("resume");
+  }
+
+  compactionStatus(): Promise<CompactionStatus> {
+    return this.compactor("status");
+  }
+
+  compactionSettled(): Promise<CompactionStatus> {
+    return this.compactor("settled");
   }
 
   async listNamespaces(index: string, request: ListNamespacesRequest): Promise<ListNamespacesResult> {
@@ -415,10 +479,12 @@ class EmbeddedEngine implements Engine {
     const after = request.paginationToken
       ? Buffer.from(request.paginationToken, "base64url").toString()
       : undefined;
-    const all = await this.counts(
-      index,
-      (await this.namespaceNames(index)).filter((name) => name.startsWith(prefix)),
-    );
+    const all = (
+      await this.counts(
+        index,
+        (await this.namespaceNames(index)).filter((name) => name.startsWith(prefix)),
+      )
+    ).map(({ name, recordCount }) => ({ name, recordCount }));
     const remaining = after === undefined ? all : all.filter((ns) => ns.name > after);
     const page = remaining.slice(0, request.limit);
     const result: ListNamespacesResult = { namespaces: page, totalCount: all.length };
@@ -505,6 +571,22 @@ class EmbeddedEngine implements Engine {
       .finally(() => this.lock.release());
     return this.closing;
   }
+}
+
+/** Per level, the sums over an index's namespaces. */
+function sumLevels(perNamespace: LevelStats[][]): CompactionLevelStats[] {
+  const levels = new Map<number, CompactionLevelStats>();
+  for (const namespace of perNamespace) {
+    for (const level of namespace) {
+      const sum = levels.get(level.level) ?? { level: level.level, slabs: 0, rows: 0, liveRows: 0, bytes: 0 };
+      sum.slabs += level.slabs;
+      sum.rows += level.rows;
+      sum.liveRows += level.liveRows;
+      sum.bytes += level.bytes;
+      levels.set(level.level, sum);
+    }
+  }
+  return [...levels.values()].sort((a, b) => a.level - b.level);
 }
 
 function belongsTo(target: Address, index: string): boolean {

@@ -36,6 +36,10 @@ class ExecutorActor implements Actor {
     } else if (verb === "closed") {
       this.totalBytes -= this.openBytes.get(slab) ?? 0;
       this.openBytes.delete(slab);
+    } else if (verb === "retire") {
+      // A compaction or flush replaced the slab and no read uses it any more. Not awaited: the
+      // slab's passivation reports "closed" to this actor, which would wait behind this message.
+      void this.system.passivate({ kind: "slab", key: slab });
     } else if (verb === "shrink") {
       // Memory pressure: evict down to half the budget now.
       this.evictDownTo(this.budgetBytes / 2, undefined);

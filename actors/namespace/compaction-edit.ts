@@ -80,16 +80,28 @@ export function editManifest(
       deleted: deletedBytes(live, rowCount),
     };
   });
+  return { ...committed, slabs: replaceSources(committed.slabs, sources, outputEntries) };
+}
+
+/**
+ * `slabs` with the sources taken out and the outputs put in the place of the newest source
+ * still listed (first when none is): the manifest edit and the in-memory swap agree on it.
+ */
+export function replaceSources<T extends { id: string }>(
+  slabs: readonly T[],
+  sources: readonly string[],
+  outputs: readonly T[],
+): T[] {
   const taken = new Set(sources);
-  const slabs: SlabManifestEntry[] = [];
+  const result: T[] = [];
   let placed = false;
-  for (const slab of committed.slabs) {
-    if (!taken.has(slab.id)) slabs.push(slab);
+  for (const slab of slabs) {
+    if (!taken.has(slab.id)) result.push(slab);
     else if (!placed) {
-      slabs.push(...outputEntries);
+      result.push(...outputs);
       placed = true;
     }
   }
-  if (!placed) slabs.unshift(...outputEntries);
-  return { ...committed, slabs };
+  if (!placed) result.unshift(...outputs);
+  return result;
 }

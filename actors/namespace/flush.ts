@@ -41,6 +41,8 @@ export interface FlushDeps {
   manifests: ManifestStore<NamespaceManifest>;
   /** Unique per namespace within the index, so slab ids never collide. */
   slabIdPrefix: string;
+  /** Deletes slab files that left the list once no read can still use them; absent: at once. */
+  retire?: (slabIds: string[]) => void;
 }
 
 /** What step 1 froze, kept until the flush completes (retried after a storage failure). */
@@ -114,6 +116,7 @@ export async function completeFlush(
       minLsn: frozen.minLsn,
       maxLsn: frozen.maxLsn,
       deleted: deletedBytes(new Uint8Array(0), 0),
+      bytes: bytes.byteLength,
     };
   }
 
@@ -133,6 +136,7 @@ export async function completeFlush(
         minLsn: slab.minLsn,
         maxLsn: slab.maxLsn,
         deleted: deletedBytes(live, slab.rowCount),
+        bytes: slab.bytes,
       })),
     ],
   };
@@ -151,7 +155,9 @@ export async function completeFlush(
   });
 
   // Step 5: delete files no manifest names any more.
-  for (const slabId of dropped) await deps.blobs.delete(slabKey(state.index.name, slabId)).catch(() => {});
+  if (deps.retire) deps.retire([...dropped]);
+  else
+    for (const slabId of dropped) await deps.blobs.delete(slabKey(state.index.name, slabId)).catch(() => {});
 }
 
 /** Step 4; returns the ids of the slabs that left. */
@@ -183,6 +189,7 @@ function swap(
       maxLsn: newSlab.maxLsn,
       live,
       liveCount,
+      bytes: newSlab.bytes ?? 0,
       address: address("slab", namespaceKey(state.index.name, newSlab.id)),
     });
   }

@@ -9,6 +9,8 @@ export interface SlabManifestEntry {
   maxLsn: bigint;
   /** Rows deleted or overwritten after the slab was written, roaring portable format. */
   deleted: Uint8Array;
+  /** The slab file's size (compaction planning); absent in manifests written before it was kept. */
+  bytes?: number;
 }
 
 export interface NamespaceManifest {
@@ -31,5 +33,16 @@ export interface SlabEntry {
   /** Bit r set while row r is live. Mutated in place by deletes and overwrites. */
   live: Uint8Array;
   liveCount: number;
+  /** The slab file's size, or an estimate for slabs listed before sizes were kept. */
+  bytes: number;
   address: Address;
+}
+
+/**
+ * A slab's size when the manifest does not say (written before sizes were kept): float32 rows
+ * plus their int8 codes, and a rough allowance for the id, norms and metadata of each row.
+ * Only compaction planning uses it, to decide how many outputs a merge needs.
+ */
+export function estimatedSlabBytes(rowCount: number, dim: number): number {
+  return rowCount * (dim * 5 + 64);
 }

@@ -23,15 +23,29 @@
 import { basename } from "node:path";
 import type { BlobStore } from "../../storage/blob/mod.ts";
 import { asNeedleError, NeedleError } from "../../storage/errors.ts";
+import {
+  type CompactionPlan,
+  type PlanSettings,
+  planCompaction,
+  type PlanSlab,
+} from "../../storage/compaction/plan.ts";
 import { ManifestStore } from "../../storage/manifest/mod.ts";
 import type { Filter, VectorRecord, WriteOp } from "../../storage/types.ts";
 import type { DeleteRequest, IndexConfig, UpdateRequest } from "../api.ts";
-import { namespaceDir, namespaceKey, splitKey } from "../layout.ts";
+import { namespaceDir, namespaceKey, slabKey, splitKey } from "../layout.ts";
 import { type Actor, type ActorContext, address } from "../runtime/mod.ts";
 import type { ReplayedRecord } from "../writer/writer-actor.ts";
+import {
+  type CompactionDeps,
+  type CompactionDone,
+  type CompactionStep,
+  commitRefused,
+  compactNamespace,
+} from "./compaction.ts";
 import { countLive, liveFromDeleted } from "./deletions.ts";
 import { completeFlush, freeze, type PendingFlush } from "./flush.ts";
-import type { NamespaceManifest } from "./manifest.ts";
+import { estimatedSlabBytes, type NamespaceManifest, type SlabManifestEntry } from "./manifest.ts";
+import { ReadEpochs } from "./read-epochs.ts";
 import * as reads from "./reads.ts";
 import { NamespaceState } from "./state.ts";
 
@@ -48,8 +62,30 @@ export interface NamespaceSettings {
   indexConfig(index: string): IndexConfig;
   /** Dedicated read capacity: never passivated; idle memtables flush instead (actors/residency.ts). */
   isResident(index: string): boolean;
+  /** Compaction thresholds (storage/compaction/plan.ts). */
+  compaction: PlanSettings;
   log(line: string): void;
 }
+
+/** Per level of a namespace: what describeIndexStats reports under `compaction.levels`. */
+export interface LevelStats {
+  level: number;
+  slabs: number;
+  rows: number;
+  liveRows: number;
+  bytes: number;
+}
+
+/** What the namespace's `compact` verb answers. */
+export type CompactAnswer =
+  | { done: CompactionDone; more: boolean }
+  | { done: undefined; more: false; busy?: boolean };
+
+/**
+ * Rows live in a committed manifest entry, computed once per entry (entries are never changed:
+ * every commit makes new ones), for compaction planning.
+ */
+const committedLiveCounts = new WeakMap<SlabManifestEntry, number>();
 
 export function namespaceFactory(settings: NamespaceSettings) {
   return async (context: ActorContext): Promise<Actor> => {
@@ -70,6 +106,7 @@ export function namespaceFactory(settings: NamespaceSettings) {
       state.nextSlabSeq = body.nextSlabSeq;
       state.slabs = body.slabs.map((slab) => {
         const live = liveFromDeleted(slab.deleted, slab.rowCount, `${dir}/manifest`);
+        committedLiveCounts.set(slab, countLive(live, slab.rowCount));
         return {
           id: slab.id,
           level: slab.level,
@@ -77,16 +114,18 @@ export function namespaceFactory(settings: NamespaceSettings) {
           minLsn: slab.minLsn,
           maxLsn: slab.maxLsn,
           live,
-          liveCount: countLive(live, slab.rowCount),
+          liveCount: committedLiveCounts.get(slab)!,
+          bytes: slab.bytes ?? estimatedSlabBytes(slab.rowCount, config.dimension ?? 0),
           address: address("slab", namespaceKey(index, slab.id)),
         };
       });
     }
-    const actor = new NamespaceActor(state, context, settings, manifests, basename(dir));
+    const actor = new NamespaceActor(state, context, settings, manifests, basename(dir), `${dir}/manifest`);
     const needsReplay = await context.transport.request<boolean>(address("index", index), "needsReplay", {
       namespace,
     });
     if (needsReplay) await actor.replay();
+    actor.reportCompaction();
     return actor;
   };
 }
@@ -100,6 +139,7 @@ class NamespaceActor implements Actor {
     "count",
     "exists",
     "warm",
+    "compact",
   ]);
   readonly idleMs: number;
   readonly idleVerb = "flush";
@@ -116,6 +156,11 @@ class NamespaceActor implements Actor {
   private manifestLockTail: Promise<unknown> = Promise.resolve();
   private flushRetries = 0;
   private flushRetryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Every message but `compact` counts as a read: a compaction retires its sources after them. */
+  private readonly epochs = new ReadEpochs();
+  private compacting = false;
+  /** When the last write arrived (never, in this activation: the namespace counts as idle). */
+  private lastWriteMs = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly state: NamespaceState,
@@ -123,6 +168,7 @@ class NamespaceActor implements Actor {
     private readonly settings: NamespaceSettings,
     private readonly manifests: ManifestStore<NamespaceManifest>,
     private readonly slabIdPrefix: string,
+    private readonly manifestFile: string,
   ) {
     this.idleMs = settings.flushIdleMs;
   }
@@ -170,6 +216,16 @@ class NamespaceActor implements Actor {
   }
 
   async receive(verb: string, payload: unknown): Promise<unknown> {
+    if (verb === "compact") return this.compact((payload as { idle: boolean }).idle);
+    const ended = this.epochs.begin();
+    try {
+      return await this.receiveCounted(verb, payload);
+    } finally {
+      ended();
+    }
+  }
+
+  private async receiveCounted(verb: string, payload: unknown): Promise<unknown> {
     const state = this.state;
     const message = payload as Record<string, unknown>;
     switch (verb) {
@@ -206,6 +262,7 @@ class NamespaceActor implements Actor {
           exists: state.exists,
           recordCount: await reads.countMatching(state, this.transport, message.filter as Filter | undefined),
           lsn: state.appliedLsn,
+          levels: this.levelStats(),
         };
       case "exists":
         return state.exists;
@@ -273,6 +330,7 @@ class NamespaceActor implements Actor {
         { retryAfterSeconds: 5, cause: this.lastFlushFailure },
       );
     }
+    this.lastWriteMs = this.context.now();
     // Counted before the dirty report: a flush swap meanwhile must not call the namespace clean.
     this.state.writesInFlight++;
     try {
@@ -336,7 +394,125 @@ class NamespaceActor implements Actor {
   }
 
   private flushDeps() {
-    return { blobs: this.settings.blobs, manifests: this.manifests, slabIdPrefix: this.slabIdPrefix };
+    return {
+      blobs: this.settings.blobs,
+      manifests: this.manifests,
+      slabIdPrefix: this.slabIdPrefix,
+      retire: (slabIds: string[]) => this.retire(slabIds),
+    };
+  }
+
+  private compactionDeps(): CompactionDeps {
+    return {
+      ...this.flushDeps(),
+      withManifestLock: (work) => this.withManifestLock(work),
+      checkCommit: () => {
+        if (this.pendingFlush !== undefined || this.flushError !== undefined)
+          throw commitRefused(this.state.namespace);
+      },
+      manifestFile: this.manifestFile,
+      onStep: (step) => this.logCompaction(step),
+    };
+  }
+
+  private logCompaction(step: CompactionStep): void {
+    this.settings.log(
+      JSON.stringify({ event: "compaction", step, index: this.index, namespace: this.state.namespace }),
+    );
+  }
+
+  /**
+   * The compactor's `compact`: plans from the current slab table and runs the plan
+   * (compaction.ts). One at a time per namespace; none while a flush failed.
+   */
+  private async compact(idle: boolean): Promise<CompactAnswer> {
+    if (this.compacting) return { done: undefined, more: false, busy: true };
+    if (this.flushError !== undefined || this.pendingFlush !== undefined)
+      return { done: undefined, more: false };
+    const plan = this.plan(idle || this.isIdle());
+    if (plan === undefined) return { done: undefined, more: false };
+    this.compacting = true;
+    try {
+      const done = await compactNamespace(this.state, plan, this.compactionDeps());
+      const more = this.plan(idle || this.isIdle()) !== undefined;
+      return done === undefined ? { done: undefined, more: false } : { done, more };
+    } finally {
+      this.compacting = false;
+    }
+  }
+
+  private isIdle(): boolean {
+    return this.context.now() - this.lastWriteMs >= this.settings.flushIdleMs;
+  }
+
+  /**
+   * The next compaction for the slab table, planned on the rows live in the last committed
+   * manifest: only those can be dropped (compaction.ts, step 1), so a slab whose rows died
+   * after it waits for the next flush instead of being rewritten again and again.
+   */
+  private plan(idle: boolean): CompactionPlan | undefined {
+    const committed = this.state.committed;
+    if (committed === undefined || this.state.slabs.length === 0) return undefined;
+    const table: PlanSlab[] = this.state.slabs.map((slab) => {
+      const entry = committed.slabs.find((listed) => listed.id === slab.id);
+      return {
+        id: slab.id,
+        level: slab.level,
+        rowCount: slab.rowCount,
+        liveCount: entry === undefined ? 0 : this.committedLiveCount(entry),
+        bytes: slab.bytes,
+      };
+    });
+    return planCompaction(table, idle, this.settings.compaction);
+  }
+
+  private committedLiveCount(entry: SlabManifestEntry): number {
+    let count = committedLiveCounts.get(entry);
+    if (count === undefined) {
+      count = countLive(liveFromDeleted(entry.deleted, entry.rowCount, this.manifestFile), entry.rowCount);
+      committedLiveCounts.set(entry, count);
+    }
+    return count;
+  }
+
+  /** Tells the compactor when a compaction is due (it asks back with `compact`). */
+  reportCompaction(idle = false): void {
+    if (this.plan(idle || this.isIdle()) === undefined) return;
+    void this.transport
+      .request(address("compactor", "local"), "report", { namespace: this.key, idle })
+      .catch(() => {});
+  }
+
+  /**
+   * Deletes slab files that left the slab list, once every read begun before they left has
+   * ended (a read may still message their slab actors): their actors are passivated first.
+   */
+  private retire(slabIds: string[]): void {
+    if (slabIds.length === 0) return;
+    this.epochs.afterCurrentReads(() => {
+      void (async () => {
+        for (const id of slabIds) {
+          await this.transport
+            .request(address("executor", "local"), "retire", { slab: namespaceKey(this.index, id) })
+            .catch(() => {});
+          await this.settings.blobs.delete(slabKey(this.index, id)).catch(() => {});
+        }
+      })();
+    });
+  }
+
+  /** Slabs, rows and bytes per level (describeIndexStats' compaction extension). */
+  private levelStats(): LevelStats[] {
+    const levels = new Map<number, LevelStats>();
+    for (const slab of this.state.slabs) {
+      const stats = levels.get(slab.level) ?? { level: slab.level, slabs: 0, rows: 0, liveRows: 0, bytes: 0 };
+      stats.slabs++;
+      stats.rows += slab.rowCount;
+      stats.liveRows += slab.liveCount;
+      stats.bytes += slab.bytes;
+      levels.set(slab.level, stats);
+    }
+    return [...levels.values()].sort((a, b) => a.level - b.level);
   }
 
   /** Freezes (unless a failed flush is pending, which is retried instead) and completes a flush. */
@@ -349,6 +525,7 @@ class NamespaceActor implements Actor {
       await completeFlush(this.state, pending, this.flushDeps());
       this.flushRetries = 0;
       await this.reportUnflushed();
+      this.reportCompaction();
     })
       .catch((error) => {
         const cause = asNeedleError(error);
@@ -419,6 +596,8 @@ class NamespaceActor implements Actor {
   async passivate(): Promise<void> {
     clearTimeout(this.flushRetryTimer);
     await this.flush();
+    // Idle now: a namespace that stopped taking writes gets its level 0 merged and indexed.
+    this.reportCompaction(true);
   }
 
   /** After a failure: let a background flush finish before a restart reads the manifest. */

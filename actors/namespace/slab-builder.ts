@@ -24,6 +24,8 @@ interface Pending {
 
 /** One built compaction output: the slab file's bytes and where each of its rows came from. */
 export interface CompactionOutputBytes {
+  /** The output's slab id (outputs left empty by the split are not built). */
+  slabId: string;
   bytes: Uint8Array;
   rows: RowMap;
 }
@@ -83,7 +85,11 @@ export function encodeCompaction(
   sources: readonly CompactionSource[],
   headers: readonly SlabBuildJob["header"][],
 ): CompactionOutputBytes[] {
-  return compactionJobs(sources, headers).map(({ job, rows }) => ({ bytes: encodeJob(job), rows }));
+  return compactionJobs(sources, headers).map(({ job, rows }) => ({
+    slabId: job.header.slabId,
+    bytes: encodeJob(job),
+    rows,
+  }));
 }
 
 function send<T>(message: object, transfer: ArrayBuffer[], inline: () => T): Promise<T> {

@@ -48,9 +48,14 @@ export interface ActorSystemOptions {
   onEscalate?: (address: Address, error: NeedleError, failures: number) => void;
   /**
    * Fault injection for tests: called before each delivery; an error it returns refuses the
-   * message as a full mailbox or a lost connection would. Production code passes none.
+   * message as a full mailbox or a lost connection would, a promise delays the delivery until
+   * it settles (a slow network). Production code passes none.
    */
-  deliveryFault?: (target: Address, verb: string, payload: unknown) => NeedleError | undefined;
+  deliveryFault?: (
+    target: Address,
+    verb: string,
+    payload: unknown,
+  ) => NeedleError | Promise<void> | undefined;
 }
 
 interface Activation {
@@ -142,7 +147,12 @@ export class ActorSystem {
       );
     }
     const injected = this.deliveryFault?.(target, verb, payload);
+    if (injected instanceof Promise) return injected.then(() => this.deliverNow(target, verb, payload));
     if (injected !== undefined) return Promise.reject(injected);
+    return this.deliverNow(target, verb, payload);
+  }
+
+  private deliverNow(target: Address, verb: string, payload: unknown): Promise<unknown> {
     const key = addressText(target);
     const failure = this.failures.get(key);
     if (failure && failure.retryAtMs > this.now()) {

@@ -47,7 +47,10 @@ export function describeModel(model: FuzzModel): string {
   return JSON.stringify(fuzzNamespaces.map((ns) => [...(model.get(ns) ?? new Map()).entries()].sort()));
 }
 
-/** Tiny thresholds so flushes, log rolls, trims, idle passivation and slab eviction all happen. */
+/**
+ * Tiny thresholds so flushes, log rolls, trims, idle passivation, slab eviction and every kind
+ * of compaction (merges, splits, dead-row rewrites) all happen.
+ */
 export function fuzzEngineOptions(dir: string) {
   return {
     dir,
@@ -55,6 +58,7 @@ export function fuzzEngineOptions(dir: string) {
     flushIdleMs: 40,
     logSegmentBytesMax: 400,
     slabMemoryBudgetBytes: 1,
+    compaction: { l0MergeTrigger: 3, levelFanout: 2, deadRewriteRowsMin: 4, slabBytesTarget: 2_000 },
     log: () => {},
   };
 }
