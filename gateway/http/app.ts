@@ -251,6 +251,16 @@ export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
   }
   for (const prefix of ["/embed", "/rerank", "/models", "/models/*"])
     unserved(prefix, "integrated inference");
+  // Needle's own operations (not Pinecone's): compaction state, pause and resume.
+  route("get", "/needle/compaction", "control", async (c) =>
+    sendJson(c, { ...(await engine.compactionStatus()) }),
+  );
+  route("post", "/needle/compaction/pause", "control", async (c) =>
+    sendJson(c, { ...(await engine.pauseCompaction()) }),
+  );
+  route("post", "/needle/compaction/resume", "control", async (c) =>
+    sendJson(c, { ...(await engine.resumeCompaction()) }),
+  );
   unserved("/assistant/*", "assistants");
   unserved("/admin/*", "the admin API");
 

@@ -675,6 +675,31 @@ describe("data plane (dense, cosine)", () => {
     await index.deleteNamespace(namespace);
   });
 
+  test("Needle's compaction extension: in describe_index_stats over HTTP, dropped by the client; pause and resume", async () => {
+    const paused = (await (await raw("/needle/compaction/pause", { method: "POST" })).json()) as {
+      paused: boolean;
+      queued: string[];
+    };
+    expect(paused.paused).toBe(true);
+    expect(Array.isArray(paused.queued)).toBe(true);
+    expect(((await (await raw("/needle/compaction")).json()) as { paused: boolean }).paused).toBe(true);
+    const wire = (await (
+      await raw("/index/movies/describe_index_stats", { method: "POST", body: "{}" })
+    ).json()) as {
+      compaction: { paused: boolean; levels: { level: number; slabs: number; rows: number }[] };
+      totalVectorCount: number;
+    };
+    expect(wire.compaction.paused).toBe(true);
+    for (const level of wire.compaction.levels) expect(level.rows).toBeGreaterThanOrEqual(0);
+    const viaClient = (await pc.index("movies").describeIndexStats()) as Record<string, unknown>;
+    expect(viaClient.compaction).toBeUndefined();
+    expect(viaClient.totalRecordCount).toBe(wire.totalVectorCount);
+    const resumed = (await (await raw("/needle/compaction/resume", { method: "POST" })).json()) as {
+      paused: boolean;
+    };
+    expect(resumed.paused).toBe(false);
+  });
+
   test("unknown index on the data plane is 404", async () => {
     await expectError(
       pc.index("ghost", `${server.url}/index/ghost`).query({ vector: vector(), topK: 1 }),

@@ -71,6 +71,8 @@ export function statsJson(stats: IndexStats): JsonObject {
     vectorType: stats.vectorType,
   };
   if (stats.dimension !== undefined) out.dimension = stats.dimension;
+  // Needle extension (the official client keeps only the fields it knows).
+  if (stats.compaction !== undefined) out.compaction = stats.compaction;
   return out;
 }
 

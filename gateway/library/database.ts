@@ -3,7 +3,7 @@
  * `Pinecone` class (createIndex, describeIndex, listIndexes, configureIndex, deleteIndex,
  * index / Index, and the `indexes` namespace of 9.x), plus `lastLsn(index)` and `close()`.
  */
-import type { Engine } from "../../actors/api.ts";
+import type { CompactionStatus, Engine } from "../../actors/api.ts";
 import { NeedleError } from "../../storage/errors.ts";
 import {
   checkDeletionProtection,
@@ -133,6 +133,20 @@ export class Needle {
   ): NeedleIndex<T>;
   Index<T extends RecordMetadata = RecordMetadata>(nameOrOptions: string | IndexOptions): NeedleIndex<T> {
     return typeof nameOrOptions === "string" ? this.index<T>(nameOrOptions) : this.index<T>(nameOrOptions);
+  }
+
+  /** Needle: stops starting compactions (a running one finishes) until `resumeCompaction`. */
+  async pauseCompaction(): Promise<CompactionStatus> {
+    return this.#session.live().pauseCompaction();
+  }
+
+  async resumeCompaction(): Promise<CompactionStatus> {
+    return this.#session.live().resumeCompaction();
+  }
+
+  /** Needle: the compactor's state (paused, running, queued, completed, last error). */
+  async compactionStatus(): Promise<CompactionStatus> {
+    return this.#session.live().compactionStatus();
   }
 
   /** The highest LSN acknowledged for `index` through this database (a safe `minLsn`). */

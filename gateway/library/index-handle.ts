@@ -8,7 +8,7 @@
  * handle) and `db.lastLsn(index)` (every handle of the database). Read results carry the LSN
  * they reflect as a non-enumerable `lsn` property.
  */
-import type { IndexDescription } from "../../actors/api.ts";
+import type { IndexCompactionStats, IndexDescription } from "../../actors/api.ts";
 import { NeedleError } from "../../storage/errors.ts";
 import {
   checkQueryForIndex,
@@ -212,6 +212,17 @@ export class NeedleIndex<T extends RecordMetadata = RecordMetadata> {
     const engine = this.#session.live();
     const filter = parseStatsFilter(options);
     return statsOut(await engine.describeIndexStats(this.#index, filter));
+  }
+
+  /**
+   * Needle: this index's compaction state and its slabs per level (the HTTP API returns the
+   * same under `compaction` in describe_index_stats; the library's describeIndexStats keeps
+   * exactly the official client's shape).
+   */
+  async describeCompaction(): Promise<IndexCompactionStats> {
+    const engine = this.#session.live();
+    const stats = await engine.describeIndexStats(this.#index);
+    return structuredClone(stats.compaction!);
   }
 
   // --- namespaces ----------------------------------------------------------------------

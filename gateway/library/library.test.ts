@@ -471,3 +471,32 @@ describe("lifecycle", () => {
     expect((await db.describeIndex("sparse")).vectorType).toBe("sparse");
   });
 });
+
+test("compaction through the library: paused and resumed, an index's levels after a merge", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "needle-library-compaction-"));
+  const db = await open(dir, { flushRowsMax: 50, compaction: { paused: true, l0MergeTrigger: 2 } });
+  try {
+    await db.createIndex({ name: "merged", dimension: 4, metric: "euclidean", waitUntilReady: true });
+    const index = db.index("merged");
+    for (let batch = 0; batch < 2; batch++) {
+      await index.upsert({
+        records: Array.from({ length: 50 }, (_, i) => ({ id: `b${batch}-${i}`, values: vector(4) })),
+      });
+    }
+    while ((await index.describeCompaction()).levels[0]?.slabs !== 2) await Bun.sleep(5);
+    expect((await index.describeCompaction()).paused).toBe(true);
+    expect((await db.compactionStatus()).queued).toEqual(["merged/__default__"]);
+    expect((await db.resumeCompaction()).paused).toBe(false);
+    let levels = (await index.describeCompaction()).levels;
+    while (levels[0]?.level === 0) {
+      await Bun.sleep(5);
+      levels = (await index.describeCompaction()).levels;
+    }
+    expect(levels).toEqual([{ level: 1, slabs: 1, rows: 100, liveRows: 100, bytes: levels[0]!.bytes }]);
+    expect((await index.describeIndexStats()).totalRecordCount).toBe(100);
+    expect((await db.pauseCompaction()).paused).toBe(true);
+  } finally {
+    await db.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -5,7 +5,14 @@
  * own types at compile time. They are declared here, not imported, because the client is only
  * a dev dependency.
  */
-import type { EngineOptions } from "../../actors/api.ts";
+import type {
+  CompactionLevelStats,
+  CompactionStatus,
+  EngineOptions,
+  IndexCompactionStats,
+} from "../../actors/api.ts";
+
+export type { CompactionLevelStats, CompactionStatus, IndexCompactionStats };
 
 export type RecordId = string;
 export type RecordValues = number[];
