@@ -47,6 +47,8 @@ export interface CompactionDeps extends FlushDeps {
   manifestFile: string;
   /** Called as each step begins (the compactor's log line; crash tests kill on it). */
   onStep(step: CompactionStep): void;
+  /** Outputs of level 1 and above with at least this many rows get an IVF index. */
+  indexRowsMin: number;
 }
 
 export type CompactionStep = "build" | "put" | "commit" | "swap" | "retire";
@@ -92,7 +94,8 @@ export async function compactNamespace(
   }
   let built: Awaited<ReturnType<typeof buildCompaction>>;
   try {
-    built = headers.length === 0 ? [] : await buildCompaction(inputs, headers);
+    built =
+      headers.length === 0 ? [] : await buildCompaction(inputs, headers, { indexRowsMin: deps.indexRowsMin });
   } catch (error) {
     // A flush may have dropped a source (every row dead) and deleted its file meanwhile.
     if (plan.sources.some((id) => !state.slabs.some((slab) => slab.id === id))) return undefined;

@@ -412,6 +412,7 @@ class NamespaceActor implements Actor {
       },
       manifestFile: this.manifestFile,
       onStep: (step) => this.logCompaction(step),
+      indexRowsMin: this.settings.compaction.indexRowsMin,
     };
   }
 

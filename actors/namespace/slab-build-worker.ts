@@ -7,7 +7,12 @@ import { initBitmaps } from "../../storage/bitmap.ts";
 import { asNeedleError } from "../../storage/errors.ts";
 import type { CompactionSource } from "./compaction-job.ts";
 import type { SlabBuildJob } from "./slab-build-job.ts";
-import { type BuilderAnswer, encodeCompaction, encodeJob } from "./slab-builder.ts";
+import {
+  type BuilderAnswer,
+  type CompactionBuildOptions,
+  encodeCompaction,
+  encodeJob,
+} from "./slab-builder.ts";
 
 declare const self: Worker;
 
@@ -16,7 +21,11 @@ const ready = initBitmaps();
 interface Request {
   id: number;
   job?: SlabBuildJob;
-  compaction?: { sources: CompactionSource[]; headers: SlabBuildJob["header"][] };
+  compaction?: {
+    sources: CompactionSource[];
+    headers: SlabBuildJob["header"][];
+    options: CompactionBuildOptions;
+  };
 }
 
 function answer(message: BuilderAnswer, transfer: ArrayBuffer[] = []): void {
@@ -31,7 +40,7 @@ self.onmessage = async (event: MessageEvent<Request>) => {
       const bytes = encodeJob(job);
       answer({ id, result: bytes }, [bytes.buffer as ArrayBuffer]);
     } else if (compaction) {
-      const outputs = encodeCompaction(compaction.sources, compaction.headers);
+      const outputs = encodeCompaction(compaction.sources, compaction.headers, compaction.options);
       answer(
         { id, result: outputs },
         outputs.map((output) => output.bytes.buffer as ArrayBuffer),

@@ -78,7 +78,7 @@ test("a job the encoder refuses comes back as a NeedleError, and the builder kee
   expect(SlabReader.fromBytes(good, "good").info.rowCount).toBe(2);
 });
 
-test("a compaction built by the worker from the source files equals one encoded inline", async () => {
+test("a compaction built by the worker from the source files equals one encoded inline, IVF partitions and all", async () => {
   const random = seededRandom(11);
   const sources = [0, 1].map((s) => {
     const memtable = new Memtable(5);
@@ -109,8 +109,11 @@ test("a compaction built by the worker from the source files equals one encoded 
     level: 1,
     sourceSlabs: ["source-0", "source-1"],
   }));
-  const inline = encodeCompaction(sources, headers);
-  const built = await buildCompaction(sources, headers);
+  // About 90 rows per output: both get IVF partitions, which reorder their rows.
+  const options = { indexRowsMin: 50 };
+  const inline = encodeCompaction(sources, headers, options);
+  const built = await buildCompaction(sources, headers, options);
+  const sourceReaders = sources.map((source) => SlabReader.openFile(source.path));
   expect(built.length).toBe(2);
   built.forEach((output, i) => {
     expect(Buffer.from(output.bytes).equals(Buffer.from(inline[i]!.bytes))).toBe(true);
@@ -119,5 +122,19 @@ test("a compaction built by the worker from the source files equals one encoded 
     const reader = SlabReader.fromBytes(output.bytes, `out-${i}`);
     expect(reader.info.rowCount).toBe(output.rows.row.length);
     expect(reader.info.level).toBe(1);
+    expect(reader.info.vectorIndex).toBe("ivf");
+    // The row map follows the reordering: every output row is the source row it names.
+    for (let row = 0; row < reader.info.rowCount; row++) {
+      const origin = sourceReaders[output.rows.source[row]!]!;
+      const from = output.rows.row[row]!;
+      expect(reader.id(row)).toBe(origin.id(from));
+      expect(reader.record(row, { values: true, metadata: true })).toEqual(
+        origin.record(from, { values: true, metadata: true }),
+      );
+    }
+    // Partition order: each partition's rows are a contiguous range covering the slab.
+    const offsets = reader.vectorIndex!.offsets;
+    expect(offsets[offsets.length - 1]).toBe(reader.info.rowCount);
   });
+  for (const reader of sourceReaders) reader.close();
 });

@@ -12,8 +12,9 @@
  */
 import { encodeMetadataIndex } from "../../storage/filter/mod.ts";
 import { NeedleError, type WireError } from "../../storage/errors.ts";
-import { encodeSlab } from "../../storage/slab/mod.ts";
+import { encodeSlab, type IvfIndex } from "../../storage/slab/mod.ts";
 import type { RowMap } from "./compaction-edit.ts";
+import { indexJob } from "./compaction-index.ts";
 import { type CompactionSource, compactionJobs } from "./compaction-job.ts";
 import { recordsOfJob, type SlabBuildJob } from "./slab-build-job.ts";
 
@@ -72,24 +73,30 @@ function startWorker(): Worker | undefined {
 }
 
 /** Encodes one job's slab file (here, or in the worker). */
-export function encodeJob(job: SlabBuildJob): Uint8Array {
+export function encodeJob(job: SlabBuildJob, vectorIndex?: IvfIndex): Uint8Array {
   return encodeSlab({
     ...job.header,
     records: recordsOfJob(job),
     metadataIndex: encodeMetadataIndex(job.metadata),
+    vectorIndex,
   });
 }
 
-/** Reads the sources and encodes every output (here, or in the worker). */
+/** What decides which compaction outputs get an index (compaction-index.ts). */
+export interface CompactionBuildOptions {
+  indexRowsMin: number;
+}
+
+/** Reads the sources and encodes every output, indexing the large ones (here, or in the worker). */
 export function encodeCompaction(
   sources: readonly CompactionSource[],
   headers: readonly SlabBuildJob["header"][],
+  options: CompactionBuildOptions,
 ): CompactionOutputBytes[] {
-  return compactionJobs(sources, headers).map(({ job, rows }) => ({
-    slabId: job.header.slabId,
-    bytes: encodeJob(job),
-    rows,
-  }));
+  return compactionJobs(sources, headers).map((built) => {
+    const { job, rows, vectorIndex } = indexJob(built.job, built.rows, options.indexRowsMin);
+    return { slabId: job.header.slabId, bytes: encodeJob(job, vectorIndex), rows };
+  });
 }
 
 function send<T>(message: object, transfer: ArrayBuffer[], inline: () => T): Promise<T> {
@@ -111,6 +118,9 @@ export function buildSlab(job: SlabBuildJob): Promise<Uint8Array> {
 export function buildCompaction(
   sources: readonly CompactionSource[],
   headers: readonly SlabBuildJob["header"][],
+  options: CompactionBuildOptions,
 ): Promise<CompactionOutputBytes[]> {
-  return send({ compaction: { sources, headers } }, [], () => encodeCompaction(sources, headers));
+  return send({ compaction: { sources, headers, options } }, [], () =>
+    encodeCompaction(sources, headers, options),
+  );
 }

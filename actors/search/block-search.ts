@@ -72,7 +72,7 @@ export function isEligible(eligible: Eligible, row: number): boolean {
   return binarySearch(eligible.rows, row);
 }
 
-function eligibleCount(eligible: Eligible, rowCount: number): number {
+export function eligibleCount(eligible: Eligible, rowCount: number): number {
   if ("rows" in eligible) return eligible.rows.length;
   let count = 0;
   const full = rowCount >> 3;

@@ -15,6 +15,7 @@ import type { Filter, Metric, VectorRecord } from "../../storage/types.ts";
 import { slabKey, splitKey } from "../layout.ts";
 import { address, type Actor, type ActorContext } from "../runtime/mod.ts";
 import { type BlockQuery, type Eligible, eligibleFromRows, searchBlock } from "../search/block-search.ts";
+import { chooseIvfRows } from "../search/ivf-search.ts";
 
 export const slabIdleMs = 60_000;
 
@@ -22,6 +23,8 @@ export interface SlabSearchRequest {
   query: BlockQuery;
   live: Uint8Array;
   filter?: Filter;
+  /** Multiplies an indexed slab's calibrated search effort (default 1). */
+  effort?: number;
 }
 
 /**
@@ -118,11 +121,20 @@ class SlabActor implements Actor {
   }
 
   private search(request: SlabSearchRequest): SlabCandidate[] {
-    const eligible: Eligible = request.filter
-      ? eligibleFromRows(this.eligibleRows(request.live, request.filter), this.reader.info.rowCount)
+    const rowCount = this.reader.info.rowCount;
+    let eligible: Eligible = request.filter
+      ? eligibleFromRows(this.eligibleRows(request.live, request.filter), rowCount)
       : { bitset: request.live };
+    // Dense queries on an indexed slab score only the rows of the partitions probed
+    // (ivf-search.ts); hybrid and sparse queries stay exact.
+    const index = this.reader.vectorIndex;
+    const { vector, sparseVector, k } = request.query;
+    if (index !== undefined && vector !== undefined && (sparseVector?.indices.length ?? 0) === 0) {
+      const choice = chooseIvfRows(index, vector, this.metric, k, eligible, rowCount, request.effort ?? 1);
+      if (choice.eligible !== undefined) eligible = choice.eligible;
+    }
     const block = {
-      rowCount: this.reader.info.rowCount,
+      rowCount,
       dim: this.reader.info.dim,
       vectors: this.reader.vectors,
       inverseNorms: this.reader.inverseNorms,

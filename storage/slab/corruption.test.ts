@@ -235,17 +235,20 @@ describe("versions and section kinds", () => {
     expect(error.message).toContain("unknown to this reader");
   });
 
-  test("VECTOR_INDEX is reserved: refused when required, skipped when optional", () => {
+  test("VECTOR_INDEX of an unknown type: refused when required, skipped when optional", () => {
     const withVectorIndex = (flags: number, vectorIndex: string): Uint8Array => {
       const raw = parseRaw(file);
       raw.sections.push({ kind: SectionKind.vectorIndex, flags, encoding: 0, bytes: new Uint8Array([4, 5]) });
       syncBookkeepingSections(raw, { vectorIndex });
       return layoutRaw(raw);
     };
-    expectCorruption(() => SlabReader.fromBytes(withVectorIndex(1, "ivf"), "ivf.slab"), "ivf.slab");
-    const reader = SlabReader.fromBytes(withVectorIndex(0, "ivf"), "ivf-optional.slab");
+    expectCorruption(() => SlabReader.fromBytes(withVectorIndex(1, "graph"), "graph.slab"), "graph.slab");
+    const reader = SlabReader.fromBytes(withVectorIndex(0, "graph"), "graph-optional.slab");
     readEverything(reader);
-    expect(reader.info.vectorIndex).toBe("ivf");
+    expect(reader.info.vectorIndex).toBe("graph");
+    expect(reader.vectorIndex).toBeUndefined();
+    // An "ivf" section must be a valid one.
+    expectCorruption(() => SlabReader.fromBytes(withVectorIndex(0, "ivf"), "ivf.slab"), "ivf.slab");
     // The bookkeeping must agree with the table either way.
     expectCorruption(
       () => SlabReader.fromBytes(withVectorIndex(0, "none"), "disagree.slab"),

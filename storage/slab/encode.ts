@@ -32,6 +32,7 @@ import {
   footerMagic,
   formatVersionMajor,
   formatVersionMinor,
+  formatVersionMinorVectorIndex,
   header,
   headerBytes,
   headerMagic,
@@ -51,6 +52,7 @@ import {
   u32View,
 } from "./format.ts";
 import { compareByteRanges, encodeId, idDecoder } from "./ids.ts";
+import { fillVectorIndex, type IvfIndex, vectorIndexBytes } from "./vector-index.ts";
 
 export interface SlabBuildInput {
   slabId: string;
@@ -68,6 +70,11 @@ export interface SlabBuildInput {
   metadataIndex?: Uint8Array;
   /** Milliseconds since the Unix epoch; defaults to now. Pass it for byte-identical output. */
   createdAt?: number;
+  /**
+   * The IVF partitions (vector-index.ts); the records must already be in partition order.
+   * Written as VECTOR_INDEX, and the file is format 1.1.
+   */
+  vectorIndex?: IvfIndex;
 }
 
 const lsnMax = (1n << 64n) - 1n;
@@ -135,6 +142,11 @@ export function encodeSlab(input: SlabBuildInput): Uint8Array {
   if (anySparse) kinds.push(SectionKind.sparse);
   if (anyMetadata) kinds.push(SectionKind.metadata);
   if (input.metadataIndex !== undefined) kinds.push(SectionKind.metadataIndex);
+  const vectorIndex = input.vectorIndex;
+  if (vectorIndex !== undefined) validateVectorIndex(vectorIndex, rowCount, dim);
+  if (vectorIndex !== undefined) kinds.push(SectionKind.vectorIndex);
+  // 1.1 adds VECTOR_INDEX; a file without one stays 1.0, byte for byte as before.
+  const versionMinor = vectorIndex === undefined ? formatVersionMinor : formatVersionMinorVectorIndex;
 
   const bookkeeping: Bookkeeping = {
     formatVersion: formatVersionMajor,
@@ -149,7 +161,7 @@ export function encodeSlab(input: SlabBuildInput): Uint8Array {
     sourceSlabs: [...input.sourceSlabs],
     createdAt: input.createdAt ?? Date.now(),
     sections: kinds,
-    vectorIndex: "none",
+    vectorIndex: vectorIndex === undefined ? "none" : "ivf",
   };
   // bigint fields are always packed as 64-bit integers so they decode as bigint.
   const bookkeepingBytes = packr.pack(bookkeeping);
@@ -229,6 +241,15 @@ export function encodeSlab(input: SlabBuildInput): Uint8Array {
       fill: (target) => target.set(metadataIndex),
     });
   }
+  if (vectorIndex !== undefined) {
+    sections.push({
+      // Derived data: a reader that does not know it searches exactly.
+      kind: SectionKind.vectorIndex,
+      flags: 0,
+      length: vectorIndexBytes(vectorIndex),
+      fill: (target) => fillVectorIndex(target, vectorIndex),
+    });
+  }
 
   const offsets: number[] = [];
   let cursor = headerBytes;
@@ -270,7 +291,7 @@ export function encodeSlab(input: SlabBuildInput): Uint8Array {
 
   file.set(headerMagic, header.magic);
   view.setUint16(header.versionMajor, formatVersionMajor, true);
-  view.setUint16(header.versionMinor, formatVersionMinor, true);
+  view.setUint16(header.versionMinor, versionMinor, true);
   view.setUint32(header.flags, fileFlagsKnown, true);
   view.setBigUint64(header.fileLength, BigInt(fileLength), true);
   view.setUint32(header.alignment, sectionAlignmentBytes, true);
@@ -284,7 +305,7 @@ export function encodeSlab(input: SlabBuildInput): Uint8Array {
   view.setUint32(footerStart + footer.tableChecksum, tableChecksum, true);
   view.setBigUint64(footerStart + footer.fileLength, BigInt(fileLength), true);
   view.setUint16(footerStart + footer.versionMajor, formatVersionMajor, true);
-  view.setUint16(footerStart + footer.versionMinor, formatVersionMinor, true);
+  view.setUint16(footerStart + footer.versionMinor, versionMinor, true);
   view.setUint32(footerStart + footer.flags, fileFlagsKnown, true);
   view.setUint32(
     footerStart + footer.checksum,
@@ -293,6 +314,28 @@ export function encodeSlab(input: SlabBuildInput): Uint8Array {
   );
   file.set(footerMagic, footerStart + footer.magic);
   return file;
+}
+
+/** The partitions cover the rows exactly and the centroids fit the metric's space. */
+function validateVectorIndex(index: IvfIndex, rowCount: number, dim: number): void {
+  const { partitionCount, offsets, centroids, centroidDim, probes } = index;
+  const problem =
+    dim === 0
+      ? "a sparse-only slab has no vector index"
+      : partitionCount < 1 || partitionCount > rowCount
+        ? `${partitionCount} partitions for ${rowCount} rows`
+        : offsets.length !== partitionCount + 1 || offsets[0] !== 0 || offsets[partitionCount] !== rowCount
+          ? "partition offsets must start at 0 and end at the row count"
+          : offsets.some((offset, p) => p > 0 && offset < offsets[p - 1]!)
+            ? "partition offsets decrease"
+            : centroids.length !== partitionCount * centroidDim
+              ? "centroids do not hold partitionCount x centroidDim values"
+              : !centroids.every(Number.isFinite)
+                ? "a centroid value is not finite"
+                : probes < 1 || probes > partitionCount
+                  ? `probes ${probes} is outside 1..${partitionCount}`
+                  : undefined;
+  if (problem !== undefined) throw invalidArgument("vectorIndex", `vectorIndex: ${problem}`);
 }
 
 function validateIdentity(input: SlabBuildInput): void {

@@ -16,6 +16,8 @@ export const footerMagic = new Uint8Array([0x4e, 0x44, 0x4c, 0x53, 0x4c, 0x41, 0
 export const formatVersionMajor = 1;
 /** Bumped for additions an older reader may ignore (new optional section kinds). */
 export const formatVersionMinor = 0;
+/** The minor version of files holding a VECTOR_INDEX section (format 1.1). */
+export const formatVersionMinorVectorIndex = 1;
 
 export const headerBytes = 64;
 export const footerBytes = 64;
@@ -35,7 +37,7 @@ export const SectionKind = {
   sparse: 8,
   metadata: 9,
   metadataIndex: 10,
-  /** Reserved for approximate vector indexes (IVF, graph). Not written by v1 writers. */
+  /** The approximate vector index (IVF partitions; format 1.1, vector-index.ts). */
   vectorIndex: 11,
 } as const;
 export type SectionKindNumber = (typeof SectionKind)[keyof typeof SectionKind];
@@ -54,8 +56,8 @@ export const sectionKindNames: Record<number, string> = {
   11: "VECTOR_INDEX",
 };
 
-/** Kinds a v1 reader understands and validates. VECTOR_INDEX is reserved, so it is not here. */
-export const knownSectionKinds: ReadonlySet<number> = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+/** Kinds this reader understands and validates (VECTOR_INDEX only with `vectorIndex: "ivf"`). */
+export const knownSectionKinds: ReadonlySet<number> = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
 
 /** Section flag bit 0: a reader that does not know this kind must refuse the file. */
 export const sectionFlagRequired = 0x0001;

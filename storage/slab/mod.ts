@@ -4,6 +4,7 @@
  */
 export { encodeSlab, inverseNorm, type SlabBuildInput } from "./encode.ts";
 export { SlabReader, type SlabInfo } from "./reader.ts";
+export type { IvfIndex } from "./vector-index.ts";
 export { compareIds } from "./ids.ts";
 export {
   SectionKind,

@@ -31,6 +31,7 @@ import { metadataFromPacked } from "../metadata.ts";
 import { metadataProblem, packr } from "./codec.ts";
 import { slabBytesMax } from "./format.ts";
 import { compareByteRanges, encodeId, idDecoder } from "./ids.ts";
+import type { IvfIndex } from "./vector-index.ts";
 import { type OpenSlab, type SlabInfo, minimumFileBytes, validateSlab } from "./validate.ts";
 
 export type { SlabInfo };
@@ -140,6 +141,10 @@ export class SlabReader {
   /** The opaque METADATA_INDEX bytes given to encodeSlab, a view; undefined when none were given. */
   get metadataIndexBytes(): Uint8Array | undefined {
     return this.parts.metadataIndexBytes;
+  }
+  /** The IVF partitions (views over the file) when the slab has them; rows are in partition order. */
+  get vectorIndex(): IvfIndex | undefined {
+    return this.parts.vectorIndex;
   }
 
   id(row: number): string {

@@ -47,6 +47,7 @@ import {
   u32View,
 } from "./format.ts";
 import { compareByteRanges, idDecoder } from "./ids.ts";
+import { type IvfIndex, readVectorIndex } from "./vector-index.ts";
 
 export interface SlabInfo {
   slabId: string;
@@ -86,6 +87,7 @@ export interface OpenSlab {
   metadataOffsets?: Uint32Array;
   metadataBytes?: Uint8Array;
   metadataIndexBytes?: Uint8Array;
+  vectorIndex?: IvfIndex;
 }
 
 export const minimumFileBytes = headerBytes + footerBytes;
@@ -297,6 +299,16 @@ export function validateSlab(bytes: Uint8Array, name: string): { info: SlabInfo;
     open.metadataBytes = metadata.payload;
   }
   open.metadataIndexBytes = section(SectionKind.metadataIndex);
+  const vectorIndexBytes = section(SectionKind.vectorIndex);
+  // An index type this reader does not know is skipped (exact search), as SPEC.md promises,
+  // unless the writer marked the section required.
+  if (vectorIndexBytes !== undefined && bookkeeping.vectorIndex === "ivf") {
+    open.vectorIndex = readVectorIndex(vectorIndexBytes, rowCount, dim, bookkeeping.metric, fail);
+  } else if (vectorIndexBytes !== undefined) {
+    const required = (sections.get(SectionKind.vectorIndex)!.flags & sectionFlagRequired) !== 0;
+    if (required)
+      fail(`VECTOR_INDEX of type "${bookkeeping.vectorIndex}" is required but unknown to this reader`);
+  }
 
   const info: SlabInfo = {
     slabId: bookkeeping.slabId,

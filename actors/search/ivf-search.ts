@@ -1,0 +1,96 @@
+/**
+ * Which rows of an IVF slab a dense query scores (storage/compaction/DESIGN.md, decisions 6
+ * and 8). The slab's rows are in partition order, so a partition is a row range.
+ *
+ *   1. Rank the partitions by their centroids (storage/compaction/ivf.ts).
+ *   2. The unfiltered cost is the rows of the first `probes` partitions: the calibrated
+ *      probes, scaled by sqrt(k / 10) for k > 10 and by the query's effort.
+ *   3. Prefilter: when no more rows are eligible than that (a selective filter), score every
+ *      eligible row exactly; the answer is exact.
+ *   4. Otherwise visit partitions in rank order until as many eligible rows were seen as the
+ *      unfiltered cost: a filter that matches few rows near the query (anti-correlated) makes
+ *      the search probe further instead of returning fewer or worse rows.
+ * The chosen rows are then scored exactly (block-search.ts), so scores are never estimates.
+ */
+import { rankPartitions } from "../../storage/compaction/ivf.ts";
+import type { IvfIndex } from "../../storage/slab/mod.ts";
+import type { Metric } from "../../storage/types.ts";
+import { type Eligible, eligibleCount } from "./block-search.ts";
+
+export interface IvfChoice {
+  strategy: "prefilter" | "ivf";
+  /** The rows to score exactly (ascending), or undefined for every eligible row (prefilter). */
+  eligible: Eligible | undefined;
+  partitionsProbed: number;
+}
+
+/** Probes for a query: the calibrated count, scaled for k and the caller's effort. */
+export function probesFor(index: IvfIndex, k: number, effort: number): number {
+  const scaled = Math.ceil(index.probes * effort * Math.max(1, Math.sqrt(k / 10)));
+  return Math.max(1, Math.min(index.partitionCount, scaled));
+}
+
+export function chooseIvfRows(
+  index: IvfIndex,
+  vector: Float32Array,
+  metric: Metric,
+  k: number,
+  eligible: Eligible,
+  rowCount: number,
+  effort = 1,
+): IvfChoice {
+  const { offsets, partitionCount } = index;
+  const order = rankPartitions(index, vector, metric);
+  const probes = probesFor(index, k, effort);
+  let target = 0;
+  for (let i = 0; i < probes; i++) target += offsets[order[i]! + 1]! - offsets[order[i]!]!;
+  target = Math.max(target, k);
+  if (eligibleCount(eligible, rowCount) <= target) {
+    return { strategy: "prefilter", eligible: undefined, partitionsProbed: 0 };
+  }
+  const chosen: number[] = [];
+  let seen = 0;
+  for (let i = 0; i < partitionCount && seen < target; i++) {
+    const p = order[i]!;
+    seen += eligibleIn(eligible, offsets[p]!, offsets[p + 1]!);
+    chosen.push(p);
+  }
+  chosen.sort((a, b) => offsets[a]! - offsets[b]!);
+  const rows = new Uint32Array(seen);
+  let written = 0;
+  for (const p of chosen) written = copyEligible(eligible, offsets[p]!, offsets[p + 1]!, rows, written);
+  return { strategy: "ivf", eligible: { rows: rows.subarray(0, written) }, partitionsProbed: chosen.length };
+}
+
+/** Eligible rows in [start, end). */
+function eligibleIn(eligible: Eligible, start: number, end: number): number {
+  if ("rows" in eligible) return lowerBound(eligible.rows, end) - lowerBound(eligible.rows, start);
+  const bits = eligible.bitset;
+  let count = 0;
+  for (let row = start; row < end; row++) count += (bits[row >> 3]! >> (row & 7)) & 1;
+  return count;
+}
+
+function copyEligible(eligible: Eligible, start: number, end: number, out: Uint32Array, at: number): number {
+  if ("rows" in eligible) {
+    const from = lowerBound(eligible.rows, start);
+    const to = lowerBound(eligible.rows, end);
+    out.set(eligible.rows.subarray(from, to), at);
+    return at + (to - from);
+  }
+  const bits = eligible.bitset;
+  let written = at;
+  for (let row = start; row < end; row++) if ((bits[row >> 3]! >> (row & 7)) & 1) out[written++] = row;
+  return written;
+}
+
+function lowerBound(sorted: Uint32Array, value: number): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (sorted[middle]! < value) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
