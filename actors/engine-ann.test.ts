@@ -90,6 +90,7 @@ async function recall(
   metric: Metric,
   queries: Float32Array[],
   filter?: { raw: object; accept: (metadata: { cluster: number; bucket: number }) => boolean },
+  searchEffort?: number,
 ): Promise<number> {
   let found = 0;
   let expected = 0;
@@ -100,6 +101,7 @@ async function recall(
       includeValues: false,
       includeMetadata: false,
       filter: filter ? parseFilter(filter.raw) : undefined,
+      searchEffort,
     });
     const truth = fixture.model.topK(metric, 10, { vector }, (record) =>
       filter ? filter.accept(record.metadata as { cluster: number; bucket: number }) : true,
@@ -154,6 +156,19 @@ describe.each(metrics)("IVF recall (%s)", (metric) => {
     console.log(`ivf ${metric}: recall@10 in distribution ${inside.toFixed(3)}, out ${outside.toFixed(3)}`);
     expect(inside).toBeGreaterThanOrEqual(0.95);
     expect(outside).toBeGreaterThanOrEqual(0.95);
+  });
+
+  test("searchEffort trades recall for work: 0.1 finds fewer true neighbours, 100 finds all", async () => {
+    const fixture = fixtures.get(metric)!;
+    const queries = outOfDistribution(seededRandom(seed + 300), 40);
+    const low = await recall(fixture, metric, queries, undefined, 0.1);
+    const normal = await recall(fixture, metric, queries);
+    const exhaustive = await recall(fixture, metric, queries, undefined, 100);
+    console.log(
+      `ivf ${metric}: recall@10 at effort 0.1 ${low.toFixed(3)}, 1 ${normal.toFixed(3)}, 100 ${exhaustive.toFixed(3)}`,
+    );
+    expect(low).toBeLessThan(normal);
+    expect(exhaustive).toBe(1);
   });
 
   test("recall@10 >= 0.90 under filters from 0.1 % to 50 %, with and against the clusters", async () => {

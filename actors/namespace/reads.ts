@@ -101,7 +101,7 @@ export async function query(
   if (slabs.length > 0) {
     const routed: RouterSearchRequest = {
       slabs: slabs.map((slab) => ({ address: slab.address, live: slab.live })),
-      search: { query: blockQuery, filter },
+      search: { query: blockQuery, filter, effort: request.searchEffort },
       topK: request.topK,
       ascending,
     };

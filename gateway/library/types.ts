@@ -63,6 +63,11 @@ export interface QueryShared extends FreshnessOptions {
   scanFactor?: number;
   /** Accepted for compatibility; Needle calibrates search effort per slab. */
   maxCandidates?: number;
+  /**
+   * Needle: a multiple of the calibrated search effort of indexed slabs (0.1..100, default 1,
+   * which keeps recall@10 >= 0.95): lower is faster, higher finds more true neighbours.
+   */
+  searchEffort?: number;
 }
 export type QueryByRecordId = QueryShared & { id: string };
 export type QueryByVectorValues = QueryShared & { vector: RecordValues; sparseVector?: RecordSparseValues };

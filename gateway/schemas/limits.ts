@@ -39,6 +39,12 @@ export { metadataBytesMax } from "../../storage/metadata.ts";
 export const topKMin = 1;
 export const topKMax = 10_000;
 /**
+ * Needle's per-query search effort (a multiple of each indexed slab's calibrated probes):
+ * below 0.1 a slab would probe almost nothing; above 100 every partition is probed anyway.
+ */
+export const searchEffortMin = 0.1;
+export const searchEffortMax = 100;
+/**
  * Pinecone's query result limit (4 MB): over HTTP a query whose matches would be larger is
  * refused naming topK, and a fetch-by-metadata page ends early with a pagination token.
  */

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import type { NeedleError } from "../../storage/errors.ts";
 import {
   fetchByMetadataLimitMax,
   idsPerRequestMax,
@@ -138,4 +139,19 @@ describe("namespace names", () => {
       `at most ${namespaceCharsMax} characters`,
     );
   });
+});
+
+test("searchEffort: passed through when within 0.1..100, refused naming the field otherwise", () => {
+  expect(parseQuery({ topK: 3, vector: [1, 2], searchEffort: 2.5 }).searchEffort).toBe(2.5);
+  expect(parseQuery({ topK: 3, vector: [1, 2] }).searchEffort).toBeUndefined();
+  for (const bad of [0, 0.05, 101, "2", Number.NaN]) {
+    let caught: unknown;
+    try {
+      parseQuery({ topK: 3, vector: [1, 2], searchEffort: bad });
+    } catch (error) {
+      caught = error;
+    }
+    expect((caught as NeedleError).code).toBe("INVALID_ARGUMENT");
+    expect((caught as NeedleError).field).toBe("searchEffort");
+  }
 });

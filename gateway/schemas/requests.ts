@@ -33,6 +33,8 @@ import {
   paginationTokenCharsMax,
   recordsPerUpsertMax,
   recordsPerUpsertMin,
+  searchEffortMax,
+  searchEffortMin,
   topKMax,
   topKMin,
 } from "./limits.ts";
@@ -72,6 +74,8 @@ export const queryRequest = z.object({
   filter: z.unknown().optional(),
   includeValues: z.boolean().default(false),
   includeMetadata: z.boolean().default(false),
+  /** Needle: multiplies indexed slabs' calibrated search effort (more recall, more time). */
+  searchEffort: z.number().min(searchEffortMin).max(searchEffortMax).optional(),
 });
 
 export const fetchRequest = z.object({ ids: idList });
@@ -158,6 +162,7 @@ export function parseQuery(input: unknown, options: ParseOptions = {}): QueryReq
   if (parsed.sparseVector !== undefined) out.sparseVector = parsed.sparseVector;
   if (parsed.id !== undefined) out.id = parsed.id;
   if (parsed.filter !== undefined) out.filter = filterAt(parsed.filter, options);
+  if (parsed.searchEffort !== undefined) out.searchEffort = parsed.searchEffort;
   return out;
 }
 
