@@ -156,6 +156,12 @@ class NamespaceActor implements Actor {
   private manifestLockTail: Promise<unknown> = Promise.resolve();
   private flushRetries = 0;
   private flushRetryTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Flushes the memtable once no write came for `flushIdleMs`, even while reads keep the
+   * namespace busy (the runtime passivates only actors without any message): a namespace
+   * that stopped taking writes gets its rows into slabs, merged and indexed.
+   */
+  private idleFlushTimer: ReturnType<typeof setTimeout> | undefined;
   /** Every message but `compact` counts as a read: a compaction retires its sources after them. */
   private readonly epochs = new ReadEpochs();
   private compacting = false;
@@ -344,6 +350,7 @@ class NamespaceActor implements Actor {
         return appended;
       });
       await this.maybeFlush();
+      this.armIdleFlush();
       return lsn;
     } finally {
       this.state.writesInFlight--;
@@ -440,6 +447,16 @@ class NamespaceActor implements Actor {
     } finally {
       this.compacting = false;
     }
+  }
+
+  private armIdleFlush(): void {
+    clearTimeout(this.idleFlushTimer);
+    this.idleFlushTimer = setTimeout(() => {
+      this.idleFlushTimer = undefined;
+      if (!this.state.dirty || this.flushing || this.pendingFlush || this.flushError) return;
+      this.flushing = this.runFlush().then(() => this.reportCompaction(true));
+    }, this.settings.flushIdleMs);
+    this.idleFlushTimer.unref?.();
   }
 
   private isIdle(): boolean {
@@ -596,6 +613,7 @@ class NamespaceActor implements Actor {
 
   async passivate(): Promise<void> {
     clearTimeout(this.flushRetryTimer);
+    clearTimeout(this.idleFlushTimer);
     await this.flush();
     // Idle now: a namespace that stopped taking writes gets its level 0 merged and indexed.
     this.reportCompaction(true);
@@ -604,6 +622,7 @@ class NamespaceActor implements Actor {
   /** After a failure: let a background flush finish before a restart reads the manifest. */
   async stop(): Promise<void> {
     clearTimeout(this.flushRetryTimer);
+    clearTimeout(this.idleFlushTimer);
     await this.flushing;
   }
 }
