@@ -14,6 +14,7 @@ import { SlabReader } from "../storage/slab/mod.ts";
 import type { Metric, VectorRecord } from "../storage/types.ts";
 import type { Engine } from "./api.ts";
 import { openEngine } from "./mod.ts";
+import { gaussian } from "../ffi/seeded-random.ts";
 import { ReferenceNamespace, seededRandom } from "./testing/reference.ts";
 
 const seed = Number(process.env.NEEDLE_TEST_SEED ?? 20261204);
@@ -30,11 +31,6 @@ interface Fixture {
 }
 
 const fixtures = new Map<Metric, Fixture>();
-
-function gaussian(random: () => number): number {
-  const u = Math.max(random(), 1e-12);
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
-}
 
 function dataset(random: () => number) {
   const centers = Array.from({ length: clusters }, () =>

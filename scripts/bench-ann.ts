@@ -25,7 +25,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import hnswlib from "hnswlib-node";
 import { kernels } from "../ffi/mod.ts";
-import { seededRandom } from "../ffi/seeded-random.ts";
+import { gaussian, seededRandom } from "../ffi/seeded-random.ts";
 import { open } from "../gateway/library/mod.ts";
 import type { Metric } from "../storage/types.ts";
 
@@ -52,11 +52,6 @@ interface Point {
   setting: string;
   recall: number;
   qps: number;
-}
-
-function gaussian(random: () => number): number {
-  const u = Math.max(random(), 1e-12);
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
 }
 
 /** Step 1. */

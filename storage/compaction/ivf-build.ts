@@ -15,7 +15,7 @@
  * gives the recall of every p at once; the smallest p reaching the target on both sets wins.
  */
 import { kernels } from "../../ffi/mod.ts";
-import { seededRandom } from "../../ffi/seeded-random.ts";
+import { gaussian, seededRandom } from "../../ffi/seeded-random.ts";
 import type { IvfIndex } from "../slab/vector-index.ts";
 import type { Metric } from "../types.ts";
 import { partitionOfRows, rankPartitions } from "./ivf.ts";
@@ -187,9 +187,4 @@ function dimensionStats(vectors: Float32Array, rows: number, dim: number, random
     Math.sqrt(Math.max(0, total / samples - mean[i]! ** 2)),
   );
   return { mean, spread, low, high };
-}
-
-function gaussian(random: () => number): number {
-  const u = Math.max(random(), 1e-12);
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
 }
