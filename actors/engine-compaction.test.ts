@@ -329,3 +329,40 @@ test("a read that began before a compaction's swap still reads the slabs it reti
     await engine.close();
   }
 });
+
+test("a namespace whose writes stopped is merged into an indexed level even while reads keep it busy", async () => {
+  const dir = await tempDir();
+  // The last write fills the memtable exactly, so its own flush (not the idle one) writes
+  // the slab, and with a 1 ms idle time the idle timer fires while that flush still runs:
+  // the idle report must follow it (it used to be skipped, and the index never built).
+  const engine = await openEngine(options(dir, { flushRowsMax: 50, compaction: { indexRowsMin: 100 } }));
+  try {
+    await engine.createIndex({ name: "c", dimension: dim, metric: "euclidean", vectorType: "dense" });
+    const random = seededRandom(5);
+    await engine.upsert(
+      "c",
+      "ns",
+      Array.from({ length: 50 }, (_, i) => recordOf(random, `a${i}`, 0)),
+    );
+    await engine.upsert(
+      "c",
+      "ns",
+      Array.from({ length: 50 }, (_, i) => recordOf(random, `b${i}`, 1)),
+    );
+    // Reads every few milliseconds: the runtime never passivates the namespace meanwhile.
+    let levels = (await engine.describeIndexStats("c")).compaction!.levels;
+    for (let polls = 0; polls < 400 && !(levels.length === 1 && levels[0]!.level === 1); polls++) {
+      await engine.query("c", "ns", {
+        vector: randomVector(random, dim),
+        topK: 3,
+        includeValues: false,
+        includeMetadata: false,
+      });
+      await Bun.sleep(5);
+      levels = (await engine.describeIndexStats("c")).compaction!.levels;
+    }
+    expect(levels).toEqual([{ level: 1, slabs: 1, rows: 100, liveRows: 100, bytes: levels[0]!.bytes }]);
+  } finally {
+    await engine.close();
+  }
+});

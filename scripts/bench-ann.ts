@@ -126,8 +126,10 @@ async function benchNeedle(vectors: Float32Array, queries: Float32Array[], truth
     for (let waited = 0; ; waited++) {
       if (waited > 6_000)
         throw new Error("the compaction into one indexed slab did not finish in 10 minutes");
-      const { levels } = await index.describeCompaction();
+      const compaction = await index.describeCompaction();
+      const { levels } = compaction;
       if (levels.length === 1 && levels[0]!.level >= 1 && levels[0]!.liveRows === rows) break;
+      if (waited % 100 === 99) console.error(`waiting for the index build: ${JSON.stringify(compaction)}`);
       await Bun.sleep(100);
     }
     const buildSeconds = (performance.now() - started) / 1000;

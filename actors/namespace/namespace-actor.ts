@@ -453,8 +453,16 @@ class NamespaceActor implements Actor {
     clearTimeout(this.idleFlushTimer);
     this.idleFlushTimer = setTimeout(() => {
       this.idleFlushTimer = undefined;
-      if (!this.state.dirty || this.flushing || this.pendingFlush || this.flushError) return;
-      this.flushing = this.runFlush().then(() => this.reportCompaction(true));
+      void (async () => {
+        // A flush the last write started (thresholds) may still run: the idle report must
+        // follow it, or a namespace whose last write filled its memtable is never indexed.
+        if (this.flushing) await this.flushing;
+        if (this.state.dirty && !this.flushing && !this.pendingFlush && !this.flushError) {
+          this.flushing = this.runFlush();
+          await this.flushing;
+        }
+        this.reportCompaction(true);
+      })();
     }, this.settings.flushIdleMs);
     this.idleFlushTimer.unref?.();
   }
