@@ -135,6 +135,33 @@ export interface QueryRequest {
    * keeps recall@10 >= 0.95. Exact sources (memtables, level 0, small slabs) ignore it.
    */
   searchEffort?: number;
+  /** Needle: add `explain` to the result (how each source was searched). */
+  explain?: boolean;
+}
+
+/** How one source of a namespace (a memtable or a slab) was searched for a query. */
+export interface ExplainedSource {
+  /** "memtable", or the slab's id. */
+  source: string;
+  /** -1 for memtables; the slab's level otherwise. */
+  level: number;
+  index: "flat" | "ivf";
+  /**
+   * exact: every eligible row scored; prefilter: an indexed slab scored every eligible row
+   * because few were (selective filter); ivf: the rows of the partitions probed.
+   */
+  strategy: "exact" | "prefilter" | "ivf";
+  rowsScored: number;
+  partitionsProbed: number;
+  /** Partitions of an indexed slab (0 for flat sources). */
+  partitions: number;
+  ms: number;
+}
+
+export interface QueryExplain {
+  lsn: bigint;
+  searchEffort: number;
+  sources: ExplainedSource[];
 }
 
 export interface ScoredRecord {
@@ -151,6 +178,8 @@ export interface QueryResult {
   readUnits: number;
   /** The highest LSN the answer reflects. */
   lsn: bigint;
+  /** When the request asked for it. */
+  explain?: QueryExplain;
 }
 
 export interface FetchResult {

@@ -167,6 +167,48 @@ describe.each(metrics)("IVF recall (%s)", (metric) => {
     expect(exhaustive).toBe(1);
   });
 
+  test("explain names each source's index and strategy: ivf unfiltered, prefilter under a selective filter", async () => {
+    const fixture = fixtures.get(metric)!;
+    const vector = inDistribution(fixture, seededRandom(seed + 400), 1)[0]!;
+    const ask = async (filter?: object) =>
+      (
+        await fixture.engine.query("ann", "ns", {
+          vector,
+          topK: 10,
+          includeValues: false,
+          includeMetadata: false,
+          filter: filter ? parseFilter(filter) : undefined,
+          explain: true,
+        })
+      ).explain!;
+    const plain = await ask();
+    const slab = plain.sources.find((source) => source.source !== "memtable")!;
+    expect(slab).toMatchObject({ level: 1, index: "ivf", strategy: "ivf" });
+    expect(slab.partitionsProbed).toBeGreaterThan(0);
+    expect(slab.partitionsProbed).toBeLessThan(slab.partitions);
+    expect(slab.rowsScored).toBeLessThan(rows / 3);
+    expect(plain.sources.filter((source) => source.source === "memtable")).toEqual([
+      expect.objectContaining({ level: -1, index: "flat", strategy: "exact", rowsScored: 0 }),
+    ]);
+    // 0.1 % of the rows match: all of them are scored exactly, no partition probed.
+    const selective = (await ask({ bucket: { $lt: 1 } })).sources.find(
+      (source) => source.source !== "memtable",
+    )!;
+    expect(selective).toMatchObject({ index: "ivf", strategy: "prefilter", partitionsProbed: 0 });
+    const matching = [...fixture.model.records.values()].filter(
+      (record) => (record.metadata as { bucket: number }).bucket < 1,
+    ).length;
+    expect(selective.rowsScored).toBe(matching);
+    // Without explain, none.
+    const quiet = await fixture.engine.query("ann", "ns", {
+      vector,
+      topK: 10,
+      includeValues: false,
+      includeMetadata: false,
+    });
+    expect(quiet.explain).toBeUndefined();
+  });
+
   test("recall@10 >= 0.90 under filters from 0.1 % to 50 %, with and against the clusters", async () => {
     const fixture = fixtures.get(metric)!;
     const random = seededRandom(seed + 200);

@@ -18,6 +18,7 @@ import type { Memtable } from "../../storage/memtable/mod.ts";
 import { compareIds } from "../../storage/memtable/mod.ts";
 import type { Filter, VectorRecord } from "../../storage/types.ts";
 import type {
+  ExplainedSource,
   FetchByMetadataRequest,
   FetchByMetadataResult,
   FetchResult,
@@ -28,7 +29,7 @@ import type {
   ScoredRecord,
 } from "../api.ts";
 import { mergeTopK } from "../router/merge.ts";
-import type { RoutedCandidate, RouterSearchRequest } from "../router/router-actor.ts";
+import type { RouterSearchAnswer, RouterSearchRequest } from "../router/router-actor.ts";
 import { address, type Transport } from "../runtime/mod.ts";
 import { type BlockQuery, type Eligible, eligibleFromRows, searchBlock } from "../search/block-search.ts";
 import type { SlabEntry } from "./manifest.ts";
@@ -91,25 +92,44 @@ export async function query(
   const blockQuery: BlockQuery = { metric: state.index.metric, k: request.topK, vector, sparseVector };
 
   const lists: Candidate[][] = [];
+  const explained: ExplainedSource[] = [];
   const filter = state.visibleFilter(request.filter);
   const predicate = filter ? compileFilter(filter) : undefined;
   for (const memtable of state.memtables()) {
+    const started = performance.now();
     lists.push(searchMemtable(memtable, blockQuery, predicate));
+    if (request.explain) explained.push(memtableExplain(memtable, performance.now() - started));
   }
   const ascending = lowerIsBetter(state.index.metric) && vector !== undefined;
   const slabs = state.slabs.filter((slab) => slab.liveCount > 0);
   if (slabs.length > 0) {
     const routed: RouterSearchRequest = {
       slabs: slabs.map((slab) => ({ address: slab.address, live: slab.live })),
-      search: { query: blockQuery, filter, effort: request.searchEffort },
+      search: { query: blockQuery, filter, effort: request.searchEffort, explain: request.explain },
       topK: request.topK,
       ascending,
     };
-    const found = await transport.request<RoutedCandidate[]>(address("router", "local"), "search", routed);
-    lists.push(found.map(({ id, score, slab, row }) => ({ id, score, slab: slabs[slab]!, row })));
+    const found = await transport.request<RouterSearchAnswer>(address("router", "local"), "search", routed);
+    lists.push(found.candidates.map(({ id, score, slab, row }) => ({ id, score, slab: slabs[slab]!, row })));
+    explained.push(...found.explained);
   }
   const matches = await materialize(mergeTopK(lists, request.topK, ascending), request, transport);
-  return { matches, namespace: state.namespace, readUnits: 1, lsn };
+  const result: QueryResult = { matches, namespace: state.namespace, readUnits: 1, lsn };
+  if (request.explain) result.explain = { lsn, searchEffort: request.searchEffort ?? 1, sources: explained };
+  return result;
+}
+
+function memtableExplain(memtable: Memtable, ms: number): ExplainedSource {
+  return {
+    source: "memtable",
+    level: -1,
+    index: "flat",
+    strategy: "exact",
+    rowsScored: memtable.liveCount,
+    partitionsProbed: 0,
+    partitions: 0,
+    ms,
+  };
 }
 
 /** A match before its record is read: where it lives and its score. */

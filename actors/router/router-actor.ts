@@ -7,7 +7,8 @@
  */
 import { NeedleError } from "../../storage/errors.ts";
 import type { Actor, Address, Transport } from "../runtime/mod.ts";
-import type { SlabCandidate, SlabSearchRequest } from "../slab/slab-actor.ts";
+import type { ExplainedSource } from "../api.ts";
+import type { SlabCandidate, SlabSearchAnswer, SlabSearchRequest } from "../slab/slab-actor.ts";
 import { mergeTopK } from "./merge.ts";
 
 export interface RouterSearchRequest {
@@ -16,6 +17,12 @@ export interface RouterSearchRequest {
   search: Omit<SlabSearchRequest, "live">;
   topK: number;
   ascending: boolean;
+}
+
+/** The router's answer: the merged best candidates, and each slab's explanation when asked. */
+export interface RouterSearchAnswer {
+  candidates: RoutedCandidate[];
+  explained: ExplainedSource[];
 }
 
 /** A merged candidate: which of the request's slabs (by position) and which row of it. */
@@ -35,15 +42,18 @@ class RouterActor implements Actor {
   async receive(verb: string, payload: unknown): Promise<unknown> {
     if (verb !== "search") throw new NeedleError("INTERNAL", `router: unknown verb ${verb}`);
     const request = payload as RouterSearchRequest;
+    const explained: ExplainedSource[] = [];
     const answers = await Promise.all(
       request.slabs.map(async ({ address, live }, slab) => {
-        const found = await this.transport.request<SlabCandidate[]>(address, "search", {
+        const answer = await this.transport.request<SlabSearchAnswer>(address, "search", {
           ...request.search,
           live,
         });
-        return found.map((candidate): RoutedCandidate => ({ ...candidate, slab }));
+        if (answer.explain) explained.push(answer.explain);
+        return answer.candidates.map((candidate): RoutedCandidate => ({ ...candidate, slab }));
       }),
     );
-    return mergeTopK(answers, request.topK, request.ascending);
+    const candidates = mergeTopK(answers, request.topK, request.ascending);
+    return { candidates, explained } satisfies RouterSearchAnswer;
   }
 }

@@ -14,7 +14,14 @@ import { SlabReader } from "../../storage/slab/mod.ts";
 import type { Filter, Metric, VectorRecord } from "../../storage/types.ts";
 import { slabKey, splitKey } from "../layout.ts";
 import { address, type Actor, type ActorContext } from "../runtime/mod.ts";
-import { type BlockQuery, type Eligible, eligibleFromRows, searchBlock } from "../search/block-search.ts";
+import type { ExplainedSource } from "../api.ts";
+import {
+  type BlockQuery,
+  type Eligible,
+  eligibleCount,
+  eligibleFromRows,
+  searchBlock,
+} from "../search/block-search.ts";
 import { chooseIvfRows } from "../search/ivf-search.ts";
 
 export const slabIdleMs = 60_000;
@@ -25,6 +32,14 @@ export interface SlabSearchRequest {
   filter?: Filter;
   /** Multiplies an indexed slab's calibrated search effort (default 1). */
   effort?: number;
+  /** Answer how the slab was searched too. */
+  explain?: boolean;
+}
+
+/** A slab's answer to `search`. */
+export interface SlabSearchAnswer {
+  candidates: SlabCandidate[];
+  explain?: ExplainedSource;
 }
 
 /**
@@ -120,7 +135,8 @@ class SlabActor implements Actor {
     return this.reader.info.metric;
   }
 
-  private search(request: SlabSearchRequest): SlabCandidate[] {
+  private search(request: SlabSearchRequest): SlabSearchAnswer {
+    const started = request.explain ? performance.now() : 0;
     const rowCount = this.reader.info.rowCount;
     let eligible: Eligible = request.filter
       ? eligibleFromRows(this.eligibleRows(request.live, request.filter), rowCount)
@@ -129,9 +145,13 @@ class SlabActor implements Actor {
     // (ivf-search.ts); hybrid and sparse queries stay exact.
     const index = this.reader.vectorIndex;
     const { vector, sparseVector, k } = request.query;
+    let strategy: ExplainedSource["strategy"] = "exact";
+    let partitionsProbed = 0;
     if (index !== undefined && vector !== undefined && (sparseVector?.indices.length ?? 0) === 0) {
       const choice = chooseIvfRows(index, vector, this.metric, k, eligible, rowCount, request.effort ?? 1);
       if (choice.eligible !== undefined) eligible = choice.eligible;
+      strategy = choice.strategy;
+      partitionsProbed = choice.partitionsProbed;
     }
     const block = {
       rowCount,
@@ -141,8 +161,22 @@ class SlabActor implements Actor {
       sparseValues: (row: number) => this.reader.sparseValues(row),
       extremeRows: this.metric === "cosine" ? this.reader.extremeRows : undefined,
     };
-    const candidates = searchBlock(block, { ...request.query, metric: this.metric }, eligible);
-    return candidates.map(({ row, score }) => ({ id: this.reader.id(row), score, row }));
+    const found = searchBlock(block, { ...request.query, metric: this.metric }, eligible);
+    const candidates = found.map(({ row, score }) => ({ id: this.reader.id(row), score, row }));
+    if (!request.explain) return { candidates };
+    return {
+      candidates,
+      explain: {
+        source: this.reader.info.slabId,
+        level: this.reader.info.level,
+        index: index === undefined ? "flat" : "ivf",
+        strategy,
+        rowsScored: eligibleCount(eligible, rowCount),
+        partitionsProbed,
+        partitions: index?.partitionCount ?? 0,
+        ms: performance.now() - started,
+      },
+    };
   }
 
   private records(request: SlabRowsRequest): VectorRecord[] {

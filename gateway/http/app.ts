@@ -62,6 +62,8 @@ import {
 export const lsnHeader = "X-Needle-Lsn";
 /** Request header on reads: wait until the index reflects at least this LSN. */
 export const minLsnHeader = "X-Needle-Min-Lsn";
+/** `X-Needle-Explain: 1` on a query adds `explain` (how each source was searched) to the answer. */
+export const explainHeader = "X-Needle-Explain";
 export const apiKeyHeader = "Api-Key";
 export const apiVersionHeader = "X-Pinecone-Api-Version";
 
@@ -278,8 +280,10 @@ export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
     const index = indexParam(c);
     checkQueryForIndex(request, await engine.describeIndex(index));
     await waitForMinLsn(c, engine, index);
+    const explain = request.explain === true || c.req.header(explainHeader) === "1";
     const result = await engine.query(index, namespace, {
       ...request,
+      explain,
       resultBytesMax: limits.queryResultBytesMax,
     });
     return withLsn(sendJson(c, queryJson(result, requestedNamespace(body))), result.lsn);

@@ -700,6 +700,30 @@ describe("data plane (dense, cosine)", () => {
     expect(resumed.paused).toBe(false);
   });
 
+  test("X-Needle-Explain: 1 adds how each source was searched; the client's query is unchanged", async () => {
+    const body = JSON.stringify({ vector: vector(), topK: 3 });
+    const explained = (await (
+      await raw("/index/movies/query", { method: "POST", body, headers: { "X-Needle-Explain": "1" } })
+    ).json()) as {
+      matches: unknown[];
+      explain: { lsn: string; sources: { source: string; strategy: string }[] };
+    };
+    expect(explained.matches.length).toBe(3);
+    expect(typeof explained.explain.lsn).toBe("string");
+    expect(explained.explain.sources.length).toBeGreaterThan(0);
+    for (const source of explained.explain.sources)
+      expect(["exact", "prefilter", "ivf"]).toContain(source.strategy);
+    const plain = (await (await raw("/index/movies/query", { method: "POST", body })).json()) as object;
+    expect("explain" in plain).toBe(false);
+    const viaBody = (await (
+      await raw("/index/movies/query", {
+        method: "POST",
+        body: JSON.stringify({ vector: vector(), topK: 3, explain: true }),
+      })
+    ).json()) as object;
+    expect("explain" in viaBody).toBe(true);
+  });
+
   test("unknown index on the data plane is 404", async () => {
     await expectError(
       pc.index("ghost", `${server.url}/index/ghost`).query({ vector: vector(), topK: 1 }),

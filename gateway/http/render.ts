@@ -20,12 +20,16 @@ import type { JsonObject } from "./requests.ts";
 
 /** `namespace` echoes what the request named ("" when it named none), as Pinecone does. */
 export function queryJson(result: QueryResult, requestedNamespace: string): JsonObject {
-  return shapedKeepingNegativeZeros(() => ({
+  const out: JsonObject = shapedKeepingNegativeZeros(() => ({
     results: [],
     matches: result.matches.map(matchOut),
     namespace: requestedNamespace,
     usage: { readUnits: result.readUnits },
   }));
+  // Needle extension (asked for with X-Needle-Explain: 1 or `explain: true`); clients that do
+  // not know it ignore it. The LSN travels as a string, like every int64 on the wire.
+  if (result.explain !== undefined) out.explain = { ...result.explain, lsn: String(result.explain.lsn) };
+  return out;
 }
 
 export function fetchJson(result: FetchResult, requestedNamespace: string): JsonObject {

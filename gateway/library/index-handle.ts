@@ -8,7 +8,7 @@
  * handle) and `db.lastLsn(index)` (every handle of the database). Read results carry the LSN
  * they reflect as a non-enumerable `lsn` property.
  */
-import type { IndexCompactionStats, IndexDescription } from "../../actors/api.ts";
+import type { IndexCompactionStats, IndexDescription, QueryExplain } from "../../actors/api.ts";
 import { NeedleError } from "../../storage/errors.ts";
 import {
   checkQueryForIndex,
@@ -148,18 +148,37 @@ export class NeedleIndex<T extends RecordMetadata = RecordMetadata> {
   // --- reads -------------------------------------------------------------------------
 
   async query(options: QueryOptions): Promise<QueryResponse<T>> {
+    return (await this.#query(options, false)).response;
+  }
+
+  /**
+   * Needle: `query`, and how each source (memtable or slab) was searched: index type,
+   * strategy (exact, prefilter, ivf), rows scored, partitions probed, time. A separate method
+   * because `query`'s answer keeps exactly the official client's shape.
+   */
+  async queryExplained(
+    options: QueryOptions,
+  ): Promise<{ response: QueryResponse<T>; explain: QueryExplain }> {
+    const { response, explain } = await this.#query(options, true);
+    return { response, explain: explain! };
+  }
+
+  async #query(
+    options: QueryOptions,
+    explain: boolean,
+  ): Promise<{ response: QueryResponse<T>; explain?: QueryExplain }> {
     const engine = this.#session.live();
     const target = this.#target(options?.namespace);
     const request = parseQuery(options);
     checkQueryForIndex(request, await this.#describe());
     await this.#waitFor(options);
-    const result = await engine.query(this.#index, target, request);
+    const result = await engine.query(this.#index, target, explain ? { ...request, explain } : request);
     const response = {
       matches: result.matches.map(matchOut),
       namespace: target,
       usage: { readUnits: result.readUnits },
     } as QueryResponse<T>;
-    return withLsn(response, result.lsn);
+    return { response: withLsn(response, result.lsn), explain: result.explain };
   }
 
   /** Takes `{ids, namespace?}` (9.x) or a bare array of ids (older clients). */

@@ -494,6 +494,10 @@ test("compaction through the library: paused and resumed, an index's levels afte
     }
     expect(levels).toEqual([{ level: 1, slabs: 1, rows: 100, liveRows: 100, bytes: levels[0]!.bytes }]);
     expect((await index.describeIndexStats()).totalRecordCount).toBe(100);
+    const q = vector(4);
+    const { response, explain } = await index.queryExplained({ vector: q, topK: 5 });
+    expect(response).toEqual(await index.query({ vector: q, topK: 5 }));
+    expect(explain.sources.map((source) => source.level).sort()).toEqual([-1, 1]);
     expect((await db.pauseCompaction()).paused).toBe(true);
   } finally {
     await db.close();

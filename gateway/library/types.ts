@@ -9,10 +9,12 @@ import type {
   CompactionLevelStats,
   CompactionStatus,
   EngineOptions,
+  ExplainedSource,
   IndexCompactionStats,
+  QueryExplain,
 } from "../../actors/api.ts";
 
-export type { CompactionLevelStats, CompactionStatus, IndexCompactionStats };
+export type { CompactionLevelStats, CompactionStatus, ExplainedSource, IndexCompactionStats, QueryExplain };
 
 export type RecordId = string;
 export type RecordValues = number[];

@@ -76,6 +76,8 @@ export const queryRequest = z.object({
   includeMetadata: z.boolean().default(false),
   /** Needle: multiplies indexed slabs' calibrated search effort (more recall, more time). */
   searchEffort: z.number().min(searchEffortMin).max(searchEffortMax).optional(),
+  /** Needle: say how each source was searched (HTTP also takes the header X-Needle-Explain: 1). */
+  explain: z.boolean().optional(),
 });
 
 export const fetchRequest = z.object({ ids: idList });
@@ -163,6 +165,7 @@ export function parseQuery(input: unknown, options: ParseOptions = {}): QueryReq
   if (parsed.id !== undefined) out.id = parsed.id;
   if (parsed.filter !== undefined) out.filter = filterAt(parsed.filter, options);
   if (parsed.searchEffort !== undefined) out.searchEffort = parsed.searchEffort;
+  if (parsed.explain === true) out.explain = true;
   return out;
 }
 
