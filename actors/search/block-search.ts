@@ -26,6 +26,7 @@ import {
   sparseDot,
 } from "../../ffi/mod.ts";
 import { NeedleError } from "../../storage/errors.ts";
+import { positionOf, type SparsePostings, sparseScores } from "../../storage/slab/sparse-postings.ts";
 import type { SparseValues } from "../../storage/types.ts";
 
 export interface Block {
@@ -36,6 +37,8 @@ export interface Block {
   sparseValues(row: number): SparseValues | undefined;
   /** Rows of extreme norm, ascending, that cosine scores in float64; absent: none. */
   extremeRows?: ArrayLike<number>;
+  /** Posting lists of the block's sparse rows (slabs); absent: sparse rows are scanned. */
+  sparsePostings?: () => SparsePostings | undefined;
 }
 
 export interface BlockQuery {
@@ -69,7 +72,7 @@ export function bitsetFromRows(rows: Uint32Array, rowCount: number): Uint8Array 
 
 export function isEligible(eligible: Eligible, row: number): boolean {
   if ("bitset" in eligible) return ((eligible.bitset[row >> 3]! >> (row & 7)) & 1) === 1;
-  return binarySearch(eligible.rows, row);
+  return positionOf(eligible.rows, row) >= 0;
 }
 
 export function eligibleCount(eligible: Eligible, rowCount: number): number {
@@ -173,12 +176,24 @@ function denseKernel(
 }
 
 function sparseOnly(block: Block, query: SparseValues, k: number, eligible: Eligible): Candidate[] {
+  return bestK(sparseOverlaps(block, query, eligible), k, false);
+}
+
+/** Eligible rows sharing a sparse dimension with the query, with their sparse scores. */
+function sparseOverlaps(block: Block, query: SparseValues, eligible: Eligible): Candidate[] {
+  const postings = block.sparsePostings?.();
+  if (postings !== undefined) {
+    const candidates: Candidate[] = [];
+    const scores = sparseScores(postings, query, (row) => isEligible(eligible, row));
+    for (const [row, score] of scores) candidates.push({ row, score });
+    return candidates;
+  }
   const candidates: Candidate[] = [];
   forEachEligible(eligible, block.rowCount, (row) => {
     const sparse = block.sparseValues(row);
     if (sparse && overlaps(sparse, query)) candidates.push({ row, score: sparseDot(query, sparse) });
   });
-  return bestK(candidates, k, false);
+  return candidates;
 }
 
 function hybrid(
@@ -188,12 +203,7 @@ function hybrid(
   query: BlockQuery,
   eligible: Eligible,
 ): Candidate[] {
-  const overlapping: Candidate[] = [];
-  forEachEligible(eligible, block.rowCount, (row) => {
-    const rowSparse = block.sparseValues(row);
-    if (rowSparse && overlaps(rowSparse, sparse))
-      overlapping.push({ row, score: sparseDot(sparse, rowSparse) });
-  });
+  const overlapping = sparseOverlaps(block, sparse, eligible);
   const denseK = query.k + overlapping.length;
   const dense = denseBest(block, vector, query.metric, denseK, eligible);
   const overlapRows = new Set(overlapping.map((c) => c.row));
@@ -240,19 +250,6 @@ function overlaps(a: SparseValues, b: SparseValues): boolean {
     if (x === y) return true;
     if (x < y) i++;
     else j++;
-  }
-  return false;
-}
-
-function binarySearch(sorted: Uint32Array, value: number): boolean {
-  let lo = 0;
-  let hi = sorted.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const at = sorted[mid]!;
-    if (at === value) return true;
-    if (at < value) lo = mid + 1;
-    else hi = mid - 1;
   }
   return false;
 }

@@ -11,6 +11,7 @@ import { corruption, NeedleError } from "../../storage/errors.ts";
 import type { BlobStore } from "../../storage/blob/mod.ts";
 import { MetadataIndex } from "../../storage/filter/mod.ts";
 import { SlabReader } from "../../storage/slab/mod.ts";
+import { buildSparsePostings, type SparsePostings } from "../../storage/slab/sparse-postings.ts";
 import type { Filter, Metric, VectorRecord } from "../../storage/types.ts";
 import { slabKey, splitKey } from "../layout.ts";
 import { address, type Actor, type ActorContext } from "../runtime/mod.ts";
@@ -85,6 +86,7 @@ class SlabActor implements Actor {
   readonly concurrentVerbs = new Set(["search", "rowsOf", "records", "ids", "filterRows", "warm"]);
   readonly idleMs = slabIdleMs;
   private metadataIndex: MetadataIndex | undefined;
+  private postings: SparsePostings | undefined;
 
   constructor(
     private readonly reader: SlabReader,
@@ -123,6 +125,7 @@ class SlabActor implements Actor {
   }
 
   async passivate(): Promise<void> {
+    this.postings = undefined;
     this.metadataIndex?.dispose();
     this.metadataIndex = undefined;
     this.reader.close();
@@ -160,6 +163,7 @@ class SlabActor implements Actor {
       inverseNorms: this.reader.inverseNorms,
       sparseValues: (row: number) => this.reader.sparseValues(row),
       extremeRows: this.metric === "cosine" ? this.reader.extremeRows : undefined,
+      sparsePostings: () => this.sparsePostings(),
     };
     const found = searchBlock(block, { ...request.query, metric: this.metric }, eligible);
     const candidates = found.map(({ row, score }) => ({ id: this.reader.id(row), score, row }));
@@ -177,6 +181,21 @@ class SlabActor implements Actor {
         ms: performance.now() - started,
       },
     };
+  }
+
+  /** Built at the first sparse or hybrid query and kept while the slab is open. */
+  private sparsePostings(): SparsePostings | undefined {
+    if (this.postings === undefined) {
+      const columns = this.reader.sparseColumns;
+      if (columns === undefined) return undefined;
+      this.postings = buildSparsePostings(
+        columns.offsets,
+        columns.indices,
+        columns.values,
+        this.reader.info.rowCount,
+      );
+    }
+    return this.postings;
   }
 
   private records(request: SlabRowsRequest): VectorRecord[] {

@@ -142,6 +142,13 @@ export class SlabReader {
   get metadataIndexBytes(): Uint8Array | undefined {
     return this.parts.metadataIndexBytes;
   }
+  /** The SPARSE section's CSR columns (views), or undefined when no row has sparse values. */
+  get sparseColumns(): { offsets: Uint32Array; indices: Uint32Array; values: Float32Array } | undefined {
+    const { sparseOffsets, sparseIndices, sparseValues } = this.parts;
+    if (sparseOffsets === undefined || sparseIndices === undefined || sparseValues === undefined)
+      return undefined;
+    return { offsets: sparseOffsets, indices: sparseIndices, values: sparseValues };
+  }
   /** The IVF partitions (views over the file) when the slab has them; rows are in partition order. */
   get vectorIndex(): IvfIndex | undefined {
     return this.parts.vectorIndex;
