@@ -70,6 +70,33 @@ export function bitsetFromRows(rows: Uint32Array, rowCount: number): Uint8Array 
   return bitset;
 }
 
+/**
+ * `live AND matching` as the search wants it: a bitset, or a row list when few rows are left
+ * (the same rule as `eligibleFromRows`).
+ */
+export function eligibleFromBitsets(live: Uint8Array, matching: Uint8Array, rowCount: number): Eligible {
+  const bytes = (rowCount + 7) >> 3;
+  const bitset = new Uint8Array(bytes);
+  let count = 0;
+  for (let i = 0; i < bytes; i++) {
+    const both = live[i]! & matching[i]!;
+    bitset[i] = both;
+    count += popcount8[both]!;
+  }
+  if (count > rowCount * rowListShareMax) return { bitset };
+  const rows = new Uint32Array(count);
+  let at = 0;
+  for (let i = 0; i < bytes; i++) {
+    let byte = bitset[i]!;
+    while (byte !== 0) {
+      const bit = 31 - Math.clz32(byte & -byte);
+      rows[at++] = (i << 3) + bit;
+      byte &= byte - 1;
+    }
+  }
+  return { rows };
+}
+
 export function isEligible(eligible: Eligible, row: number): boolean {
   if ("bitset" in eligible) return ((eligible.bitset[row >> 3]! >> (row & 7)) & 1) === 1;
   return positionOf(eligible.rows, row) >= 0;

@@ -20,12 +20,15 @@ import {
   type BlockQuery,
   type Eligible,
   eligibleCount,
-  eligibleFromRows,
+  bitsetFromRows,
+  eligibleFromBitsets,
   searchBlock,
 } from "../search/block-search.ts";
 import { chooseIvfRows } from "../search/ivf-search.ts";
 
 export const slabIdleMs = 60_000;
+/** Filters whose matching rows a slab keeps (rowCount / 8 bytes each). */
+export const filterBitsetsCached = 16;
 
 export interface SlabSearchRequest {
   query: BlockQuery;
@@ -87,6 +90,8 @@ class SlabActor implements Actor {
   readonly idleMs = slabIdleMs;
   private metadataIndex: MetadataIndex | undefined;
   private postings: SparsePostings | undefined;
+  /** Filter (its JSON) -> matching rows, least recently used first. */
+  private readonly filterBitsets = new Map<string, Uint8Array>();
 
   constructor(
     private readonly reader: SlabReader,
@@ -126,6 +131,7 @@ class SlabActor implements Actor {
 
   async passivate(): Promise<void> {
     this.postings = undefined;
+    this.filterBitsets.clear();
     this.metadataIndex?.dispose();
     this.metadataIndex = undefined;
     this.reader.close();
@@ -142,7 +148,7 @@ class SlabActor implements Actor {
     const started = request.explain ? performance.now() : 0;
     const rowCount = this.reader.info.rowCount;
     let eligible: Eligible = request.filter
-      ? eligibleFromRows(this.eligibleRows(request.live, request.filter), rowCount)
+      ? eligibleFromBitsets(request.live, this.matchingBitset(request.filter), rowCount)
       : { bitset: request.live };
     // Dense queries on an indexed slab score only the rows of the partitions probed
     // (ivf-search.ts); hybrid and sparse queries stay exact.
@@ -202,6 +208,38 @@ class SlabActor implements Actor {
     return request.rows.map((row) =>
       this.reader.record(row, { values: request.values, metadata: request.metadata }),
     );
+  }
+
+  /**
+   * The rows matching a filter, as a bitset, from a small cache: a slab never changes, so a
+   * filter's rows do not either, and applications repeat their filters (a tenant, a
+   * category). Measured on 150k rows, `bucket < 500`: evaluating took 1.3 ms and turning the
+   * rows into a bitset 1 ms, every query; a cached bitset ANDed with the live one takes
+   * about 20 us.
+   */
+  private matchingBitset(filter: Filter): Uint8Array {
+    const key = JSON.stringify(filter);
+    const cached = this.filterBitsets.get(key);
+    if (cached !== undefined) {
+      // Most recently used last.
+      this.filterBitsets.delete(key);
+      this.filterBitsets.set(key, cached);
+      return cached;
+    }
+    const rowCount = this.reader.info.rowCount;
+    const bitmap = this.metadataIndexOrCorruption().evaluate(filter, rowCount);
+    let rows: Uint32Array;
+    try {
+      rows = bitmap.toUint32Array();
+    } finally {
+      bitmap.dispose();
+    }
+    const bitset = bitsetFromRows(rows, rowCount);
+    this.filterBitsets.set(key, bitset);
+    if (this.filterBitsets.size > filterBitsetsCached) {
+      this.filterBitsets.delete(this.filterBitsets.keys().next().value!);
+    }
+    return bitset;
   }
 
   /** Live rows matching the filter, ascending. */

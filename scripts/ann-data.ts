@@ -1,0 +1,211 @@
+/**
+ * What the ANN benchmarks share (bench-ann.ts, bench-filtered.ts): the seeded data set, the
+ * exact ground truth, loading it into Needle through the library (and waiting for the index
+ * build) and into hnswlib-node, and the recall/QPS measurement.
+ *
+ * Data: a Gaussian mixture with uneven cluster sizes (Zipf-like weights) and anisotropic
+ * clusters (per-cluster, per-dimension spreads). Queries: in distribution, a row plus noise
+ * (never a stored row); out of distribution (a share, default a third), isotropic Gaussians
+ * around the origin: directions unrelated to the data, as a different embedding model would
+ * give. Every row has `bucket` metadata (0..999, independent of the vectors) for filters.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import hnswlib from "hnswlib-node";
+import { kernels } from "../ffi/mod.ts";
+import { gaussian, seededRandom } from "../ffi/seeded-random.ts";
+import { open } from "../gateway/library/mod.ts";
+import type { Metric } from "../storage/types.ts";
+
+export interface AnnData {
+  rows: number;
+  dim: number;
+  metric: Metric;
+  vectors: Float32Array;
+  buckets: Uint16Array;
+  queries: Float32Array[];
+  /** Per query: drawn out of distribution. */
+  outOfDistribution: boolean[];
+}
+
+export function annData(options: {
+  rows: number;
+  dim: number;
+  metric: Metric;
+  queries: number;
+  outOfDistributionShare: number;
+  seed: number;
+}): AnnData {
+  const { rows, dim, metric, seed } = options;
+  const random = seededRandom(seed);
+  const clusters = Math.max(8, Math.round(Math.sqrt(rows) / 2));
+  const weights = Array.from({ length: clusters }, (_, c) => 1 / (c + 1));
+  const total = weights.reduce((sum, w) => sum + w, 0);
+  const centers = Array.from({ length: clusters }, () =>
+    Float32Array.from({ length: dim }, () => gaussian(random)),
+  );
+  const spreads = Array.from({ length: clusters }, () =>
+    Float32Array.from({ length: dim }, () => 0.1 + random() * 0.4),
+  );
+  const vectors = new Float32Array(rows * dim);
+  const buckets = new Uint16Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let pick = random() * total;
+    let c = 0;
+    while (pick > weights[c]! && c < clusters - 1) pick -= weights[c++]!;
+    for (let d = 0; d < dim; d++) vectors[r * dim + d] = centers[c]![d]! + spreads[c]![d]! * gaussian(random);
+    buckets[r] = Math.floor(random() * 1000);
+  }
+  const queries: Float32Array[] = [];
+  const outOfDistribution: boolean[] = [];
+  for (let q = 0; q < options.queries; q++) {
+    const ood = random() < options.outOfDistributionShare;
+    outOfDistribution.push(ood);
+    if (ood) queries.push(Float32Array.from({ length: dim }, () => gaussian(random)));
+    else {
+      const base = Math.floor(random() * rows);
+      queries.push(
+        Float32Array.from({ length: dim }, (_, d) => vectors[base * dim + d]! + 0.15 * gaussian(random)),
+      );
+    }
+  }
+  return { rows, dim, metric, vectors, buckets, queries, outOfDistribution };
+}
+
+/** Exact top k of every query by the flat kernel, among rows whose bucket is below `bucketsBelow`. */
+export function groundTruth(data: AnnData, k: number, bucketsBelow = 1000): Set<number>[] {
+  const { rows, dim, metric, vectors } = data;
+  let inverseNorms: Float32Array | undefined;
+  if (metric === "cosine") {
+    inverseNorms = new Float32Array(rows);
+    for (let r = 0; r < rows; r++) {
+      let squares = 0;
+      for (let d = 0; d < dim; d++) squares += vectors[r * dim + d]! ** 2;
+      inverseNorms[r] = 1 / Math.sqrt(squares);
+    }
+  }
+  const bitset = new Uint8Array((rows + 7) >> 3);
+  for (let r = 0; r < rows; r++) if (data.buckets[r]! < bucketsBelow) bitset[r >> 3]! |= 1 << (r & 7);
+  return data.queries.map(
+    (query) =>
+      new Set(kernels().scanTopKBitset({ query, vectors, rows, dim, metric, inverseNorms, k }, bitset).rows),
+  );
+}
+
+export interface Measured {
+  recall: number;
+  recallInDistribution: number;
+  recallOutOfDistribution: number;
+  qps: number;
+}
+
+/** Runs every query once, in turn, and scores the answers (row numbers) against the truth. */
+export async function measure(
+  data: AnnData,
+  truth: Set<number>[],
+  k: number,
+  search: (query: number) => number[] | Promise<number[]>,
+): Promise<Measured> {
+  const answers: number[][] = [];
+  const started = Bun.nanoseconds();
+  for (let q = 0; q < data.queries.length; q++) answers.push(await search(q));
+  const seconds = (Bun.nanoseconds() - started) / 1e9;
+  const found = { all: 0, in: 0, out: 0 };
+  const expected = { all: 0, in: 0, out: 0 };
+  answers.forEach((answer, q) => {
+    const hits = answer.filter((row) => truth[q]!.has(row)).length;
+    const wanted = Math.min(k, truth[q]!.size);
+    const set = data.outOfDistribution[q] ? "out" : "in";
+    found.all += hits;
+    found[set] += hits;
+    expected.all += wanted;
+    expected[set] += wanted;
+  });
+  const share = (a: number, b: number) => (b === 0 ? 1 : a / b);
+  return {
+    recall: share(found.all, expected.all),
+    recallInDistribution: share(found.in, expected.in),
+    recallOutOfDistribution: share(found.out, expected.out),
+    qps: data.queries.length / seconds,
+  };
+}
+
+/** Needle through the embedded library: durable ingest, then the wait for one indexed level. */
+export async function loadNeedle(data: AnnData) {
+  const dir = mkdtempSync(join(tmpdir(), "needle-bench-ann-"));
+  const db = await open(dir, { flushIdleMs: 300, log: () => {} });
+  await db.createIndex({ name: "ann", dimension: data.dim, metric: data.metric, waitUntilReady: true });
+  const index = db.index("ann");
+  const started = performance.now();
+  for (let start = 0; start < data.rows; start += 1_000) {
+    const records = [];
+    for (let r = start; r < Math.min(data.rows, start + 1_000); r++) {
+      records.push({
+        id: String(r),
+        values: Array.from(data.vectors.subarray(r * data.dim, (r + 1) * data.dim)),
+        metadata: { bucket: data.buckets[r]! },
+      });
+    }
+    await index.upsert({ records });
+  }
+  const ingestSeconds = (performance.now() - started) / 1000;
+  for (let waited = 0; ; waited++) {
+    if (waited > 6_000) throw new Error("the compaction into an indexed level did not finish in 10 minutes");
+    const compaction = await index.describeCompaction();
+    const { levels } = compaction;
+    if (levels.length === 1 && levels[0]!.level >= 1 && levels[0]!.liveRows === data.rows) break;
+    if (waited % 100 === 99) console.error(`waiting for the index build: ${JSON.stringify(compaction)}`);
+    await Bun.sleep(100);
+  }
+  const buildSeconds = (performance.now() - started) / 1000;
+  // The client API takes plain arrays: converted before timing, as for the peer.
+  const plain = data.queries.map((query) => Array.from(query));
+  return {
+    index,
+    plain,
+    ingestSeconds,
+    buildSeconds,
+    async close() {
+      await db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** hnswlib-node 3.0.0: M 16, efConstruction 200, in memory. */
+export function loadHnswlib(data: AnnData, seed: number) {
+  const space = data.metric === "euclidean" ? "l2" : data.metric === "cosine" ? "cosine" : "ip";
+  const index = new hnswlib.HierarchicalNSW(space, data.dim);
+  const started = performance.now();
+  index.initIndex(data.rows, 16, 200, seed);
+  for (let r = 0; r < data.rows; r++) {
+    index.addPoint(Array.from(data.vectors.subarray(r * data.dim, (r + 1) * data.dim)), r);
+  }
+  const buildSeconds = (performance.now() - started) / 1000;
+  const plain = data.queries.map((query) => Array.from(query));
+  return { index, plain, buildSeconds };
+}
+
+/**
+ * The command line both benchmarks take (`--rows`, `--dim`, `--metric`, `--queries`) and the
+ * data it names, a third of the queries out of distribution.
+ */
+export function benchSetup(defaultQueries: number) {
+  const { values: args } = parseArgs({
+    options: {
+      rows: { type: "string", default: "150000" },
+      dim: { type: "string", default: "256" },
+      metric: { type: "string", default: "cosine" },
+      queries: { type: "string", default: String(defaultQueries) },
+    },
+  });
+  const rows = Number(args.rows);
+  const dim = Number(args.dim);
+  const metric = args.metric as Metric;
+  const seed = Number(process.env.NEEDLE_BENCH_SEED ?? 20_261_204);
+  const queries = Number(args.queries);
+  const data = annData({ rows, dim, metric, queries, outOfDistributionShare: 1 / 3, seed });
+  return { rows, dim, metric, seed, data };
+}
