@@ -144,6 +144,11 @@ export class Needle {
     return this.#session.live().resumeCompaction();
   }
 
+  /** Needle: resolves once no compaction runs or waits (or compaction is paused). */
+  async compactionSettled(): Promise<CompactionStatus> {
+    return this.#session.live().compactionSettled();
+  }
+
   /** Needle: the compactor's state (paused, running, queued, completed, last error). */
   async compactionStatus(): Promise<CompactionStatus> {
     return this.#session.live().compactionStatus();
