@@ -366,3 +366,38 @@ test("a namespace whose writes stopped is merged into an indexed level even whil
     await engine.close();
   }
 });
+
+test("a caller awaiting reads in a tight loop does not starve a compaction (or any background work)", async () => {
+  const dir = await tempDir();
+  const engine = await openEngine(options(dir, { compaction: { paused: true, l0MergeTrigger: 3 } }));
+  try {
+    await engine.createIndex({ name: "c", dimension: dim, metric: "euclidean", vectorType: "dense" });
+    const random = seededRandom(13);
+    for (let batch = 0; batch < 3; batch++) {
+      await engine.upsert(
+        "c",
+        "ns",
+        Array.from({ length: 40 }, (_, i) => recordOf(random, `t${batch}-${i}`, batch)),
+      );
+    }
+    while ((await engine.describeIndexStats("c")).compaction!.levels[0]?.slabs !== 3) await Bun.sleep(5);
+    await engine.resumeCompaction();
+    // No sleep, no timer in this loop: only the engine's own calls.
+    let finished = false;
+    for (let i = 0; i < 200_000 && !finished; i++) {
+      await engine.query("c", "ns", {
+        vector: randomVector(random, dim),
+        topK: 3,
+        includeValues: false,
+        includeMetadata: false,
+      });
+      if (i % 100 === 0) {
+        const status = await engine.compactionStatus();
+        finished = status.completed >= 1 && status.running === null;
+      }
+    }
+    expect(finished).toBe(true);
+  } finally {
+    await engine.close();
+  }
+}, 60_000);

@@ -67,6 +67,8 @@ export const flushRowsMaxDefault = 100_000;
 export const flushBytesMaxDefault = 64 * 1024 * 1024;
 export const flushIdleMsDefault = 10_000;
 const lsnPollMs = 5;
+/** The longest the front door goes without letting macrotasks run (see `macrotaskGate`). */
+const macrotaskGateMs = 20;
 
 interface Catalog {
   indexes: IndexConfig[];
@@ -333,12 +335,34 @@ class EmbeddedEngine implements Engine {
 
   private ask<T>(index: string, namespace: string, verb: string, payload: unknown): Promise<T> {
     this.requireIndex(index);
-    return this.system.transport.request<T>(
-      address("namespace", namespaceKey(index, canonicalNamespace(namespace))),
-      verb,
-      payload,
-    );
+    const target = address("namespace", namespaceKey(index, canonicalNamespace(namespace)));
+    const gate = this.macrotaskGate();
+    if (gate === undefined) return this.system.transport.request<T>(target, verb, payload);
+    return gate.then(() => this.system.transport.request<T>(target, verb, payload));
   }
+
+  /**
+   * A read answered from memory resolves through microtasks only, so a caller awaiting reads
+   * in a tight loop would never let the event loop run its macrotasks: the builder thread's
+   * answers, timers (idle flushes, retries), I/O. Found when a benchmark's query loop kept a
+   * compaction from ever finishing. At most every `macrotaskGateMs` one call waits for a
+   * macrotask turn (setImmediate); calls made meanwhile wait behind the same gate, in order,
+   * so requests from one caller keep their order.
+   */
+  private macrotaskGate(): Promise<void> | undefined {
+    if (this.gate !== undefined) return this.gate;
+    if (performance.now() - this.lastMacrotaskMs < macrotaskGateMs) return undefined;
+    this.gate = new Promise<void>((resolve) => {
+      setImmediate(() => {
+        this.gate = undefined;
+        this.lastMacrotaskMs = performance.now();
+        resolve();
+      });
+    });
+    return this.gate;
+  }
+  private gate: Promise<void> | undefined;
+  private lastMacrotaskMs = performance.now();
 
   private acked<T extends { lsn: bigint }>(index: string, result: T): T {
     if (result.lsn > (this.ackedLsn.get(index) ?? 0n)) this.ackedLsn.set(index, result.lsn);
