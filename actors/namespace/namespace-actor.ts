@@ -77,9 +77,7 @@ export interface LevelStats {
 }
 
 /** What the namespace's `compact` verb answers. */
-export type CompactAnswer =
-  | { done: CompactionDone; more: boolean }
-  | { done: undefined; more: false; busy?: boolean };
+export type CompactAnswer = { done: CompactionDone; more: boolean } | { done: undefined; more: false };
 
 /**
  * Rows live in a committed manifest entry, computed once per entry (entries are never changed:
@@ -434,7 +432,8 @@ class NamespaceActor implements Actor {
    * (compaction.ts). One at a time per namespace; none while a flush failed.
    */
   private async compact(idle: boolean): Promise<CompactAnswer> {
-    if (this.compacting) return { done: undefined, more: false, busy: true };
+    // The compactor asks one namespace at a time; this guards a second caller all the same.
+    if (this.compacting) return { done: undefined, more: false };
     if (this.flushError !== undefined || this.pendingFlush !== undefined)
       return { done: undefined, more: false };
     const plan = this.plan(idle || this.isIdle());

@@ -242,23 +242,17 @@ class SlabActor implements Actor {
     return bitset;
   }
 
-  /** Live rows matching the filter, ascending. */
+  /** Live rows matching the filter, ascending (from the cached bitset: one evaluation per filter). */
   private eligibleRows(live: Uint8Array, filter?: Filter): Uint32Array {
     const rowCount = this.reader.info.rowCount;
-    let candidates: Uint32Array;
-    if (filter) {
-      const bitmap = this.metadataIndexOrCorruption().evaluate(filter, rowCount);
-      try {
-        candidates = bitmap.toUint32Array();
-      } finally {
-        bitmap.dispose();
-      }
-    } else {
-      candidates = Uint32Array.from({ length: rowCount }, (_, row) => row);
-    }
+    const matching = filter ? this.matchingBitset(filter) : undefined;
+    const rows = new Uint32Array(rowCount);
     let kept = 0;
-    for (const row of candidates) if ((live[row >> 3]! >> (row & 7)) & 1) candidates[kept++] = row;
-    return candidates.subarray(0, kept);
+    for (let row = 0; row < rowCount; row++) {
+      const bit = 1 << (row & 7);
+      if (live[row >> 3]! & bit && (matching === undefined || matching[row >> 3]! & bit)) rows[kept++] = row;
+    }
+    return rows.subarray(0, kept);
   }
 
   private metadataIndexOrCorruption(): MetadataIndex {
@@ -274,7 +268,7 @@ class SlabActor implements Actor {
   }
 
   private ids(request: SlabIdsRequest): { id: string; row: number }[] {
-    const matching = request.filter ? new Set(this.eligibleRows(request.live, request.filter)) : undefined;
+    const matching = request.filter ? this.matchingBitset(request.filter) : undefined;
     const out: { id: string; row: number }[] = [];
     const prefix = request.prefix ?? "";
     const start = request.after !== undefined && request.after >= prefix ? request.after : prefix;
@@ -282,7 +276,7 @@ class SlabActor implements Actor {
       if (!id.startsWith(prefix)) break;
       if (request.after !== undefined && id <= request.after) continue;
       if (!((request.live[row >> 3]! >> (row & 7)) & 1)) continue;
-      if (matching && !matching.has(row)) continue;
+      if (matching && !((matching[row >> 3]! >> (row & 7)) & 1)) continue;
       out.push({ id, row });
       if (out.length >= request.limit) break;
     }
