@@ -151,7 +151,13 @@ export interface ExplainedSource {
    * because few were (selective filter); ivf: the rows of the partitions probed.
    */
   strategy: "exact" | "prefilter" | "ivf";
+  /** Rows scored exactly (float32). */
   rowsScored: number;
+  /**
+   * Rows of the probed partitions ranked by their int8 codes, of which the best were the
+   * `rowsScored` rescored exactly (0: no int8 stage, every probed row was scored exactly).
+   */
+  rowsEstimated: number;
   partitionsProbed: number;
   /** Partitions of an indexed slab (0 for flat sources). */
   partitions: number;

@@ -133,7 +133,7 @@ describe.each(metrics)("IVF recall (%s)", (metric) => {
       expect(indexed.length).toBe(1);
       const index = indexed[0]!.vectorIndex!;
       console.log(
-        `ivf ${metric}: ${index.partitionCount} partitions, ${index.probes} probed by default (calibrated recall ${index.recallInDistribution.toFixed(3)} / ${index.recallOutOfDistribution.toFixed(3)})`,
+        `ivf ${metric}: ${index.partitionCount} partitions, ${index.probes} probed by default (calibrated recall ${index.recallInDistribution.toFixed(3)} / ${index.recallOutOfDistribution.toFixed(3)}), int8 rescoring ${index.rescoreFactor} x k`,
       );
       expect(index.partitionCount).toBeGreaterThan(100);
       expect(index.probes).toBeLessThan(index.partitionCount / 3);
@@ -187,6 +187,9 @@ describe.each(metrics)("IVF recall (%s)", (metric) => {
     expect(slab.partitionsProbed).toBeGreaterThan(0);
     expect(slab.partitionsProbed).toBeLessThan(slab.partitions);
     expect(slab.rowsScored).toBeLessThan(rows / 3);
+    // The int8 stage ranked the probed rows and only the best were scored exactly.
+    expect(slab.rowsEstimated).toBeGreaterThan(slab.rowsScored);
+    expect(slab.rowsScored).toBeGreaterThanOrEqual(10);
     expect(plain.sources.filter((source) => source.source === "memtable")).toEqual([
       expect.objectContaining({ level: -1, index: "flat", strategy: "exact", rowsScored: 0 }),
     ]);

@@ -465,7 +465,45 @@ for (const implementation of implementations) {
           }
         }
       });
+
+      test(`int8 row-list scan ranks only the listed rows, bit-identical to the twin, dim ${dim}`, () => {
+        const rows = dim >= 768 ? rowsLarge : rowsSmall;
+        const next = seededRandom(seed + 13 * dim);
+        const data = makeDataset(next, rows, dim);
+        const listed = range(rows).filter(() => next() < 0.4);
+        const rowIds = Uint32Array.from(listed);
+        for (const metric of metrics) {
+          for (const k of [1, 10, rows + 5]) {
+            const input = int8Input(data, metric, k);
+            const result = implementation.scanTopKInt8Rows(input, rowIds);
+            checkTopK(result, int8Truth(input), listed, k, metric);
+            const twin = reference.scanTopKInt8Rows(input, rowIds);
+            expect(Array.from(result.rows)).toEqual(Array.from(twin.rows));
+            expect(Array.from(result.scores)).toEqual(Array.from(twin.scores));
+          }
+        }
+      });
     }
+
+    test("int8 row-list scan: empty list, and bad row ids named", () => {
+      const data = makeDataset(seededRandom(seed + 5), 12, 8);
+      const input = int8Input(data, "dotproduct", 3);
+      expect(implementation.scanTopKInt8Rows(input, new Uint32Array(0)).rows.length).toBe(0);
+      for (const bad of [
+        [3, 2],
+        [3, 3],
+        [1, 12],
+      ]) {
+        let caught: unknown;
+        try {
+          implementation.scanTopKInt8Rows(input, Uint32Array.from(bad));
+        } catch (error) {
+          caught = error;
+        }
+        expect(caught).toBeInstanceOf(NeedleError);
+        expect((caught as NeedleError).field?.startsWith("rowIds")).toBe(true);
+      }
+    });
 
     test("int8 scan rejects missing norms", () => {
       const data = makeDataset(seededRandom(seed + 3), 8, 8);

@@ -21,7 +21,7 @@ import {
 } from "./validate.ts";
 
 /** Must equal NEEDLE_ABI_VERSION in ffi/src/needle_kernels.h. */
-const abiVersion = 1;
+const abiVersion = 2;
 
 /** Dispatch path codes (NEEDLE_PATH_* in needle_kernels.h) and the names Kernels report. */
 const pathCodes = { scalar: 0, avx2: 1, avx512: 2, neon: 3 } as const;
@@ -58,6 +58,10 @@ const symbols = {
   needle_scan_f32_rows: { args: [i32, ptr, ptr, u32, u32, i32, ptr, ptr, u32, u32, ptr, ptr], returns: i32 },
   needle_scan_i8: {
     args: [i32, ptr, f32, ptr, ptr, u32, u32, i32, ptr, f32, ptr, f32, u32, ptr, ptr],
+    returns: i32,
+  },
+  needle_scan_i8_rows: {
+    args: [i32, ptr, f32, ptr, ptr, u32, u32, i32, ptr, f32, ptr, f32, ptr, u32, u32, ptr, ptr],
     returns: i32,
   },
   needle_assign_nearest: { args: [i32, ptr, u32, ptr, u32, u32, i32, ptr, ptr, ptr], returns: i32 },
@@ -108,6 +112,23 @@ function statusError(status: number, kernel: string): NeedleError {
 function checked(status: number, kernel: string): number {
   if (status < 0) throw statusError(status, kernel);
   return status;
+}
+
+/** The query and row arguments both int8 scans take, in the C order (after `path`). */
+function int8Arguments(input: Int8ScanInput) {
+  return [
+    input.queryCodes,
+    input.queryScale,
+    input.codes,
+    input.scales,
+    input.rows,
+    input.dim,
+    metricCodes[input.metric],
+    input.metric === "cosine" ? input.inverseNorms! : null,
+    input.queryInverseNorm ?? 0,
+    input.metric === "euclidean" ? input.squaredNorms! : null,
+    input.querySquaredNorm ?? 0,
+  ] as const;
 }
 
 function makeKernels(library: Library, path: number, name: string): Kernels {
@@ -179,24 +200,26 @@ function makeKernels(library: Library, path: number, name: string): Kernels {
     if (capacity === 0) return emptyTopK;
     const rows = new Uint32Array(capacity);
     const scores = new Float32Array(capacity);
-    const count = library.needle_scan_i8(
+    const count = library.needle_scan_i8(path, ...int8Arguments(input), input.k, rows, scores);
+    return trimTopK(rows, scores, checked(count, "scanTopKInt8"));
+  }
+
+  function scanTopKInt8Rows(input: Int8ScanInput, rowIds: Uint32Array): TopK {
+    checkInt8ScanInput(input);
+    const capacity = Math.min(input.k, rowIds.length);
+    if (capacity === 0) return emptyTopK;
+    const rows = new Uint32Array(capacity);
+    const scores = new Float32Array(capacity);
+    const count = library.needle_scan_i8_rows(
       path,
-      input.queryCodes,
-      input.queryScale,
-      input.codes,
-      input.scales,
-      input.rows,
-      input.dim,
-      metricCodes[input.metric],
-      input.metric === "cosine" ? input.inverseNorms! : null,
-      input.queryInverseNorm ?? 0,
-      input.metric === "euclidean" ? input.squaredNorms! : null,
-      input.querySquaredNorm ?? 0,
+      ...int8Arguments(input),
+      rowIds,
+      rowIds.length,
       input.k,
       rows,
       scores,
     );
-    return trimTopK(rows, scores, checked(count, "scanTopKInt8"));
+    return trimTopK(rows, scores, checked(count, "scanTopKInt8Rows"));
   }
 
   function assignNearest(
@@ -227,7 +250,15 @@ function makeKernels(library: Library, path: number, name: string): Kernels {
     checked(status, "assignNearest");
   }
 
-  return Object.freeze({ name, scanTopK, scanTopKBitset, scanTopKRows, scanTopKInt8, assignNearest });
+  return Object.freeze({
+    name,
+    scanTopK,
+    scanTopKBitset,
+    scanTopKRows,
+    scanTopKInt8,
+    scanTopKInt8Rows,
+    assignNearest,
+  });
 }
 
 export interface NativeKernels {

@@ -133,13 +133,29 @@ function scanTopKRows(input: ScanInput, rowIds: Uint32Array): TopK {
 function scanTopKInt8(input: Int8ScanInput): TopK {
   checkInt8ScanInput(input);
   if (input.rows === 0) return emptyTopK;
-  const { dim, codes, queryCodes } = input;
   const heap = new TopKHeap(Math.min(input.k, input.rows));
-  // Every parameter crosses into C as float32; round them the same way here.
+  const keyOf = int8RowKey(input);
+  for (let row = 0; row < input.rows; row++) heap.offer(keyOf(row), row);
+  return finishTopK(heap, input.metric);
+}
+
+function scanTopKInt8Rows(input: Int8ScanInput, rowIds: Uint32Array): TopK {
+  checkInt8ScanInput(input);
+  checkRowIds(input, rowIds);
+  if (rowIds.length === 0) return emptyTopK;
+  const heap = new TopKHeap(Math.min(input.k, rowIds.length));
+  const keyOf = int8RowKey(input);
+  for (const row of rowIds) heap.offer(keyOf(row), row);
+  return finishTopK(heap, input.metric);
+}
+
+/** A row's int8 key, as the C template computes it (every parameter crosses into C as float32). */
+function int8RowKey(input: Int8ScanInput): (row: number) => number {
+  const { dim, codes, queryCodes } = input;
   const queryScale = fround(input.queryScale);
   const queryInverseNorm = fround(input.queryInverseNorm ?? 0);
   const querySquaredNorm = fround(input.querySquaredNorm ?? 0);
-  for (let row = 0; row < input.rows; row++) {
+  return (row) => {
     const offset = row * dim;
     let dot = 0;
     for (let d = 0; d < dim; d++) dot += queryCodes[d]! * codes[offset + d]!;
@@ -152,9 +168,8 @@ function scanTopKInt8(input: Int8ScanInput): TopK {
     } else {
       key = fround(fround(approximate * input.inverseNorms![row]!) * queryInverseNorm);
     }
-    heap.offer(sanitize(key), row);
-  }
-  return finishTopK(heap, input.metric);
+    return sanitize(key);
+  };
 }
 
 function assignNearest(
@@ -204,5 +219,6 @@ export const typescriptKernels: Kernels = Object.freeze({
   scanTopKBitset,
   scanTopKRows,
   scanTopKInt8,
+  scanTopKInt8Rows,
   assignNearest,
 });

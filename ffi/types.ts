@@ -73,6 +73,8 @@ export interface Kernels {
   scanTopKRows(input: ScanInput, rowIds: Uint32Array): TopK;
   /** Approximate scan over int8 codes (for candidate generation before exact rescoring). */
   scanTopKInt8(input: Int8ScanInput): TopK;
+  /** The int8 scan over the listed rows only (ascending, each < rows), like `scanTopKRows`. */
+  scanTopKInt8Rows(input: Int8ScanInput, rowIds: Uint32Array): TopK;
   /**
    * For each of `count` vectors, the index of the best centroid by `metric` (cosine is
    * handled directly: vectors and centroids need not be normalised).

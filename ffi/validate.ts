@@ -65,7 +65,7 @@ export function checkBitset(input: ScanInput, bitset: Uint8Array): void {
 }
 
 /** O(n): the list must be strictly ascending and every id below `rows`. */
-export function checkRowIds(input: ScanInput, rowIds: Uint32Array): void {
+export function checkRowIds(input: { rows: number }, rowIds: Uint32Array): void {
   for (let i = 0; i < rowIds.length; i++) {
     const row = rowIds[i]!;
     if (row >= input.rows) {

@@ -126,6 +126,7 @@ function memtableExplain(memtable: Memtable, ms: number): ExplainedSource {
     index: "flat",
     strategy: "exact",
     rowsScored: memtable.liveCount,
+    rowsEstimated: 0,
     partitionsProbed: 0,
     partitions: 0,
     ms,

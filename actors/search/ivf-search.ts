@@ -10,9 +10,10 @@
  *   4. Otherwise visit partitions in rank order until as many eligible rows were seen as the
  *      unfiltered cost: a filter that matches few rows near the query (anti-correlated) makes
  *      the search probe further instead of returning fewer or worse rows.
- * The chosen rows are then scored exactly (block-search.ts), so scores are never estimates.
+ * The chosen rows are then scored exactly (block-search.ts), so scores are never estimates;
+ * on slabs with a rescore factor (`int8Stage`) only the best of them by their int8 codes are.
  */
-import { rankPartitions } from "../../storage/compaction/ivf.ts";
+import { int8Candidates, type QuantizedRows, rankPartitions } from "../../storage/compaction/ivf.ts";
 import type { IvfIndex } from "../../storage/slab/mod.ts";
 import type { Metric } from "../../storage/types.ts";
 import { type Eligible, eligibleCount } from "./block-search.ts";
@@ -64,6 +65,40 @@ export function chooseIvfRows(
   let written = 0;
   for (const p of chosen) written = copyEligible(eligible, offsets[p]!, offsets[p + 1]!, rows, written);
   return { strategy: "ivf", eligible: { rows: rows.subarray(0, written) }, partitionsProbed: chosen.length };
+}
+
+/**
+ * The int8 stage (storage/compaction/DESIGN.md decision 24): of the rows an IVF choice would
+ * score, the best k x rescoreFactor (scaled by the effort) by their int8 estimate, plus any
+ * row of extreme norm among them (its estimate is meaningless; block-search scores it in
+ * float64), ascending. Undefined when the slab has no factor or the rows are few anyway.
+ */
+export function int8Stage(
+  index: IvfIndex,
+  quantized: QuantizedRows,
+  vector: Float32Array,
+  metric: Metric,
+  k: number,
+  rows: Uint32Array,
+  effort: number,
+  extremeRows: Uint32Array,
+): Uint32Array | undefined {
+  if (index.rescoreFactor === 0) return undefined;
+  const count = Math.max(k, Math.ceil(k * index.rescoreFactor * effort));
+  if (rows.length <= count) return undefined;
+  const candidates = int8Candidates(quantized, vector, metric, rows, count);
+  if (extremeRows.length === 0) return candidates;
+  const extra: number[] = [];
+  for (const row of extremeRows) if (positionIn(rows, row) >= 0) extra.push(row);
+  if (extra.length === 0) return candidates;
+  const merged = new Set<number>(candidates);
+  for (const row of extra) merged.add(row);
+  return Uint32Array.from(merged).sort();
+}
+
+function positionIn(sorted: Uint32Array, value: number): number {
+  const at = lowerBound(sorted, value);
+  return at < sorted.length && sorted[at] === value ? at : -1;
 }
 
 /** Eligible rows in [start, end). */

@@ -11,6 +11,7 @@ import { corruption, NeedleError } from "../../storage/errors.ts";
 import type { BlobStore } from "../../storage/blob/mod.ts";
 import { MetadataIndex } from "../../storage/filter/mod.ts";
 import { SlabReader } from "../../storage/slab/mod.ts";
+import type { QuantizedRows } from "../../storage/compaction/ivf.ts";
 import { buildSparsePostings, type SparsePostings } from "../../storage/slab/sparse-postings.ts";
 import type { Filter, Metric, VectorRecord } from "../../storage/types.ts";
 import { slabKey, splitKey } from "../layout.ts";
@@ -24,7 +25,7 @@ import {
   eligibleFromBitsets,
   searchBlock,
 } from "../search/block-search.ts";
-import { chooseIvfRows } from "../search/ivf-search.ts";
+import { chooseIvfRows, int8Stage } from "../search/ivf-search.ts";
 
 export const slabIdleMs = 60_000;
 /** Filters whose matching rows a slab keeps (rowCount / 8 bytes each). */
@@ -156,11 +157,30 @@ class SlabActor implements Actor {
     const { vector, sparseVector, k } = request.query;
     let strategy: ExplainedSource["strategy"] = "exact";
     let partitionsProbed = 0;
+    let rowsEstimated = 0;
     if (index !== undefined && vector !== undefined && (sparseVector?.indices.length ?? 0) === 0) {
-      const choice = chooseIvfRows(index, vector, this.metric, k, eligible, rowCount, request.effort ?? 1);
+      const effort = request.effort ?? 1;
+      const choice = chooseIvfRows(index, vector, this.metric, k, eligible, rowCount, effort);
       if (choice.eligible !== undefined) eligible = choice.eligible;
       strategy = choice.strategy;
       partitionsProbed = choice.partitionsProbed;
+      if (choice.eligible !== undefined && "rows" in choice.eligible) {
+        const probed = choice.eligible.rows;
+        const rescored = int8Stage(
+          index,
+          this.quantized(),
+          vector,
+          this.metric,
+          k,
+          probed,
+          effort,
+          this.reader.extremeRows,
+        );
+        if (rescored !== undefined) {
+          rowsEstimated = probed.length;
+          eligible = { rows: rescored };
+        }
+      }
     }
     const block = {
       rowCount,
@@ -182,10 +202,23 @@ class SlabActor implements Actor {
         index: index === undefined ? "flat" : "ivf",
         strategy,
         rowsScored: eligibleCount(eligible, rowCount),
+        rowsEstimated,
         partitionsProbed,
         partitions: index?.partitionCount ?? 0,
         ms: performance.now() - started,
       },
+    };
+  }
+
+  /** The slab's int8 rows (views over the file) for the int8 stage. */
+  private quantized(): QuantizedRows {
+    const { rowCount, dim } = this.reader.info;
+    return {
+      rows: rowCount,
+      dim,
+      codes: this.reader.int8Codes,
+      scales: this.reader.int8Scales,
+      inverseNorms: this.reader.inverseNorms,
     };
   }
 

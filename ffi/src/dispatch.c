@@ -201,22 +201,56 @@ int needle_scan_f32_rows(int path, const float *query, const float *vectors, uin
   return finish_scores(metric, out_scores, ops->scan_rows(&job, row_ids, row_id_count));
 }
 
+/* The part both int8 scans share, like prepare_scan. */
+static int prepare_i8(int path, const needle_ops **ops, i8_job *job, const int8_t *query_codes, float query_scale,
+                      const int8_t *codes, const float *scales, uint32_t rows, uint32_t dim, int metric,
+                      const float *inverse_norms, float query_inverse_norm, const float *squared_norms,
+                      float query_squared_norm, uint32_t k, uint32_t *out_rows, float *out_scores) {
+  *ops = resolve(path);
+  if (*ops == NULL) return NEEDLE_ERR_PATH;
+  if (!metric_valid(metric) || dim == 0 || query_codes == NULL) return NEEDLE_ERR_ARGUMENT;
+  if (dim > NEEDLE_I8_DIM_MAX) return NEEDLE_ERR_ARGUMENT;
+  if (k == 0 || k > NEEDLE_TOP_K_MAX) return NEEDLE_ERR_K;
+  if (rows > 0 && (codes == NULL || scales == NULL || out_rows == NULL || out_scores == NULL))
+    return NEEDLE_ERR_ARGUMENT;
+  if (rows > 0 && metric == NEEDLE_METRIC_COSINE && inverse_norms == NULL) return NEEDLE_ERR_NORMS;
+  if (rows > 0 && metric == NEEDLE_METRIC_EUCLIDEAN && squared_norms == NULL) return NEEDLE_ERR_NORMS;
+  i8_job filled = {query_codes,   query_scale,        codes, scales,   rows,       dim,      metric, inverse_norms,
+                   query_inverse_norm, squared_norms, query_squared_norm, k, out_rows, out_scores};
+  *job = filled;
+  return 0;
+}
+
 int needle_scan_i8(int path, const int8_t *query_codes, float query_scale, const int8_t *codes, const float *scales,
                    uint32_t rows, uint32_t dim, int metric, const float *inverse_norms, float query_inverse_norm,
                    const float *squared_norms, float query_squared_norm, uint32_t k, uint32_t *out_rows,
                    float *out_scores) {
-  const needle_ops *ops = resolve(path);
-  if (ops == NULL) return NEEDLE_ERR_PATH;
-  if (!metric_valid(metric) || dim == 0 || query_codes == NULL) return NEEDLE_ERR_ARGUMENT;
-  if (dim > NEEDLE_I8_DIM_MAX) return NEEDLE_ERR_ARGUMENT;
-  if (k == 0 || k > NEEDLE_TOP_K_MAX) return NEEDLE_ERR_K;
+  const needle_ops *ops;
+  i8_job job;
+  int status = prepare_i8(path, &ops, &job, query_codes, query_scale, codes, scales, rows, dim, metric, inverse_norms,
+                          query_inverse_norm, squared_norms, query_squared_norm, k, out_rows, out_scores);
+  if (status != 0) return status;
   if (rows == 0) return 0;
-  if (codes == NULL || scales == NULL || out_rows == NULL || out_scores == NULL) return NEEDLE_ERR_ARGUMENT;
-  if (metric == NEEDLE_METRIC_COSINE && inverse_norms == NULL) return NEEDLE_ERR_NORMS;
-  if (metric == NEEDLE_METRIC_EUCLIDEAN && squared_norms == NULL) return NEEDLE_ERR_NORMS;
-  i8_job job = {query_codes, query_scale,        codes,         scales, rows,     dim,       metric,
-                inverse_norms, query_inverse_norm, squared_norms, query_squared_norm, k, out_rows, out_scores};
   return finish_scores(metric, out_scores, ops->scan_i8(&job));
+}
+
+int needle_scan_i8_rows(int path, const int8_t *query_codes, float query_scale, const int8_t *codes,
+                        const float *scales, uint32_t rows, uint32_t dim, int metric, const float *inverse_norms,
+                        float query_inverse_norm, const float *squared_norms, float query_squared_norm,
+                        const uint32_t *row_ids, uint32_t row_id_count, uint32_t k, uint32_t *out_rows,
+                        float *out_scores) {
+  const needle_ops *ops;
+  i8_job job;
+  int status = prepare_i8(path, &ops, &job, query_codes, query_scale, codes, scales, rows, dim, metric, inverse_norms,
+                          query_inverse_norm, squared_norms, query_squared_norm, k, out_rows, out_scores);
+  if (status != 0) return status;
+  if (row_id_count == 0) return 0;
+  if (row_ids == NULL || rows == 0) return row_ids == NULL ? NEEDLE_ERR_ARGUMENT : NEEDLE_ERR_ROW_IDS;
+  for (uint32_t i = 0; i < row_id_count; i++) {
+    if (row_ids[i] >= rows) return NEEDLE_ERR_ROW_IDS;
+    if (i > 0 && row_ids[i] <= row_ids[i - 1]) return NEEDLE_ERR_ROW_IDS;
+  }
+  return finish_scores(metric, out_scores, ops->scan_i8_rows(&job, row_ids, row_id_count));
 }
 
 int needle_assign_nearest(int path, const float *vectors, uint32_t count, const float *centroids,

@@ -68,6 +68,7 @@ typedef struct {
   uint32_t (*scan_bitset)(const scan_job *job, const uint8_t *bitset);
   uint32_t (*scan_rows)(const scan_job *job, const uint32_t *row_ids, size_t row_id_count);
   uint32_t (*scan_i8)(const i8_job *job);
+  uint32_t (*scan_i8_rows)(const i8_job *job, const uint32_t *row_ids, size_t row_id_count);
   void (*assign)(const assign_job *job);
 } needle_ops;
 

@@ -21,7 +21,7 @@
 
 #include <stdint.h>
 
-#define NEEDLE_ABI_VERSION 1
+#define NEEDLE_ABI_VERSION 2
 
 /* Built with -fvisibility=hidden: only what is marked here is exported. */
 #define NEEDLE_EXPORT __attribute__((visibility("default")))
@@ -72,6 +72,14 @@ NEEDLE_EXPORT int needle_scan_i8(int path, const int8_t *query_codes, float quer
                    const float *scales, uint32_t rows, uint32_t dim, int metric, const float *inverse_norms,
                    float query_inverse_norm, const float *squared_norms, float query_squared_norm,
                    uint32_t k, uint32_t *out_rows, float *out_scores);
+
+/* needle_scan_i8 over the listed rows only (strictly ascending, each < rows), like
+ * needle_scan_f32_rows: candidate generation inside an index's probed partitions. */
+NEEDLE_EXPORT int needle_scan_i8_rows(int path, const int8_t *query_codes, float query_scale, const int8_t *codes,
+                        const float *scales, uint32_t rows, uint32_t dim, int metric, const float *inverse_norms,
+                        float query_inverse_norm, const float *squared_norms, float query_squared_norm,
+                        const uint32_t *row_ids, uint32_t row_id_count, uint32_t k, uint32_t *out_rows,
+                        float *out_scores);
 
 /* For each vector, the best centroid. `scratch` holds centroid_count floats (cosine only,
  * may be null otherwise). `scores` may be null. Returns count on success. */

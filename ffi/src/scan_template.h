@@ -65,24 +65,40 @@ NEEDLE_FN uint32_t NEEDLE_NAME(scan_rows)(const scan_job *job, const uint32_t *r
   return size;
 }
 
+/* A row's int8 key: the code dot product scaled back, turned into the metric's key with the
+ * exact norms (an estimate, for choosing candidates that are rescored in float32). */
+NEEDLE_FN float NEEDLE_NAME(i8_row_key)(const i8_job *job, size_t row) {
+  int32_t dot = NEEDLE_NAME(dot_i8)(job->query_codes, job->codes + row * job->dim, job->dim);
+  float approximate = (float)dot * (job->query_scale * job->scales[row]);
+  float key;
+  switch (job->metric) {
+  case NEEDLE_METRIC_EUCLIDEAN:
+    key = -((job->query_squared_norm + job->squared_norms[row]) - 2.0f * approximate);
+    break;
+  case NEEDLE_METRIC_DOTPRODUCT:
+    key = approximate;
+    break;
+  default:
+    key = approximate * job->inverse_norms[row] * job->query_inverse_norm;
+    break;
+  }
+  return key_sanitize(key);
+}
+
 NEEDLE_FN uint32_t NEEDLE_NAME(scan_i8)(const i8_job *job) {
   uint32_t size = 0;
   for (size_t row = 0; row < job->rows; row++) {
-    int32_t dot = NEEDLE_NAME(dot_i8)(job->query_codes, job->codes + row * job->dim, job->dim);
-    float approximate = (float)dot * (job->query_scale * job->scales[row]);
-    float key;
-    switch (job->metric) {
-    case NEEDLE_METRIC_EUCLIDEAN:
-      key = -((job->query_squared_norm + job->squared_norms[row]) - 2.0f * approximate);
-      break;
-    case NEEDLE_METRIC_DOTPRODUCT:
-      key = approximate;
-      break;
-    default:
-      key = approximate * job->inverse_norms[row] * job->query_inverse_norm;
-      break;
-    }
-    heap_offer(job->out_keys, job->out_rows, &size, job->k, key_sanitize(key), (uint32_t)row);
+    heap_offer(job->out_keys, job->out_rows, &size, job->k, NEEDLE_NAME(i8_row_key)(job, row), (uint32_t)row);
+  }
+  heap_finish(job->out_keys, job->out_rows, size);
+  return size;
+}
+
+NEEDLE_FN uint32_t NEEDLE_NAME(scan_i8_rows)(const i8_job *job, const uint32_t *row_ids, size_t row_id_count) {
+  uint32_t size = 0;
+  for (size_t i = 0; i < row_id_count; i++) {
+    size_t row = row_ids[i];
+    heap_offer(job->out_keys, job->out_rows, &size, job->k, NEEDLE_NAME(i8_row_key)(job, row), (uint32_t)row);
   }
   heap_finish(job->out_keys, job->out_rows, size);
   return size;
@@ -121,5 +137,6 @@ NEEDLE_FN void NEEDLE_NAME(assign)(const assign_job *job) {
 }
 
 const needle_ops NEEDLE_NAME(needle_ops) = {
-    NEEDLE_NAME(scan_all), NEEDLE_NAME(scan_bitset), NEEDLE_NAME(scan_rows), NEEDLE_NAME(scan_i8), NEEDLE_NAME(assign),
+    NEEDLE_NAME(scan_all), NEEDLE_NAME(scan_bitset), NEEDLE_NAME(scan_rows), NEEDLE_NAME(scan_i8),
+    NEEDLE_NAME(scan_i8_rows), NEEDLE_NAME(assign),
 };

@@ -18,7 +18,8 @@ import { kernels } from "../../ffi/mod.ts";
 import { gaussian, seededRandom } from "../../ffi/seeded-random.ts";
 import type { IvfIndex } from "../slab/vector-index.ts";
 import type { Metric } from "../types.ts";
-import { partitionOfRows, rankPartitions } from "./ivf.ts";
+import { int8Code, int8Scale, inverseNorm } from "../slab/encode.ts";
+import { int8Candidates, partitionOfRows, type QuantizedRows, rankPartitions } from "./ivf.ts";
 import { partition } from "./kmeans.ts";
 
 /**
@@ -29,6 +30,13 @@ import { partition } from "./kmeans.ts";
 export const recallTarget = 0.98;
 export const calibrationQueriesInDistribution = 200;
 export const calibrationQueriesOutOfDistribution = 200;
+/**
+ * Int8 candidates per result tried, cheapest first (DESIGN.md decision 24): the first whose
+ * rescored recall is within `rescoreRecallLossMax` of scoring every probed row in float32
+ * wins; when none is, the slab scores probed rows in float32 (factor 0).
+ */
+export const rescoreFactors = [2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64] as const;
+export const rescoreRecallLossMax = 0.0025;
 const calibrationK = 10;
 /** Partitions per slab at most: the centroid ranking is one top-k scan (k <= 10,000). */
 export const ivfPartitionsMax = 10_000;
@@ -68,6 +76,7 @@ export function buildIvf(input: IvfBuildInput): IvfBuild {
     seed,
     recallInDistribution: 1,
     recallOutOfDistribution: 1,
+    rescoreFactor: 0,
     centroids: parts.centroids,
     offsets: parts.offsets,
   };
@@ -83,7 +92,7 @@ export function calibrate(
   dim: number,
   metric: Metric,
   seed: number,
-): Pick<IvfIndex, "probes" | "recallInDistribution" | "recallOutOfDistribution"> {
+): Pick<IvfIndex, "probes" | "recallInDistribution" | "recallOutOfDistribution" | "rescoreFactor"> {
   const random = seededRandom((seed ^ 0x5bd1e995) >>> 0);
   const partitionOf = partitionOfRows(index.offsets);
   const inverseNorms = metric === "cosine" ? rowInverseNorms(vectors, rows, dim) : undefined;
@@ -122,12 +131,18 @@ export function calibrate(
   }
 
   const k = Math.min(calibrationK, rows);
+  /** Per query: its exact top k and the partitions ranked for it. */
+  const examine = (query: Float32Array) => ({
+    query,
+    truth: kernels().scanTopK({ query, vectors, rows, dim, metric, inverseNorms, k }).rows,
+    order: rankPartitions(index, query, metric),
+  });
+  const inSet = inDistribution.map(examine);
+  const outSet = outOfDistribution.map(examine);
   /** found[p]: true neighbours (summed over the queries) found by probing p partitions. */
-  const foundCurve = (queries: Float32Array[]): Float64Array => {
+  const foundCurve = (queries: ReturnType<typeof examine>[]): Float64Array => {
     const hits = new Float64Array(index.partitionCount + 1);
-    for (const query of queries) {
-      const truth = kernels().scanTopK({ query, vectors, rows, dim, metric, inverseNorms, k }).rows;
-      const order = rankPartitions(index, query, metric);
+    for (const { truth, order } of queries) {
       const rankOf = new Uint32Array(index.partitionCount);
       order.forEach((p, rank) => {
         rankOf[p] = rank;
@@ -143,8 +158,8 @@ export function calibrate(
     }
     return curve;
   };
-  const inCurve = foundCurve(inDistribution);
-  const outCurve = foundCurve(outOfDistribution);
+  const inCurve = foundCurve(inSet);
+  const outCurve = foundCurve(outSet);
   let probes = index.partitionCount;
   for (let p = 1; p <= index.partitionCount; p++) {
     if (inCurve[p]! >= recallTarget && outCurve[p]! >= recallTarget) {
@@ -152,7 +167,59 @@ export function calibrate(
       break;
     }
   }
-  return { probes, recallInDistribution: inCurve[probes]!, recallOutOfDistribution: outCurve[probes]! };
+  const quantized = quantize(vectors, rows, dim);
+  /** Recall at `probes` when only the best k x factor probed rows by int8 are rescored. */
+  const rescoredRecall = (queries: ReturnType<typeof examine>[], factor: number): number => {
+    let found = 0;
+    for (const { query, truth, order } of queries) {
+      const probed = probedRows(index.offsets, order, probes);
+      const candidates = new Set(int8Candidates(quantized, query, metric, probed, k * factor));
+      for (const neighbour of truth) if (candidates.has(neighbour)) found++;
+    }
+    return found / (queries.length * k);
+  };
+  let rescoreFactor = 0;
+  for (const factor of rescoreFactors) {
+    if (
+      rescoredRecall(inSet, factor) >= inCurve[probes]! - rescoreRecallLossMax &&
+      rescoredRecall(outSet, factor) >= outCurve[probes]! - rescoreRecallLossMax
+    ) {
+      rescoreFactor = factor;
+      break;
+    }
+  }
+  return {
+    probes,
+    recallInDistribution: inCurve[probes]!,
+    recallOutOfDistribution: outCurve[probes]!,
+    rescoreFactor,
+  };
+}
+
+/** The rows of the first `probes` partitions of `order`, ascending. */
+function probedRows(offsets: Uint32Array, order: Uint32Array, probes: number): Uint32Array {
+  const chosen = Array.from(order.subarray(0, probes)).sort((a, b) => offsets[a]! - offsets[b]!);
+  let count = 0;
+  for (const p of chosen) count += offsets[p + 1]! - offsets[p]!;
+  const rows = new Uint32Array(count);
+  let at = 0;
+  for (const p of chosen) for (let row = offsets[p]!; row < offsets[p + 1]!; row++) rows[at++] = row;
+  return rows;
+}
+
+/** The rows' int8 codes as the slab stores them (encode.ts), for calibrating the int8 stage. */
+function quantize(vectors: Float32Array, rows: number, dim: number): QuantizedRows {
+  const codes = new Int8Array(rows * dim);
+  const scales = new Float32Array(rows);
+  const inverseNorms = new Float32Array(rows);
+  for (let row = 0; row < rows; row++) {
+    const values = vectors.subarray(row * dim, (row + 1) * dim);
+    const scale = int8Scale(values);
+    scales[row] = scale;
+    inverseNorms[row] = inverseNorm(values);
+    for (let i = 0; i < dim; i++) codes[row * dim + i] = int8Code(values[i]!, scale);
+  }
+  return { rows, dim, codes, scales, inverseNorms };
 }
 
 function rowInverseNorms(vectors: Float32Array, rows: number, dim: number): Float32Array {

@@ -6,8 +6,9 @@
  * |q|^2 + M^2 - 2 q.x, so nearer means a larger inner product.
  */
 import { kernels } from "../../ffi/mod.ts";
-import type { Metric } from "../types.ts";
+import { int8Code, int8Scale, inverseNorm } from "../slab/encode.ts";
 import type { IvfIndex } from "../slab/vector-index.ts";
+import type { Metric } from "../types.ts";
 
 const centroidInverseNorms = new WeakMap<IvfIndex, Float32Array>();
 
@@ -59,4 +60,71 @@ export function partitionOfRows(offsets: Uint32Array): Uint32Array {
   const of = new Uint32Array(offsets[partitions]!);
   for (let p = 0; p < partitions; p++) of.fill(p, offsets[p]!, offsets[p + 1]!);
   return of;
+}
+
+/** A slab's int8 view of its rows (INT8_CODES, INT8_SCALES, INVERSE_NORMS). */
+export interface QuantizedRows {
+  rows: number;
+  dim: number;
+  codes: Int8Array;
+  scales: Float32Array;
+  inverseNorms: Float32Array;
+}
+
+const squaredNormsOf = new WeakMap<Float32Array, Float32Array>();
+
+/**
+ * |x|^2 per row for the euclidean int8 estimate, derived from the stored inverse norms (no
+ * format change; the estimate only picks candidates). A zero inverse norm is a zero row, or one
+ * so small that its square is 0 in float32 anyway.
+ */
+function squaredNorms(inverseNorms: Float32Array): Float32Array {
+  let norms = squaredNormsOf.get(inverseNorms);
+  if (norms === undefined) {
+    norms = new Float32Array(inverseNorms.length);
+    for (let row = 0; row < norms.length; row++) {
+      const inverse = inverseNorms[row]!;
+      norms[row] = inverse > 0 ? 1 / (inverse * inverse) : 0;
+    }
+    squaredNormsOf.set(inverseNorms, norms);
+  }
+  return norms;
+}
+
+/**
+ * The `count` best of `rowIds` (ascending) by the int8 estimate of their score, returned
+ * ascending: the candidates a query rescores exactly (DESIGN.md decision 24). The query is
+ * quantized like the rows (symmetric, max |x| / 127).
+ */
+export function int8Candidates(
+  quantized: QuantizedRows,
+  query: Float32Array,
+  metric: Metric,
+  rowIds: Uint32Array,
+  count: number,
+): Uint32Array {
+  const { dim } = quantized;
+  const queryScale = int8Scale(query);
+  const queryCodes = new Int8Array(dim);
+  for (let i = 0; i < dim; i++) queryCodes[i] = int8Code(query[i]!, queryScale);
+  let querySquaredNorm = 0;
+  if (metric === "euclidean") for (let i = 0; i < dim; i++) querySquaredNorm += query[i]! * query[i]!;
+  const best = kernels().scanTopKInt8Rows(
+    {
+      queryCodes,
+      queryScale,
+      codes: quantized.codes,
+      scales: quantized.scales,
+      rows: quantized.rows,
+      dim,
+      metric,
+      k: Math.max(1, Math.min(count, rowIds.length)),
+      inverseNorms: quantized.inverseNorms,
+      queryInverseNorm: metric === "cosine" ? inverseNorm(query) : undefined,
+      squaredNorms: metric === "euclidean" ? squaredNorms(quantized.inverseNorms) : undefined,
+      querySquaredNorm: metric === "euclidean" ? querySquaredNorm : undefined,
+    },
+    rowIds,
+  );
+  return best.rows.slice().sort();
 }

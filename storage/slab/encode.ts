@@ -52,7 +52,7 @@ import {
   u32View,
 } from "./format.ts";
 import { compareByteRanges, encodeId, idDecoder } from "./ids.ts";
-import { fillVectorIndex, type IvfIndex, vectorIndexBytes } from "./vector-index.ts";
+import { fillVectorIndex, type IvfIndex, rescoreFactorMax, vectorIndexBytes } from "./vector-index.ts";
 
 export interface SlabBuildInput {
   slabId: string;
@@ -334,7 +334,11 @@ function validateVectorIndex(index: IvfIndex, rowCount: number, dim: number): vo
                 ? "a centroid value is not finite"
                 : probes < 1 || probes > partitionCount
                   ? `probes ${probes} is outside 1..${partitionCount}`
-                  : undefined;
+                  : !Number.isInteger(index.rescoreFactor) ||
+                      index.rescoreFactor < 0 ||
+                      index.rescoreFactor > rescoreFactorMax
+                    ? `rescoreFactor ${index.rescoreFactor} is outside 0..${rescoreFactorMax}`
+                    : undefined;
   if (problem !== undefined) throw invalidArgument("vectorIndex", `vectorIndex: ${problem}`);
 }
 

@@ -25,6 +25,7 @@ function index(metric: Metric, overrides: Partial<IvfIndex> = {}): IvfIndex {
     seed: 77,
     recallInDistribution: 0.98,
     recallOutOfDistribution: 0.975,
+    rescoreFactor: 4,
     centroids: Float32Array.from({ length: 3 * centroidDim }, (_, i) => i / 10),
     offsets: new Uint32Array([0, 5, 5, rows]),
     ...overrides,
@@ -99,6 +100,7 @@ describe("VECTOR_INDEX", () => {
       ["centroid metric", u32(16, 0)],
       ["probes beyond the partitions", u32(20, 4)],
       ["zero probes", u32(20, 0)],
+      ["a rescore factor above its maximum", u32(36, 1_001)],
       [
         "reserved byte",
         (bytes) => {
@@ -124,6 +126,20 @@ describe("VECTOR_INDEX", () => {
     }
   });
 
+  test("a version 1 section (before the int8 stage) reads with rescoreFactor 0", () => {
+    const raw = parseRaw(build("cosine", index("cosine")));
+    const entry = raw.sections.find((s) => s.kind === SectionKind.vectorIndex)!;
+    const view = new DataView(entry.bytes.buffer, entry.bytes.byteOffset);
+    view.setUint32(4, 1, true);
+    view.setUint32(36, 0, true);
+    const read = SlabReader.fromBytes(layoutRaw(raw), "v1.slab").vectorIndex!;
+    expect(read.rescoreFactor).toBe(0);
+    expect(read.probes).toBe(2);
+    // In version 1 bytes 36..64 are all reserved: a factor there is a defect.
+    view.setUint32(36, 4, true);
+    expect(caught(() => SlabReader.fromBytes(layoutRaw(raw), "v1.slab")).code).toBe("CORRUPTION");
+  });
+
   test("the writer refuses an index that does not fit the rows, naming vectorIndex", () => {
     for (const bad of [
       index("euclidean", { offsets: new Uint32Array([0, 5, 5, rows - 1]) }),
@@ -131,6 +147,8 @@ describe("VECTOR_INDEX", () => {
       index("euclidean", { probes: 4 }),
       index("euclidean", { centroids: new Float32Array(5) }),
       index("euclidean", { partitionCount: rows + 1 }),
+      index("euclidean", { rescoreFactor: 1_001 }),
+      index("euclidean", { rescoreFactor: 2.5 }),
     ]) {
       const error = caught(() => build("euclidean", bad));
       expect(error.code).toBe("INVALID_ARGUMENT");
