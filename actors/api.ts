@@ -158,6 +158,8 @@ export interface ExplainedSource {
    * `rowsScored` rescored exactly (0: no int8 stage, every probed row was scored exactly).
    */
   rowsEstimated: number;
+  /** Candidates dropped because they could not beat the best k of the sources searched before. */
+  boundPruned: number;
   partitionsProbed: number;
   /** Partitions of an indexed slab (0 for flat sources). */
   partitions: number;

@@ -92,6 +92,7 @@ describe("exact search matches a float64 reference", () => {
       const stats = await engine.describeIndexStats(index);
       expect(stats.totalVectorCount).toBe(reference.records.size);
       expect(await slabFiles(index)).toBeGreaterThanOrEqual(3);
+      let boundPruned = 0;
       for (let q = 0; q < 25; q++) {
         const vector = randomVector(random, dim);
         const filtered = q % 2 === 1;
@@ -102,7 +103,9 @@ describe("exact search matches a float64 reference", () => {
           filter,
           includeValues: false,
           includeMetadata: true,
+          explain: true,
         });
+        for (const source of result.explain!.sources) boundPruned += source.boundPruned;
         const expected = reference.topK(metric, 10, { vector }, (r) =>
           filtered ? r.metadata?.color === "red" || r.metadata?.color === "blue" : true,
         );
@@ -116,6 +119,9 @@ describe("exact search matches a float64 reference", () => {
         if (filtered)
           for (const m of result.matches) expect(["red", "blue"]).toContain(m.metadata?.color as string);
       }
+      // The shared top-k bound: later slabs dropped candidates that could not beat the best k
+      // so far, and every answer above is still exact.
+      expect(boundPruned).toBeGreaterThan(0);
       await engine.close();
     });
   }

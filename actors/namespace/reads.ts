@@ -28,7 +28,7 @@ import type {
   QueryResult,
   ScoredRecord,
 } from "../api.ts";
-import { mergeTopK } from "../router/merge.ts";
+import { kthScore, mergeTopK } from "../router/merge.ts";
 import type { RouterSearchAnswer, RouterSearchRequest } from "../router/router-actor.ts";
 import { address, type Transport } from "../runtime/mod.ts";
 import { type BlockQuery, type Eligible, eligibleFromRows, searchBlock } from "../search/block-search.ts";
@@ -105,7 +105,13 @@ export async function query(
   if (slabs.length > 0) {
     const routed: RouterSearchRequest = {
       slabs: slabs.map((slab) => ({ address: slab.address, live: slab.live })),
-      search: { query: blockQuery, filter, effort: request.searchEffort, explain: request.explain },
+      search: {
+        query: blockQuery,
+        filter,
+        effort: request.searchEffort,
+        explain: request.explain,
+        bound: kthScore(lists, request.topK, ascending),
+      },
       topK: request.topK,
       ascending,
     };
@@ -127,6 +133,7 @@ function memtableExplain(memtable: Memtable, ms: number): ExplainedSource {
     strategy: "exact",
     rowsScored: memtable.liveCount,
     rowsEstimated: 0,
+    boundPruned: 0,
     partitionsProbed: 0,
     partitions: 0,
     ms,

@@ -9,11 +9,12 @@ import { NeedleError } from "../../storage/errors.ts";
 import type { Actor, Address, Transport } from "../runtime/mod.ts";
 import type { ExplainedSource } from "../api.ts";
 import type { SlabCandidate, SlabSearchAnswer, SlabSearchRequest } from "../slab/slab-actor.ts";
-import { mergeTopK } from "./merge.ts";
+import { kthScore, mergeTopK, tighterBound } from "./merge.ts";
 
 export interface RouterSearchRequest {
   /** Each slab with the live bitset the namespace holds for it. */
   slabs: { address: Address; live: Uint8Array }[];
+  /** The search; its `bound` (from the namespace's memtables) is where the shared bound starts. */
   search: Omit<SlabSearchRequest, "live">;
   topK: number;
   ascending: boolean;
@@ -42,18 +43,26 @@ class RouterActor implements Actor {
   async receive(verb: string, payload: unknown): Promise<unknown> {
     if (verb !== "search") throw new NeedleError("INTERNAL", `router: unknown verb ${verb}`);
     const request = payload as RouterSearchRequest;
+    const { topK, ascending } = request;
     const explained: ExplainedSource[] = [];
-    const answers = await Promise.all(
-      request.slabs.map(async ({ address, live }, slab) => {
-        const answer = await this.transport.request<SlabSearchAnswer>(address, "search", {
-          ...request.search,
-          live,
-        });
-        if (answer.explain) explained.push(answer.explain);
-        return answer.candidates.map((candidate): RoutedCandidate => ({ ...candidate, slab }));
-      }),
-    );
-    const candidates = mergeTopK(answers, request.topK, request.ascending);
+    const ask = async (slab: number, bound: number | undefined): Promise<RoutedCandidate[]> => {
+      const { address, live } = request.slabs[slab]!;
+      const answer = await this.transport.request<SlabSearchAnswer>(address, "search", {
+        ...request.search,
+        bound,
+        live,
+      });
+      if (answer.explain) explained.push(answer.explain);
+      return answer.candidates.map((candidate): RoutedCandidate => ({ ...candidate, slab }));
+    };
+    // The shared top-k bound (storage/compaction/DESIGN.md decision 25): the largest slab
+    // first, most likely to hold the best rows; the others then drop what cannot beat them.
+    const order = request.slabs.map((_, slab) => slab);
+    order.sort((a, b) => request.slabs[b]!.live.length - request.slabs[a]!.live.length || a - b);
+    const first = await ask(order[0]!, request.search.bound);
+    const bound = tighterBound(request.search.bound, kthScore([first], topK, ascending), ascending);
+    const rest = await Promise.all(order.slice(1).map((slab) => ask(slab, bound)));
+    const candidates = mergeTopK([first, ...rest], topK, ascending);
     return { candidates, explained } satisfies RouterSearchAnswer;
   }
 }

@@ -7,6 +7,7 @@
  * It reports to the executor when it opens and closes so the executor can keep the bytes of
  * open slabs under its budget; idle slabs passivate and unmap.
  */
+import { lowerIsBetter } from "../../ffi/mod.ts";
 import { corruption, NeedleError } from "../../storage/errors.ts";
 import type { BlobStore } from "../../storage/blob/mod.ts";
 import { MetadataIndex } from "../../storage/filter/mod.ts";
@@ -26,6 +27,7 @@ import {
   searchBlock,
 } from "../search/block-search.ts";
 import { chooseIvfRows, int8Stage } from "../search/ivf-search.ts";
+import { withinBound } from "../router/merge.ts";
 
 export const slabIdleMs = 60_000;
 /** Filters whose matching rows a slab keeps (rowCount / 8 bytes each). */
@@ -39,6 +41,11 @@ export interface SlabSearchRequest {
   effort?: number;
   /** Answer how the slab was searched too. */
   explain?: boolean;
+  /**
+   * The shared top-k bound: the k-th best score of the sources searched before; candidates
+   * strictly worse cannot enter the answer and are dropped before their ids are read.
+   */
+  bound?: number;
 }
 
 /** A slab's answer to `search`. */
@@ -192,7 +199,9 @@ class SlabActor implements Actor {
       sparsePostings: () => this.sparsePostings(),
     };
     const found = searchBlock(block, { ...request.query, metric: this.metric }, eligible);
-    const candidates = found.map(({ row, score }) => ({ id: this.reader.id(row), score, row }));
+    const ascending = lowerIsBetter(this.metric) && vector !== undefined;
+    const kept = found.filter(({ score }) => withinBound(score, request.bound, ascending));
+    const candidates = kept.map(({ row, score }) => ({ id: this.reader.id(row), score, row }));
     if (!request.explain) return { candidates };
     return {
       candidates,
@@ -203,6 +212,7 @@ class SlabActor implements Actor {
         strategy,
         rowsScored: eligibleCount(eligible, rowCount),
         rowsEstimated,
+        boundPruned: found.length - kept.length,
         partitionsProbed,
         partitions: index?.partitionCount ?? 0,
         ms: performance.now() - started,
