@@ -9,9 +9,10 @@
  * around the origin: directions unrelated to the data, as a different embedding model would
  * give. Every row has `bucket` metadata (0..999, independent of the vectors) for filters.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { parseArgs } from "node:util";
 import hnswlib from "hnswlib-node";
 import { kernels } from "../ffi/mod.ts";
@@ -198,24 +199,99 @@ export function loadHnswlib(data: AnnData, seed: number) {
   return { index, plain, buildSeconds, memoryBytesPerVector };
 }
 
+/** Where Debian's `dataset-fashion-mnist` puts its files (IDX, gzip). */
+const fashionMnistDir = "/usr/share/datasets/fashion-mnist";
+
+/** IDX images: a 16-byte big-endian header (2051, count, rows, cols), then uint8 pixels. */
+function readIdxImages(file: string): { count: number; dim: number; pixels: Uint8Array } {
+  const bytes = gunzipSync(readFileSync(file));
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0) !== 2051) throw new Error(`${file} is not an IDX image file`);
+  const count = view.getUint32(4);
+  const dim = view.getUint32(8) * view.getUint32(12);
+  return { count, dim, pixels: bytes.subarray(16, 16 + count * dim) };
+}
+
 /**
- * The command line both benchmarks take (`--rows`, `--dim`, `--metric`, `--queries`) and the
- * data it names, a third of the queries out of distribution.
+ * Fashion-MNIST (60,000 x 784, L2; the ann-benchmarks split): the train images are the rows,
+ * the first `queries` test images the queries (none of them out of distribution). Buckets are
+ * seeded and independent of the images, as in the synthetic set.
+ */
+export function fashionMnist(queries: number, seed: number): AnnData {
+  const train = readIdxImages(join(fashionMnistDir, "train-images-idx3-ubyte.gz"));
+  const test = readIdxImages(join(fashionMnistDir, "t10k-images-idx3-ubyte.gz"));
+  const random = seededRandom(seed);
+  const buckets = Uint16Array.from({ length: train.count }, () => Math.floor(random() * 1000));
+  const asked = Math.min(queries, test.count);
+  return {
+    rows: train.count,
+    dim: train.dim,
+    metric: "euclidean",
+    vectors: Float32Array.from(train.pixels),
+    buckets,
+    queries: Array.from({ length: asked }, (_, q) =>
+      Float32Array.from(test.pixels.subarray(q * test.dim, (q + 1) * test.dim)),
+    ),
+    outOfDistribution: new Array(asked).fill(false),
+  };
+}
+
+/**
+ * The independent ground truth of `../shared/data/fashion-mnist/` (float64 brute force, not
+ * this project's), first k ids per query, when that folder is there; undefined otherwise.
+ */
+export function sharedFashionMnistTruth(queries: number, k: number): Set<number>[] | undefined {
+  const file = resolve(
+    import.meta.dir,
+    "..",
+    "..",
+    "shared",
+    "data",
+    "fashion-mnist",
+    "gt_test10k_k100.ivecs",
+  );
+  if (!existsSync(file)) return undefined;
+  const bytes = readFileSync(file);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const truth: Set<number>[] = [];
+  for (let q = 0, at = 0; q < queries && at < bytes.length; q++) {
+    const width = view.getInt32(at, true);
+    const ids = new Set<number>();
+    for (let i = 0; i < Math.min(k, width); i++) ids.add(view.getInt32(at + 4 + 4 * i, true));
+    truth.push(ids);
+    at += 4 + 4 * width;
+  }
+  return truth;
+}
+
+/**
+ * The command line both benchmarks take (`--data synthetic|fashion-mnist`, and for synthetic
+ * data `--rows`, `--dim`, `--metric`; `--queries`) and the data it names: synthetic data has a
+ * third of its queries out of distribution.
  */
 export function benchSetup(defaultQueries: number) {
   const { values: args } = parseArgs({
     options: {
+      data: { type: "string", default: "synthetic" },
       rows: { type: "string", default: "150000" },
       dim: { type: "string", default: "256" },
       metric: { type: "string", default: "cosine" },
       queries: { type: "string", default: String(defaultQueries) },
+      peers: { type: "string", default: "hnswlib,usearch,lancedb,pglite" },
     },
   });
+  const seed = Number(process.env.NEEDLE_BENCH_SEED ?? 20_261_204);
+  const queries = Number(args.queries);
+  const peers = args.peers.split(",").filter((name) => name !== "");
+  if (args.data === "fashion-mnist") {
+    const data = fashionMnist(queries, seed);
+    return { name: "fashion-mnist", rows: data.rows, dim: data.dim, metric: data.metric, seed, data, peers };
+  }
+  if (args.data !== "synthetic")
+    throw new Error(`--data must be synthetic or fashion-mnist, not ${args.data}`);
   const rows = Number(args.rows);
   const dim = Number(args.dim);
   const metric = args.metric as Metric;
-  const seed = Number(process.env.NEEDLE_BENCH_SEED ?? 20_261_204);
-  const queries = Number(args.queries);
   const data = annData({ rows, dim, metric, queries, outOfDistributionShare: 1 / 3, seed });
-  return { rows, dim, metric, seed, data };
+  return { name: `${rows}x${dim}-${metric}`, rows, dim, metric, seed, data, peers };
 }

@@ -1,0 +1,40 @@
+/**
+ * Recall against queries per second as an SVG (Vega-Lite, rendered headless: no browser, no
+ * network), one line per system, QPS on a log scale: the benchmarks' plots in bench-results/.
+ */
+import * as vega from "vega";
+import { compile, type TopLevelSpec } from "vega-lite";
+
+export interface PlotPoint {
+  system: string;
+  recall: number;
+  qps: number;
+}
+
+export async function recallQpsSvg(title: string, points: PlotPoint[]): Promise<string> {
+  const spec: TopLevelSpec = {
+    title,
+    width: 640,
+    height: 380,
+    background: "white",
+    data: { values: points },
+    mark: { type: "line", point: true },
+    encoding: {
+      x: { field: "recall", type: "quantitative", title: "recall@10", scale: { zero: false } },
+      y: {
+        field: "qps",
+        type: "quantitative",
+        title: "queries per second (one core)",
+        scale: { type: "log" },
+      },
+      color: { field: "system", type: "nominal", title: null, legend: { orient: "bottom", columns: 2 } },
+      order: { field: "recall", type: "quantitative" },
+    },
+  };
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
