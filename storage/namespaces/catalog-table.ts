@@ -1,0 +1,336 @@
+/**
+ * The in-memory catalog of an index's namespaces, columnar (DESIGN.md decision 3): an idle
+ * namespace costs bytes in a few typed arrays, not JS objects. A `Map<string, Entry>` would
+ * cost a string and an object per namespace (well over 100 bytes, and a million objects for
+ * the collector to walk); here it is about 60 bytes, in arrays the collector never scans.
+ *
+ * Layout:
+ *   - names: UTF-8 bytes in one growing arena; per entry its start and length;
+ *   - an open-addressing hash table (linear probing, power-of-two capacity, at most half
+ *     full) of entry numbers, keyed by a CRC-32 of the name bytes;
+ *   - per entry: flushed LSN, record count, flags (in use, explicit, packed), packed location
+ *     (slab number into a small interned list of slab ids, run start, run length);
+ *   - the deleted rows of a packed run, only for runs that have any (a Map by entry number).
+ * Removed entries go on a free list; their name bytes stay in the arena until `compact`.
+ * Sorted listing uses an index of entry numbers sorted by name, rebuilt when it is asked for
+ * after a change (O(n log n); decision 3 notes the incremental form for later).
+ */
+
+export type CatalogLocation =
+  | { kind: "dedicated" }
+  | { kind: "packed"; slab: string; runStart: number; runLength: number; deleted?: Uint8Array };
+
+export interface CatalogEntry {
+  namespace: string;
+  /** Created through the namespaces API: listed even with no records. */
+  explicit: boolean;
+  flushedLsn: bigint;
+  /** Live records as of the flushed state. */
+  records: number;
+  location: CatalogLocation;
+}
+
+const flagUsed = 1;
+const flagExplicit = 2;
+const flagPacked = 4;
+const emptySlot = -1;
+const removedSlot = -2;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class CatalogTable {
+  private count = 0;
+  private capacity = 0;
+  private arena = new Uint8Array(1 << 12);
+  private arenaUsed = 0;
+  private nameStart = new Uint32Array(0);
+  private nameLength = new Uint16Array(0);
+  private flags = new Uint8Array(0);
+  private flushedLsn = new BigUint64Array(0);
+  private records = new Float64Array(0);
+  private slab = new Uint32Array(0);
+  private runStart = new Uint32Array(0);
+  private runLength = new Uint32Array(0);
+  private readonly deleted = new Map<number, Uint8Array>();
+  private slots = new Int32Array(16).fill(emptySlot);
+  private slotsUsed = 0;
+  private readonly free: number[] = [];
+  private readonly slabIds: string[] = [];
+  private readonly slabNumbers = new Map<string, number>();
+  private sorted: Uint32Array | undefined;
+  private totalRecords = 0;
+
+  /** Namespaces in the catalog. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Sum of `records` over every entry. */
+  get recordCount(): number {
+    return this.totalRecords;
+  }
+
+  get(namespace: string): CatalogEntry | undefined {
+    const entry = this.find(encoder.encode(namespace));
+    return entry < 0 ? undefined : this.entryAt(entry);
+  }
+
+  has(namespace: string): boolean {
+    return this.find(encoder.encode(namespace)) >= 0;
+  }
+
+  /** Adds or replaces the namespace's entry. */
+  set(value: CatalogEntry): void {
+    const name = encoder.encode(value.namespace);
+    if (name.length > 0xffff) throw new RangeError("namespace names are at most 65,535 bytes");
+    let entry = this.find(name);
+    if (entry < 0) {
+      entry = this.allocate(name);
+      this.insertSlot(name, entry);
+      this.count += 1;
+      this.sorted = undefined;
+    } else {
+      this.totalRecords -= this.records[entry]!;
+    }
+    let flags = flagUsed;
+    if (value.explicit) flags |= flagExplicit;
+    this.flushedLsn[entry] = value.flushedLsn;
+    this.records[entry] = value.records;
+    this.totalRecords += value.records;
+    this.deleted.delete(entry);
+    if (value.location.kind === "packed") {
+      flags |= flagPacked;
+      this.slab[entry] = this.slabNumber(value.location.slab);
+      this.runStart[entry] = value.location.runStart;
+      this.runLength[entry] = value.location.runLength;
+      if (value.location.deleted !== undefined) this.deleted.set(entry, value.location.deleted.slice());
+    } else {
+      this.slab[entry] = 0;
+      this.runStart[entry] = 0;
+      this.runLength[entry] = 0;
+    }
+    this.flags[entry] = flags;
+  }
+
+  /** Removes the namespace; true when it was there. */
+  delete(namespace: string): boolean {
+    const name = encoder.encode(namespace);
+    const slot = this.slotOf(name);
+    if (slot < 0) return false;
+    const entry = this.slots[slot]!;
+    this.slots[slot] = removedSlot;
+    this.totalRecords -= this.records[entry]!;
+    this.flags[entry] = 0;
+    this.deleted.delete(entry);
+    this.free.push(entry);
+    this.count -= 1;
+    this.sorted = undefined;
+    return true;
+  }
+
+  /**
+   * Names in byte order (what `listNamespaces` pages through): those starting with `prefix`,
+   * after `after` (exclusive), at most `limit`.
+   */
+  list(options: { prefix?: string; after?: string; limit: number }): string[] {
+    const sorted = this.sortedEntries();
+    const prefix = encoder.encode(options.prefix ?? "");
+    const after = options.after === undefined ? undefined : encoder.encode(options.after);
+    // First position whose name is > after and >= prefix.
+    let low = 0;
+    let high = sorted.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      const entry = sorted[middle]!;
+      const beforeStart =
+        this.compareName(entry, prefix) < 0 || (after !== undefined && this.compareName(entry, after) <= 0);
+      if (beforeStart) low = middle + 1;
+      else high = middle;
+    }
+    const out: string[] = [];
+    for (let at = low; at < sorted.length && out.length < options.limit; at++) {
+      const entry = sorted[at]!;
+      if (!this.startsWith(entry, prefix)) break;
+      out.push(this.nameOf(entry));
+    }
+    return out;
+  }
+
+  /** Every entry, in no particular order (checkpoints). */
+  *entries(): IterableIterator<CatalogEntry> {
+    for (let entry = 0; entry < this.capacity; entry++) {
+      if ((this.flags[entry]! & flagUsed) !== 0) yield this.entryAt(entry);
+    }
+  }
+
+  /** Bytes the table holds (arrays and arena), for the stats of what idle namespaces cost. */
+  get bytes(): number {
+    let deleted = 0;
+    for (const bits of this.deleted.values()) deleted += bits.byteLength;
+    return (
+      this.arena.byteLength +
+      this.slots.byteLength +
+      this.capacity * (4 + 2 + 1 + 8 + 8 + 4 + 4 + 4) +
+      (this.sorted?.byteLength ?? 0) +
+      deleted
+    );
+  }
+
+  private entryAt(entry: number): CatalogEntry {
+    const flags = this.flags[entry]!;
+    const location: CatalogLocation =
+      (flags & flagPacked) !== 0
+        ? {
+            kind: "packed",
+            slab: this.slabIds[this.slab[entry]!]!,
+            runStart: this.runStart[entry]!,
+            runLength: this.runLength[entry]!,
+            ...(this.deleted.has(entry) ? { deleted: this.deleted.get(entry)!.slice() } : {}),
+          }
+        : { kind: "dedicated" };
+    return {
+      namespace: this.nameOf(entry),
+      explicit: (flags & flagExplicit) !== 0,
+      flushedLsn: this.flushedLsn[entry]!,
+      records: this.records[entry]!,
+      location,
+    };
+  }
+
+  private nameOf(entry: number): string {
+    const start = this.nameStart[entry]!;
+    return decoder.decode(this.arena.subarray(start, start + this.nameLength[entry]!));
+  }
+
+  private nameBytes(entry: number): Uint8Array {
+    const start = this.nameStart[entry]!;
+    return this.arena.subarray(start, start + this.nameLength[entry]!);
+  }
+
+  /** Byte order of the entry's name against `key`. */
+  private compareName(entry: number, key: Uint8Array): number {
+    const name = this.nameBytes(entry);
+    const shared = Math.min(name.length, key.length);
+    for (let i = 0; i < shared; i++) if (name[i] !== key[i]) return name[i]! - key[i]!;
+    return name.length - key.length;
+  }
+
+  private startsWith(entry: number, prefix: Uint8Array): boolean {
+    const name = this.nameBytes(entry);
+    if (name.length < prefix.length) return false;
+    for (let i = 0; i < prefix.length; i++) if (name[i] !== prefix[i]) return false;
+    return true;
+  }
+
+  private sortedEntries(): Uint32Array {
+    if (this.sorted === undefined) {
+      const entries = new Uint32Array(this.count);
+      let at = 0;
+      for (let entry = 0; entry < this.capacity; entry++)
+        if ((this.flags[entry]! & flagUsed) !== 0) entries[at++] = entry;
+      entries.sort((a, b) => this.compareName(a, this.nameBytes(b)));
+      this.sorted = entries;
+    }
+    return this.sorted;
+  }
+
+  private slabNumber(slab: string): number {
+    let number = this.slabNumbers.get(slab);
+    if (number === undefined) {
+      number = this.slabIds.length;
+      this.slabIds.push(slab);
+      this.slabNumbers.set(slab, number);
+    }
+    return number;
+  }
+
+  private hashOf(name: Uint8Array): number {
+    return Bun.hash.crc32(name) >>> 0;
+  }
+
+  private equalsName(entry: number, name: Uint8Array): boolean {
+    if (this.nameLength[entry] !== name.length) return false;
+    const start = this.nameStart[entry]!;
+    for (let i = 0; i < name.length; i++) if (this.arena[start + i] !== name[i]) return false;
+    return true;
+  }
+
+  /** The slot holding `name`, or -1. */
+  private slotOf(name: Uint8Array): number {
+    const mask = this.slots.length - 1;
+    for (let slot = this.hashOf(name) & mask; ; slot = (slot + 1) & mask) {
+      const entry = this.slots[slot]!;
+      if (entry === emptySlot) return -1;
+      if (entry >= 0 && this.equalsName(entry, name)) return slot;
+    }
+  }
+
+  private find(name: Uint8Array): number {
+    const slot = this.slotOf(name);
+    return slot < 0 ? -1 : this.slots[slot]!;
+  }
+
+  private insertSlot(name: Uint8Array, entry: number): void {
+    if ((this.slotsUsed + 1) * 2 > this.slots.length) this.rehash(this.slots.length * 2);
+    const mask = this.slots.length - 1;
+    let slot = this.hashOf(name) & mask;
+    while (this.slots[slot]! >= 0) slot = (slot + 1) & mask;
+    if (this.slots[slot] === emptySlot) this.slotsUsed += 1;
+    this.slots[slot] = entry;
+  }
+
+  /** Rebuilds the slots at `size` (also drops removed markers, which count as used). */
+  private rehash(size: number): void {
+    while (this.count * 2 >= size) size *= 2;
+    this.slots = new Int32Array(size).fill(emptySlot);
+    this.slotsUsed = 0;
+    const mask = size - 1;
+    for (let entry = 0; entry < this.capacity; entry++) {
+      if ((this.flags[entry]! & flagUsed) === 0) continue;
+      let slot = this.hashOf(this.nameBytes(entry)) & mask;
+      while (this.slots[slot] !== emptySlot) slot = (slot + 1) & mask;
+      this.slots[slot] = entry;
+      this.slotsUsed += 1;
+    }
+  }
+
+  /** A free entry number with the name stored, growing the columns and the arena as needed. */
+  private allocate(name: Uint8Array): number {
+    const entry = this.free.pop() ?? this.grow();
+    if (this.arenaUsed + name.length > this.arena.length) {
+      const bigger = new Uint8Array(Math.max(this.arena.length * 2, this.arenaUsed + name.length));
+      bigger.set(this.arena.subarray(0, this.arenaUsed));
+      this.arena = bigger;
+    }
+    this.arena.set(name, this.arenaUsed);
+    this.nameStart[entry] = this.arenaUsed;
+    this.nameLength[entry] = name.length;
+    this.arenaUsed += name.length;
+    return entry;
+  }
+
+  private grow(): number {
+    const entry = this.capacity;
+    if (entry === this.flags.length) {
+      const size = Math.max(16, this.flags.length * 2);
+      const grown = <T extends Uint8Array | Uint16Array | Uint32Array | Float64Array | BigUint64Array>(
+        old: T,
+        make: (length: number) => T,
+      ): T => {
+        const next = make(size);
+        next.set(old as never);
+        return next;
+      };
+      this.nameStart = grown(this.nameStart, (n) => new Uint32Array(n));
+      this.nameLength = grown(this.nameLength, (n) => new Uint16Array(n));
+      this.flags = grown(this.flags, (n) => new Uint8Array(n));
+      this.flushedLsn = grown(this.flushedLsn, (n) => new BigUint64Array(n));
+      this.records = grown(this.records, (n) => new Float64Array(n));
+      this.slab = grown(this.slab, (n) => new Uint32Array(n));
+      this.runStart = grown(this.runStart, (n) => new Uint32Array(n));
+      this.runLength = grown(this.runLength, (n) => new Uint32Array(n));
+    }
+    this.capacity += 1;
+    return entry;
+  }
+}
