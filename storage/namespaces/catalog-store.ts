@@ -1,0 +1,226 @@
+/**
+ * The durable catalog of an index's namespaces (DESIGN.md decision 2): a checkpoint plus a
+ * journal of deltas.
+ *
+ *   <dir>/checkpoint.<version>   ManifestStore "checkpoint": every entry, columnar, and the
+ *                                journal LSN it includes (`throughLsn`)
+ *   <dir>/journal/               a RequestLog (storage/log): one record per committed delta
+ *
+ * Invariants:
+ *   1. A delta is applied to the in-memory table only after its journal record is durable, so
+ *      the table never shows what a crash would lose.
+ *   2. The state is checkpoint + every journal record above `throughLsn`, in LSN order; the
+ *      journal is trimmed only through a checkpoint's `throughLsn`, after that checkpoint is
+ *      committed.
+ *   3. Damage is the request log's and the manifest store's rules: a torn journal tail is cut,
+ *      anything else is CORRUPTION naming the file; a record whose checksum holds but whose
+ *      body is not a delta is CORRUPTION naming the journal.
+ * Commits run one at a time (the caller, the index's packer, serialises them); `commit` of N
+ * namespaces costs one append and one fsync.
+ */
+import { join } from "node:path";
+import { corruption } from "../errors.ts";
+import { RequestLog } from "../log/mod.ts";
+import { ManifestStore, manifestPackr } from "../manifest/mod.ts";
+import { type CatalogEntry, type CatalogLocation, CatalogTable } from "./catalog-table.ts";
+
+export interface CatalogDelta {
+  /** Entries added or replaced. */
+  set: CatalogEntry[];
+  /** Namespaces removed (deleteNamespace). */
+  drop: string[];
+}
+
+/** The checkpoint body: the entries as columns (one decode, no object per entry on disk). */
+interface CheckpointBody {
+  throughLsn: bigint;
+  names: string[];
+  explicit: Uint8Array;
+  flushedLsn: BigUint64Array;
+  records: Float64Array;
+  /** -1 for dedicated entries, else the index into `slabs`. */
+  slab: Int32Array;
+  slabs: string[];
+  runStart: Uint32Array;
+  runLength: Uint32Array;
+  /** Entry positions with deleted rows, and their bitsets. */
+  deletedAt: Uint32Array;
+  deleted: Uint8Array[];
+}
+
+/** Segments of the journal: small, so a checkpoint's trim gives the space back soon. */
+const journalSegmentBytes = 4 * 1024 * 1024;
+
+export class CatalogStore {
+  private constructor(
+    readonly table: CatalogTable,
+    private readonly journal: RequestLog,
+    private readonly checkpoints: ManifestStore<CheckpointBody>,
+    private checkpointLsn: bigint,
+    private readonly journalDir: string,
+  ) {}
+
+  static async open(dir: string): Promise<CatalogStore> {
+    const checkpoints = new ManifestStore<CheckpointBody>(dir, "checkpoint");
+    const journalDir = join(dir, "journal");
+    const journal = await RequestLog.open({ dir: journalDir, segmentBytesMax: journalSegmentBytes });
+    try {
+      const table = new CatalogTable();
+      const loaded = await checkpoints.load();
+      const throughLsn = loaded?.body.throughLsn ?? 0n;
+      if (loaded) fillFromCheckpoint(table, loaded.body);
+      await journal.replay(throughLsn, (lsn, payload) => {
+        applyDelta(table, decodeDelta(payload, journalDir, lsn));
+      });
+      return new CatalogStore(table, journal, checkpoints, throughLsn, journalDir);
+    } catch (error) {
+      await journal.close();
+      throw error;
+    }
+  }
+
+  /** Makes the delta durable (one append, one fsync), then applies it to the table. */
+  async commit(delta: CatalogDelta): Promise<void> {
+    await this.journal.append(manifestPackr.pack(delta));
+    applyDelta(this.table, delta);
+  }
+
+  /** Journal records not yet folded into a checkpoint. */
+  get journalRecords(): bigint {
+    return this.journal.lastLsn - this.checkpointLsn;
+  }
+
+  /** Writes every entry as a new checkpoint, then trims the journal it includes. */
+  async checkpoint(): Promise<void> {
+    const throughLsn = this.journal.lastLsn;
+    await this.checkpoints.commit(checkpointOf(this.table, throughLsn));
+    this.checkpointLsn = throughLsn;
+    await this.journal.trimThrough(throughLsn);
+  }
+
+  get directory(): string {
+    return this.journalDir;
+  }
+
+  async close(): Promise<void> {
+    await this.journal.close();
+  }
+}
+
+function applyDelta(table: CatalogTable, delta: CatalogDelta): void {
+  for (const entry of delta.set) table.set(entry);
+  for (const namespace of delta.drop) table.delete(namespace);
+}
+
+function checkpointOf(table: CatalogTable, throughLsn: bigint): CheckpointBody {
+  const count = table.size;
+  const body: CheckpointBody = {
+    throughLsn,
+    names: [],
+    explicit: new Uint8Array(count),
+    flushedLsn: new BigUint64Array(count),
+    records: new Float64Array(count),
+    slab: new Int32Array(count),
+    slabs: [],
+    runStart: new Uint32Array(count),
+    runLength: new Uint32Array(count),
+    deletedAt: new Uint32Array(0),
+    deleted: [],
+  };
+  const slabNumbers = new Map<string, number>();
+  const deletedAt: number[] = [];
+  let at = 0;
+  for (const entry of table.entries()) {
+    body.names.push(entry.namespace);
+    body.explicit[at] = entry.explicit ? 1 : 0;
+    body.flushedLsn[at] = entry.flushedLsn;
+    body.records[at] = entry.records;
+    const location = entry.location;
+    if (location.kind === "packed") {
+      let number = slabNumbers.get(location.slab);
+      if (number === undefined) {
+        number = body.slabs.length;
+        body.slabs.push(location.slab);
+        slabNumbers.set(location.slab, number);
+      }
+      body.slab[at] = number;
+      body.runStart[at] = location.runStart;
+      body.runLength[at] = location.runLength;
+      if (location.deleted !== undefined) {
+        deletedAt.push(at);
+        body.deleted.push(location.deleted);
+      }
+    } else {
+      body.slab[at] = -1;
+    }
+    at++;
+  }
+  body.deletedAt = Uint32Array.from(deletedAt);
+  return body;
+}
+
+function fillFromCheckpoint(table: CatalogTable, body: CheckpointBody): void {
+  const deleted = new Map<number, Uint8Array>();
+  body.deletedAt.forEach((at, i) => {
+    deleted.set(at, body.deleted[i]!);
+  });
+  body.names.forEach((namespace, at) => {
+    const slab = body.slab[at]!;
+    const location: CatalogLocation =
+      slab < 0
+        ? { kind: "dedicated" }
+        : {
+            kind: "packed",
+            slab: body.slabs[slab]!,
+            runStart: body.runStart[at]!,
+            runLength: body.runLength[at]!,
+            ...(deleted.has(at) ? { deleted: deleted.get(at)! } : {}),
+          };
+    table.set({
+      namespace,
+      explicit: body.explicit[at] === 1,
+      flushedLsn: body.flushedLsn[at]!,
+      records: body.records[at]!,
+      location,
+    });
+  });
+}
+
+/** A journal record's body, checked field by field: the checksum says whole, not well formed. */
+export function decodeDelta(payload: Uint8Array, journal: string, lsn: bigint): CatalogDelta {
+  const fail = (why: string): never => {
+    throw corruption(journal, `catalog journal record ${lsn}: ${why}`);
+  };
+  let value: unknown;
+  try {
+    value = manifestPackr.unpack(payload);
+  } catch (error) {
+    return fail(`not msgpack (${(error as Error).message})`);
+  }
+  if (typeof value !== "object" || value === null) return fail("not a delta object");
+  const { set, drop } = value as Record<string, unknown>;
+  if (!Array.isArray(set) || !Array.isArray(drop)) return fail("set and drop must be arrays");
+  for (const name of drop) if (typeof name !== "string") fail("a dropped namespace is not a string");
+  for (const entry of set) checkEntry(entry, fail);
+  return { set: set as CatalogEntry[], drop: drop as string[] };
+}
+
+function checkEntry(entry: unknown, fail: (why: string) => never): void {
+  if (typeof entry !== "object" || entry === null) fail("an entry is not an object");
+  const { namespace, explicit, flushedLsn, records, location } = entry as Record<string, unknown>;
+  if (typeof namespace !== "string") fail("an entry's namespace is not a string");
+  if (typeof explicit !== "boolean") fail(`entry ${String(namespace)}: explicit is not a boolean`);
+  if (typeof flushedLsn !== "bigint" || flushedLsn < 0n) fail(`entry ${String(namespace)}: bad flushedLsn`);
+  if (typeof records !== "number" || !Number.isInteger(records) || records < 0)
+    fail(`entry ${String(namespace)}: bad record count`);
+  if (typeof location !== "object" || location === null) fail(`entry ${String(namespace)}: no location`);
+  const { kind, slab, runStart, runLength, deleted } = location as Record<string, unknown>;
+  if (kind === "dedicated") return;
+  if (kind !== "packed") fail(`entry ${String(namespace)}: unknown location ${String(kind)}`);
+  const isCount = (value: unknown) =>
+    typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff;
+  if (typeof slab !== "string" || !isCount(runStart) || !isCount(runLength))
+    fail(`entry ${String(namespace)}: bad packed location`);
+  if (deleted !== undefined && !(deleted instanceof Uint8Array))
+    fail(`entry ${String(namespace)}: bad deleted rows`);
+}
