@@ -335,6 +335,8 @@ export interface Engine {
   compactionStatus(): Promise<CompactionStatus>;
   /** Resolves once no compaction runs or waits (or compaction is paused). */
   compactionSettled(): Promise<CompactionStatus>;
+  /** Actors active now, of one kind (namespaces resident in memory, open slabs, ...). */
+  activeActors(kind: "namespace" | "slab"): number;
   /** Flushes memtables, fsyncs, stops every actor, releases files. Idempotent. */
   close(): Promise<void>;
 }

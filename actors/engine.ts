@@ -55,9 +55,10 @@ import type {
 } from "./api.ts";
 import { compactorFactory } from "./compactor/compactor-actor.ts";
 import { executorFactory, slabMemoryBudgetBytesDefault } from "./executor/executor-actor.ts";
-import { indexFactory } from "./index/index-actor.ts";
+import { indexFactory, type NamespaceCounts } from "./index/index-actor.ts";
 import { canonicalNamespace, catalogDir, indexDir, namespaceKey } from "./layout.ts";
 import { type LevelStats, namespaceFactory } from "./namespace/namespace-actor.ts";
+import { levelStatsWidth } from "./namespace/catalog-entry.ts";
 import { routerFactory } from "./router/router-actor.ts";
 import { type ActorKind, ActorSystem, type Address, address } from "./runtime/mod.ts";
 import { slabFactory } from "./slab/slab-actor.ts";
@@ -165,7 +166,10 @@ class EmbeddedEngine implements Engine {
     const isResident = (index: string) => this.configs.get(index)?.readCapacity.mode === "Dedicated";
     this.residency = new Residency(this.system.transport, isResident, log);
     this.system.register("writer", writerFactory(dataDir, options.logSegmentBytesMax));
-    this.system.register("index", indexFactory(dataDir, blobs, new Set()));
+    this.system.register(
+      "index",
+      indexFactory(dataDir, blobs, new Set(), (index) => this.requireIndex(index).dimension ?? 0),
+    );
     this.system.register(
       "namespace",
       namespaceFactory({
@@ -448,9 +452,37 @@ class EmbeddedEngine implements Engine {
       .map(({ name, recordCount, levels }) => ({ name, recordCount, levels }));
   }
 
+  /**
+   * Every namespace named `prefix...` that exists, with its count and levels, by name: clean
+   * ones from the index's catalog, the others (dirty, or not yet in the catalog) asked. No
+   * clean namespace is activated (storage/namespaces/DESIGN.md, build step 3).
+   */
+  private async catalogCounts(
+    index: string,
+    prefix: string,
+  ): Promise<(NamespaceStats & { levels: LevelStats[] })[]> {
+    this.requireIndex(index);
+    const snapshot = await this.system.transport.request<NamespaceCounts>(address("index", index), "counts", {
+      prefix,
+    });
+    const asked = await this.counts(index, snapshot.ask);
+    const counted = snapshot.cataloged
+      .filter((entry) => entry.explicit || entry.records > 0)
+      .map((entry) => ({
+        name: entry.name,
+        recordCount: entry.records,
+        levels: levelStatsFrom(entry.levels),
+      }));
+    counted.push(...asked);
+    return counted.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
   async describeIndexStats(index: string, filter?: Filter): Promise<IndexStats> {
     const config = this.requireIndex(index);
-    const counted = await this.counts(index, await this.namespaceNames(index), filter);
+    // A filter needs the rows themselves: every namespace is asked (and activated).
+    const counted = filter
+      ? await this.counts(index, await this.namespaceNames(index), filter)
+      : await this.catalogCounts(index, "");
     const namespaces = counted
       .filter((ns) => ns.recordCount > 0)
       .map(({ name, recordCount }) => ({ name, recordCount }));
@@ -490,6 +522,10 @@ class EmbeddedEngine implements Engine {
     return this.compactor("resume");
   }
 
+  activeActors(kind: "namespace" | "slab"): number {
+    return this.system.activeCount(kind);
+  }
+
   compactionStatus(): Promise<CompactionStatus> {
     return this.compactor("status");
   }
@@ -503,12 +539,10 @@ class EmbeddedEngine implements Engine {
     const after = request.paginationToken
       ? Buffer.from(request.paginationToken, "base64url").toString()
       : undefined;
-    const all = (
-      await this.counts(
-        index,
-        (await this.namespaceNames(index)).filter((name) => name.startsWith(prefix)),
-      )
-    ).map(({ name, recordCount }) => ({ name, recordCount }));
+    const all = (await this.catalogCounts(index, prefix)).map(({ name, recordCount }) => ({
+      name,
+      recordCount,
+    }));
     const remaining = after === undefined ? all : all.filter((ns) => ns.name > after);
     const page = remaining.slice(0, request.limit);
     const result: ListNamespacesResult = { namespaces: page, totalCount: all.length };
@@ -520,9 +554,9 @@ class EmbeddedEngine implements Engine {
 
   async describeNamespace(index: string, namespace: string): Promise<NamespaceStats> {
     const name = canonicalNamespace(namespace);
-    const count = await this.ask<{ exists: boolean; recordCount: number }>(index, name, "count", {});
-    if (!count.exists) throw namespaceNotFound(name);
-    return { name, recordCount: count.recordCount };
+    const found = (await this.catalogCounts(index, name)).find((counted) => counted.name === name);
+    if (found === undefined) throw namespaceNotFound(name);
+    return { name, recordCount: found.recordCount };
   }
 
   async createNamespace(index: string, namespace: string): Promise<NamespaceStats> {
@@ -621,4 +655,20 @@ function belongsTo(target: Address, index: string): boolean {
 
 function namespaceNotFound(name: string): NeedleError {
   return new NeedleError("NOT_FOUND", `Namespace ${name} not found`, { field: "namespace", received: name });
+}
+
+/** The catalog's flat level stats (five numbers per level) as describeIndexStats reports them. */
+function levelStatsFrom(flat: Float64Array | undefined): LevelStats[] {
+  const levels: LevelStats[] = [];
+  if (flat === undefined) return levels;
+  for (let at = 0; at + levelStatsWidth <= flat.length; at += levelStatsWidth) {
+    levels.push({
+      level: flat[at]!,
+      slabs: flat[at + 1]!,
+      rows: flat[at + 2]!,
+      liveRows: flat[at + 3]!,
+      bytes: flat[at + 4]!,
+    });
+  }
+  return levels;
 }

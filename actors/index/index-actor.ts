@@ -9,6 +9,11 @@
  *      `needsReplay`, which would deadlock) so its unflushed writes are back in memory.
  *   3. Check the log holds every write a manifest claims: a namespace flushed through an LSN
  *      above the log's last one means the log lost its tail (CORRUPTION naming the index).
+ *   3b. Open the index's catalog (storage/namespaces/): per namespace its committed counts and
+ *      levels, so stats and listings need not activate namespaces. Where a manifest is newer
+ *      than the catalog's entry (a crash between a namespace's manifest commit and its
+ *      catalog update, or a data directory from before the catalog), the entry is recomputed
+ *      from the manifest; entries without a manifest are dropped. One delta commits the fixes.
  *   4. On the first activation in a process, delete slab files no manifest names (a flush that
  *      crashed between writing its slab and committing its manifest). Only when step 1 read
  *      every manifest (a failed listing stops activation, it is never "no namespaces"), and
@@ -30,7 +35,11 @@ import { readdir } from "../../storage/files.ts";
 import { ioError, isNotFound } from "../../storage/fsync.ts";
 import type { BlobStore } from "../../storage/blob/mod.ts";
 import { ManifestStore } from "../../storage/manifest/mod.ts";
-import { logDir, namespaceKey, namespacesDir, slabPrefix } from "../layout.ts";
+import { CatalogStore } from "../../storage/namespaces/catalog-store.ts";
+import type { CatalogEntry } from "../../storage/namespaces/catalog-table.ts";
+import { indexDir, logDir, namespaceKey, namespacesDir, slabPrefix } from "../layout.ts";
+import { catalogEntryOf } from "../namespace/catalog-entry.ts";
+import { countLive, liveFromDeleted } from "../namespace/deletions.ts";
 import type { NamespaceManifest } from "../namespace/manifest.ts";
 import { type Actor, type ActorContext, address } from "../runtime/mod.ts";
 
@@ -55,87 +64,128 @@ async function namespaceDirNames(dir: string): Promise<string[]> {
   }
 }
 
-export function indexFactory(dataDir: string, blobs: BlobStore, cleanedIndexes: Set<string>) {
+/** What a namespace's stats come from: its catalog entry, or asking it (dirty or uncatalogued). */
+export interface NamespaceCounts {
+  /** Clean namespaces: the catalog's committed counts. */
+  cataloged: { name: string; records: number; explicit: boolean; levels?: Float64Array }[];
+  /** Namespaces with writes only the log or memory holds: their actors must be asked. */
+  ask: string[];
+}
+
+export function indexFactory(
+  dataDir: string,
+  blobs: BlobStore,
+  cleanedIndexes: Set<string>,
+  dimensionOf: (index: string) => number,
+) {
   return async (context: ActorContext): Promise<Actor> => {
     const index = context.self.key;
     const entries = new Map<string, NamespaceEntry>();
     const referencedSlabs = new Set<string>();
     const dir = namespacesDir(dataDir, index);
     const names = await namespaceDirNames(dir);
-    let flushedLsnMax = 0n;
-    for (const name of names) {
-      const loaded = await new ManifestStore<NamespaceManifest>(join(dir, name), "manifest").load();
-      if (!loaded) continue;
-      const body = loaded.body;
-      for (const slab of body.slabs) referencedSlabs.add(slab.id);
-      if (body.flushedLsn > flushedLsnMax) flushedLsnMax = body.flushedLsn;
-      entries.set(body.namespace, {
-        flushedLsn: body.flushedLsn,
-        oldestUnflushedLsn: 0n,
-        mayExist: body.explicit || body.slabs.length > 0,
-        needsReplay: false,
-      });
+    const catalog = await CatalogStore.open(join(indexDir(dataDir, index), "catalog"));
+    try {
+      return await activate();
+    } catch (error) {
+      await catalog.close();
+      throw error;
     }
-    const ranges = await context.transport.request<Map<string, { firstLsn: bigint; lastLsn: bigint }>>(
-      address("writer", index),
-      "namespaces",
-      {},
-    );
-    for (const [namespace, range] of ranges) {
-      const entry = entries.get(namespace) ?? {
-        flushedLsn: 0n,
-        oldestUnflushedLsn: 0n,
-        mayExist: true,
-        needsReplay: false,
-      };
-      if (range.lastLsn > entry.flushedLsn) {
-        entry.needsReplay = true;
-        entry.mayExist = true;
-        entry.oldestUnflushedLsn =
-          entry.flushedLsn + 1n > range.firstLsn ? entry.flushedLsn + 1n : range.firstLsn;
+
+    async function activate(): Promise<Actor> {
+      let flushedLsnMax = 0n;
+      const fixes: CatalogEntry[] = [];
+      const manifested = new Set<string>();
+      for (const name of names) {
+        const manifestStore = new ManifestStore<NamespaceManifest>(join(dir, name), "manifest");
+        const loaded = await manifestStore.load();
+        if (!loaded) continue;
+        const body = loaded.body;
+        manifested.add(body.namespace);
+        if (catalog.table.get(body.namespace)?.manifestVersion !== loaded.version) {
+          const file = join(dir, name, "manifest");
+          fixes.push(
+            catalogEntryOf(body, loaded.version, dimensionOf(index), (slab) =>
+              countLive(liveFromDeleted(slab.deleted, slab.rowCount, file), slab.rowCount),
+            ),
+          );
+        }
+        for (const slab of body.slabs) referencedSlabs.add(slab.id);
+        if (body.flushedLsn > flushedLsnMax) flushedLsnMax = body.flushedLsn;
+        entries.set(body.namespace, {
+          flushedLsn: body.flushedLsn,
+          oldestUnflushedLsn: 0n,
+          mayExist: body.explicit || body.slabs.length > 0,
+          needsReplay: false,
+        });
       }
-      entries.set(namespace, entry);
-    }
-    const recoveredThroughLsn = await context.transport.request<bigint>(
-      address("writer", index),
-      "lastLsn",
-      {},
-    );
-    // Step 3.
-    if (flushedLsnMax > recoveredThroughLsn) {
-      throw corruption(
-        logDir(dataDir, index),
-        `index ${index}: a namespace was flushed through LSN ${flushedLsnMax} but the request log ends at LSN ${recoveredThroughLsn}; its newest segments are missing`,
+      const ranges = await context.transport.request<Map<string, { firstLsn: bigint; lastLsn: bigint }>>(
+        address("writer", index),
+        "namespaces",
+        {},
+      );
+      for (const [namespace, range] of ranges) {
+        const entry = entries.get(namespace) ?? {
+          flushedLsn: 0n,
+          oldestUnflushedLsn: 0n,
+          mayExist: true,
+          needsReplay: false,
+        };
+        if (range.lastLsn > entry.flushedLsn) {
+          entry.needsReplay = true;
+          entry.mayExist = true;
+          entry.oldestUnflushedLsn =
+            entry.flushedLsn + 1n > range.firstLsn ? entry.flushedLsn + 1n : range.firstLsn;
+        }
+        entries.set(namespace, entry);
+      }
+      const recoveredThroughLsn = await context.transport.request<bigint>(
+        address("writer", index),
+        "lastLsn",
+        {},
+      );
+      // Step 3.
+      if (flushedLsnMax > recoveredThroughLsn) {
+        throw corruption(
+          logDir(dataDir, index),
+          `index ${index}: a namespace was flushed through LSN ${flushedLsnMax} but the request log ends at LSN ${recoveredThroughLsn}; its newest segments are missing`,
+        );
+      }
+      // Step 3b.
+      const stale = catalog.table
+        .list({ limit: Number.MAX_SAFE_INTEGER })
+        .filter((name) => !manifested.has(name));
+      if (fixes.length > 0 || stale.length > 0) await catalog.commit({ set: fixes, drop: stale });
+      // Step 4.
+      if (!cleanedIndexes.has(index)) {
+        cleanedIndexes.add(index);
+        for (const key of await blobs.list(slabPrefix(index))) {
+          const match = slabFileNamePattern.exec(key.slice(slabPrefix(index).length));
+          if (match !== null && !referencedSlabs.has(match[1]!)) await blobs.delete(key);
+        }
+      }
+      // Not awaited here: each namespace's activation asks us `needsReplay` (a concurrent verb).
+      const replays = [...entries]
+        .filter(([, entry]) => entry.needsReplay)
+        .map(([namespace]) =>
+          context.transport
+            .request(address("namespace", namespaceKey(index, namespace)), "exists", {})
+            .catch(() => {}),
+        );
+      return new IndexActor(
+        index,
+        entries,
+        context,
+        recoveredThroughLsn,
+        Promise.all(replays).then(() => {}),
+        catalog,
       );
     }
-    // Step 4.
-    if (!cleanedIndexes.has(index)) {
-      cleanedIndexes.add(index);
-      for (const key of await blobs.list(slabPrefix(index))) {
-        const match = slabFileNamePattern.exec(key.slice(slabPrefix(index).length));
-        if (match !== null && !referencedSlabs.has(match[1]!)) await blobs.delete(key);
-      }
-    }
-    // Not awaited here: each namespace's activation asks us `needsReplay` (a concurrent verb).
-    const replays = [...entries]
-      .filter(([, entry]) => entry.needsReplay)
-      .map(([namespace]) =>
-        context.transport
-          .request(address("namespace", namespaceKey(index, namespace)), "exists", {})
-          .catch(() => {}),
-      );
-    return new IndexActor(
-      index,
-      entries,
-      context,
-      recoveredThroughLsn,
-      Promise.all(replays).then(() => {}),
-    );
   };
 }
 
 class IndexActor implements Actor {
-  readonly concurrentVerbs = new Set(["needsReplay", "recoveredLsn"]);
+  readonly concurrentVerbs = new Set(["needsReplay", "recoveredLsn", "cataloged", "counts"]);
   private trimmedThroughLsn = 0n;
   private trimming: Promise<void> | undefined;
   private trimAgain = false;
@@ -147,6 +197,7 @@ class IndexActor implements Actor {
     /** The log's last LSN at activation: every write up to it is applied once `replayed` settles. */
     private readonly recoveredThroughLsn: bigint,
     private readonly replayed: Promise<void>,
+    private readonly catalog: CatalogStore,
   ) {}
 
   async receive(verb: string, payload: unknown): Promise<unknown> {
@@ -177,6 +228,11 @@ class IndexActor implements Actor {
         return this.recoveredThroughLsn;
       case "namespaces":
         return [...this.entries].filter(([, entry]) => entry.mayExist).map(([name]) => name);
+      case "cataloged":
+        await this.catalog.commit({ set: [(payload as { entry: CatalogEntry }).entry], drop: [] });
+        return undefined;
+      case "counts":
+        return this.counts((payload as { prefix?: string }).prefix ?? "");
       default:
         throw new NeedleError("INTERNAL", `index: unknown verb ${verb}`);
     }
@@ -199,9 +255,40 @@ class IndexActor implements Actor {
     });
   }
 
-  /** Lets a running background trim finish (passivation). */
+  /**
+   * A snapshot of every namespace named `prefix...`: clean ones from the catalog, the others
+   * (writes since their last flush, or records the log holds for them) to be asked. Runs in
+   * one synchronous step, so catalog updates and dirty reports are either all before it or
+   * after it; a namespace reports clean only after its catalog entry is durable.
+   */
+  private counts(prefix: string): NamespaceCounts {
+    const ask: string[] = [];
+    const dirty = new Set<string>();
+    for (const [name, entry] of this.entries) {
+      if (!name.startsWith(prefix)) continue;
+      if (entry.needsReplay || entry.oldestUnflushedLsn !== 0n || !this.catalog.table.has(name)) {
+        if (entry.mayExist) ask.push(name);
+        dirty.add(name);
+      }
+    }
+    const cataloged: NamespaceCounts["cataloged"] = [];
+    for (const name of this.catalog.table.list({ prefix, limit: Number.MAX_SAFE_INTEGER })) {
+      if (dirty.has(name)) continue;
+      const entry = this.catalog.table.get(name)!;
+      cataloged.push({
+        name,
+        records: entry.records,
+        explicit: entry.explicit,
+        ...(entry.levels ? { levels: entry.levels } : {}),
+      });
+    }
+    return { cataloged, ask };
+  }
+
+  /** Lets a running background trim finish (passivation), then closes the catalog. */
   async passivate(): Promise<void> {
     while (this.trimming) await this.trimming;
+    await this.catalog.close();
   }
 
   private async trim(): Promise<void> {

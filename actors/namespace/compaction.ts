@@ -138,7 +138,7 @@ export async function compactNamespace(
       nextSlabSeq: state.nextSlabSeq,
       slabs: edited.slabs.map((slab) => (sizes.has(slab.id) ? { ...slab, bytes: sizes.get(slab.id) } : slab)),
     };
-    await deps.manifests.commit(manifest);
+    state.committedVersion = await deps.manifests.commit(manifest);
     state.committed = manifest;
 
     // Step 4.

@@ -140,7 +140,7 @@ export async function completeFlush(
       })),
     ],
   };
-  await deps.manifests.commit(manifest);
+  state.committedVersion = await deps.manifests.commit(manifest);
   state.committed = manifest;
   state.flushedLsn = flushedLsn;
 

@@ -42,6 +42,7 @@ import {
   commitRefused,
   compactNamespace,
 } from "./compaction.ts";
+import { catalogEntryOf } from "./catalog-entry.ts";
 import { countLive, liveFromDeleted } from "./deletions.ts";
 import { completeFlush, freeze, type PendingFlush } from "./flush.ts";
 import { estimatedSlabBytes, type NamespaceManifest, type SlabManifestEntry } from "./manifest.ts";
@@ -98,6 +99,7 @@ export function namespaceFactory(settings: NamespaceSettings) {
     if (loaded) {
       const body = loaded.body;
       state.committed = body;
+      state.committedVersion = loaded.version;
       state.explicit = body.explicit;
       state.flushedLsn = body.flushedLsn;
       state.appliedLsn = body.flushedLsn;
@@ -441,6 +443,7 @@ class NamespaceActor implements Actor {
     this.compacting = true;
     try {
       const done = await compactNamespace(this.state, plan, this.compactionDeps());
+      if (done !== undefined) await this.reportCatalog();
       const more = this.plan(idle || this.isIdle()) !== undefined;
       return done === undefined ? { done: undefined, more: false } : { done, more };
     } finally {
@@ -549,7 +552,10 @@ class NamespaceActor implements Actor {
       if (pending === undefined) return;
       await completeFlush(this.state, pending, this.flushDeps());
       this.flushRetries = 0;
-      await this.reportUnflushed();
+      // The index learns the new counts before it learns the namespace is clean: its stats
+      // trust the catalog only for clean namespaces. If the catalog could not take them, the
+      // namespace stays dirty there (stats then ask it; more log kept, never less).
+      if (await this.reportCatalog()) await this.reportUnflushed();
       this.reportCompaction();
     })
       .catch((error) => {
@@ -602,6 +608,30 @@ class NamespaceActor implements Actor {
     if (this.flushError) throw this.flushError;
     // A pending flush that failed again: the caller (passivation, shutdown) must know.
     if (this.pendingFlush) throw this.lastFlushFailure;
+  }
+
+  /**
+   * Sends the committed state's catalog entry (counts, levels) to the index, after a flush or
+   * a compaction commit. False when the index could not make it durable.
+   */
+  private async reportCatalog(): Promise<boolean> {
+    const committed = this.state.committed;
+    if (committed === undefined) return true;
+    const entry = catalogEntryOf(
+      committed,
+      this.state.committedVersion,
+      this.state.index.dimension ?? 0,
+      (slab) => this.committedLiveCount(slab),
+    );
+    try {
+      await this.transport.request(address("index", this.index), "cataloged", { entry });
+      return true;
+    } catch (error) {
+      this.settings.log(
+        `needle: the catalog of index ${this.index} did not take ${this.key}: ${asNeedleError(error).message}`,
+      );
+      return false;
+    }
   }
 
   /**

@@ -49,6 +49,8 @@ export class NamespaceState {
    * `flushedLsn` (storage/compaction/DESIGN.md, invariant 1).
    */
   committed: NamespaceManifest | undefined;
+  /** The version of `committed` (0 before the first). */
+  committedVersion = 0;
   /** Tail of the chain of work holding the swap lock (invariant 5). */
   private swapLockTail: Promise<unknown> = Promise.resolve();
 

@@ -43,6 +43,10 @@ interface CheckpointBody {
   slabs: string[];
   runStart: Uint32Array;
   runLength: Uint32Array;
+  manifestVersion: Uint32Array;
+  /** Entry positions with level stats, and the stats. */
+  levelsAt: Uint32Array;
+  levels: Float64Array[];
   /** Entry positions with deleted rows, and their bitsets. */
   deletedAt: Uint32Array;
   deleted: Uint8Array[];
@@ -124,17 +128,26 @@ function checkpointOf(table: CatalogTable, throughLsn: bigint): CheckpointBody {
     slabs: [],
     runStart: new Uint32Array(count),
     runLength: new Uint32Array(count),
+    manifestVersion: new Uint32Array(count),
+    levelsAt: new Uint32Array(0),
+    levels: [],
     deletedAt: new Uint32Array(0),
     deleted: [],
   };
   const slabNumbers = new Map<string, number>();
   const deletedAt: number[] = [];
+  const levelsAt: number[] = [];
   let at = 0;
   for (const entry of table.entries()) {
     body.names.push(entry.namespace);
     body.explicit[at] = entry.explicit ? 1 : 0;
     body.flushedLsn[at] = entry.flushedLsn;
     body.records[at] = entry.records;
+    body.manifestVersion[at] = entry.manifestVersion;
+    if (entry.levels !== undefined) {
+      levelsAt.push(at);
+      body.levels.push(entry.levels);
+    }
     const location = entry.location;
     if (location.kind === "packed") {
       let number = slabNumbers.get(location.slab);
@@ -156,6 +169,7 @@ function checkpointOf(table: CatalogTable, throughLsn: bigint): CheckpointBody {
     at++;
   }
   body.deletedAt = Uint32Array.from(deletedAt);
+  body.levelsAt = Uint32Array.from(levelsAt);
   return body;
 }
 
@@ -163,6 +177,10 @@ function fillFromCheckpoint(table: CatalogTable, body: CheckpointBody): void {
   const deleted = new Map<number, Uint8Array>();
   body.deletedAt.forEach((at, i) => {
     deleted.set(at, body.deleted[i]!);
+  });
+  const levels = new Map<number, Float64Array>();
+  body.levelsAt.forEach((at, i) => {
+    levels.set(at, body.levels[i]!);
   });
   body.names.forEach((namespace, at) => {
     const slab = body.slab[at]!;
@@ -182,6 +200,8 @@ function fillFromCheckpoint(table: CatalogTable, body: CheckpointBody): void {
       flushedLsn: body.flushedLsn[at]!,
       records: body.records[at]!,
       location,
+      manifestVersion: body.manifestVersion[at]!,
+      ...(levels.has(at) ? { levels: levels.get(at)! } : {}),
     });
   });
 }
@@ -207,12 +227,19 @@ export function decodeDelta(payload: Uint8Array, journal: string, lsn: bigint): 
 
 function checkEntry(entry: unknown, fail: (why: string) => never): void {
   if (typeof entry !== "object" || entry === null) fail("an entry is not an object");
-  const { namespace, explicit, flushedLsn, records, location } = entry as Record<string, unknown>;
+  const { namespace, explicit, flushedLsn, records, location, manifestVersion, levels } = entry as Record<
+    string,
+    unknown
+  >;
   if (typeof namespace !== "string") fail("an entry's namespace is not a string");
   if (typeof explicit !== "boolean") fail(`entry ${String(namespace)}: explicit is not a boolean`);
   if (typeof flushedLsn !== "bigint" || flushedLsn < 0n) fail(`entry ${String(namespace)}: bad flushedLsn`);
   if (typeof records !== "number" || !Number.isInteger(records) || records < 0)
     fail(`entry ${String(namespace)}: bad record count`);
+  if (typeof manifestVersion !== "number" || !Number.isInteger(manifestVersion) || manifestVersion < 0)
+    fail(`entry ${String(namespace)}: bad manifestVersion`);
+  if (levels !== undefined && !(levels instanceof Float64Array && levels.length % 5 === 0))
+    fail(`entry ${String(namespace)}: bad level stats`);
   if (typeof location !== "object" || location === null) fail(`entry ${String(namespace)}: no location`);
   const { kind, slab, runStart, runLength, deleted } = location as Record<string, unknown>;
   if (kind === "dedicated") return;

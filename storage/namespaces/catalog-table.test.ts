@@ -37,6 +37,8 @@ function randomEntry(random: () => number, namespace: string): CatalogEntry {
             : {}),
         }
       : { kind: "dedicated" },
+    manifestVersion: Math.floor(random() * 100),
+    ...(random() < 0.3 ? { levels: Float64Array.from({ length: 5 }, () => Math.floor(random() * 9)) } : {}),
   };
 }
 
@@ -95,6 +97,7 @@ test("entries are copies: changing a returned entry changes nothing stored", () 
     flushedLsn: 5n,
     records: 2,
     location: { kind: "packed", slab: "s", runStart: 0, runLength: 2, deleted },
+    manifestVersion: 0,
   });
   deleted[0] = 9;
   const read = table.get("a")!;
@@ -119,6 +122,7 @@ test("100,000 namespaces cost well under 100 bytes each in the table", () => {
       flushedLsn: BigInt(n),
       records: 2,
       location: { kind: "packed", slab: `slab-${n >> 12}`, runStart: n * 2, runLength: 2 },
+      manifestVersion: 0,
     });
   }
   expect(table.size).toBe(100_000);

@@ -28,6 +28,13 @@ export interface CatalogEntry {
   /** Live records as of the flushed state. */
   records: number;
   location: CatalogLocation;
+  /** The version of the dedicated manifest this entry was taken from (0: none). */
+  manifestVersion: number;
+  /**
+   * Per level of a dedicated namespace's slabs: level, slabs, rows, live rows, bytes (five
+   * numbers each; describeIndexStats' compaction extension). Absent when it has no slabs.
+   */
+  levels?: Float64Array;
 }
 
 const flagUsed = 1;
@@ -51,7 +58,9 @@ export class CatalogTable {
   private slab = new Uint32Array(0);
   private runStart = new Uint32Array(0);
   private runLength = new Uint32Array(0);
+  private manifestVersion = new Uint32Array(0);
   private readonly deleted = new Map<number, Uint8Array>();
+  private readonly levels = new Map<number, Float64Array>();
   private slots = new Int32Array(16).fill(emptySlot);
   private slotsUsed = 0;
   private readonly free: number[] = [];
@@ -97,7 +106,10 @@ export class CatalogTable {
     this.flushedLsn[entry] = value.flushedLsn;
     this.records[entry] = value.records;
     this.totalRecords += value.records;
+    this.manifestVersion[entry] = value.manifestVersion;
     this.deleted.delete(entry);
+    this.levels.delete(entry);
+    if (value.levels !== undefined && value.levels.length > 0) this.levels.set(entry, value.levels.slice());
     if (value.location.kind === "packed") {
       flags |= flagPacked;
       this.slab[entry] = this.slabNumber(value.location.slab);
@@ -122,6 +134,7 @@ export class CatalogTable {
     this.totalRecords -= this.records[entry]!;
     this.flags[entry] = 0;
     this.deleted.delete(entry);
+    this.levels.delete(entry);
     this.free.push(entry);
     this.count -= 1;
     this.sorted = undefined;
@@ -167,10 +180,11 @@ export class CatalogTable {
   get bytes(): number {
     let deleted = 0;
     for (const bits of this.deleted.values()) deleted += bits.byteLength;
+    for (const levels of this.levels.values()) deleted += levels.byteLength;
     return (
       this.arena.byteLength +
       this.slots.byteLength +
-      this.capacity * (4 + 2 + 1 + 8 + 8 + 4 + 4 + 4) +
+      this.capacity * (4 + 2 + 1 + 8 + 8 + 4 + 4 + 4 + 4) +
       (this.sorted?.byteLength ?? 0) +
       deleted
     );
@@ -194,6 +208,8 @@ export class CatalogTable {
       flushedLsn: this.flushedLsn[entry]!,
       records: this.records[entry]!,
       location,
+      manifestVersion: this.manifestVersion[entry]!,
+      ...(this.levels.has(entry) ? { levels: this.levels.get(entry)!.slice() } : {}),
     };
   }
 
@@ -329,6 +345,7 @@ export class CatalogTable {
       this.slab = grown(this.slab, (n) => new Uint32Array(n));
       this.runStart = grown(this.runStart, (n) => new Uint32Array(n));
       this.runLength = grown(this.runLength, (n) => new Uint32Array(n));
+      this.manifestVersion = grown(this.manifestVersion, (n) => new Uint32Array(n));
     }
     this.capacity += 1;
     return entry;

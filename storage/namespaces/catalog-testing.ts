@@ -25,6 +25,8 @@ export function deltaFor(seed: number, i: number): CatalogDelta {
               ...(random() < 0.2 ? { deleted: new Uint8Array([Math.floor(random() * 8)]) } : {}),
             }
           : { kind: "dedicated" },
+      manifestVersion: i + 1,
+      ...(random() < 0.3 ? { levels: Float64Array.from([0, 1, 3, 2, 900]) } : {}),
     });
   }
   const drop = random() < 0.3 ? [`ns-${Math.floor(random() * 500)}`] : [];
