@@ -182,6 +182,38 @@ export class SlabReader {
     }
   }
 
+  /**
+   * The rows whose ids start with `prefix`, which must be one contiguous range of rows in id
+   * order: a packed slab's run (storage/namespaces/DESIGN.md; its writer passes records sorted
+   * by id, so the run's rows are its id-lookup positions). Two binary searches over ID_LOOKUP
+   * and a pass over the run; CORRUPTION naming the file when the run's rows are not contiguous.
+   */
+  rowRangeOfPrefix(prefix: string): { start: number; end: number } {
+    const parts = this.parts;
+    const key = encodeId(prefix);
+    const lookup = parts.idLookup;
+    const first = this.lowerBound(key);
+    // First position whose id neither sorts before the prefix nor starts with it.
+    let low = first;
+    let high = lookup.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.startsWithKey(lookup[middle]!, key)) low = middle + 1;
+      else high = middle;
+    }
+    if (low === first) return { start: 0, end: 0 };
+    const start = lookup[first]!;
+    for (let position = first; position < low; position++) {
+      if (lookup[position] !== start + (position - first)) {
+        throw corruption(
+          this.name,
+          `the rows of ids starting with ${JSON.stringify(prefix)} are not contiguous`,
+        );
+      }
+    }
+    return { start, end: start + (low - first) };
+  }
+
   /** A copy of the row's dense values; undefined when dim is 0. Safe to keep after close. */
   values(row: number): Float32Array | undefined {
     const parts = this.parts;
@@ -278,6 +310,13 @@ export class SlabReader {
   private compareRowToKey(row: number, key: Uint8Array): number {
     const { idBytes, idOffsets } = this.parts;
     return compareByteRanges(idBytes, idOffsets[row]!, idOffsets[row + 1]!, key, 0, key.length);
+  }
+
+  private startsWithKey(row: number, key: Uint8Array): boolean {
+    const { idBytes, idOffsets } = this.parts;
+    const start = idOffsets[row]!;
+    if (idOffsets[row + 1]! - start < key.length) return false;
+    return compareByteRanges(idBytes, start, start + key.length, key, 0, key.length) === 0;
   }
 
   /** First position in ID_LOOKUP whose id is >= key. */
