@@ -349,6 +349,12 @@ export interface EngineOptions {
   flushBytesMax?: number;
   /** Flush a namespace's memtable after this long without writes. */
   flushIdleMs?: number;
+  /**
+   * Namespaces with at most this many live rows are packed into shared slabs with other small
+   * namespaces (storage/namespaces/DESIGN.md); 0 turns packing off. Larger ones graduate to
+   * slabs of their own and never move back.
+   */
+  packedRowsMax?: number;
   /** Request log segment size, bytes (the log is trimmed a whole segment at a time). */
   logSegmentBytesMax?: number;
   /** Bounded mailbox depth per actor. */

@@ -39,6 +39,7 @@ function faultsFor(random: () => number): string {
     { operation: "write", path: "/log/", fault: "ENOSPC", skip: after(), times: 1 },
     { operation: "sync", path: "/slabs/", fault: "EIO", skip: after(), times: 2 },
     { operation: "rename", path: "/namespaces/", fault: "ENOSPC", skip: after(), times: 2 },
+    { operation: "write", path: "/catalog/", fault: "ENOSPC", skip: after(), times: 1 },
   ]);
 }
 
@@ -48,9 +49,17 @@ async function runUntilKilled(
   first: number,
   killAfterMs: number,
   faults: string | undefined,
+  packedRowsMax: number,
 ): Promise<{ acked: number; refusals: number }> {
   const child = Bun.spawn(
-    [process.execPath, join(import.meta.dir, "testing/fuzz-child.ts"), dir, `${seed}`, `${first}`],
+    [
+      process.execPath,
+      join(import.meta.dir, "testing/fuzz-child.ts"),
+      dir,
+      `${seed}`,
+      `${first}`,
+      `${packedRowsMax}`,
+    ],
     {
       stdout: "pipe",
       stderr: "inherit",
@@ -67,8 +76,8 @@ async function runUntilKilled(
   return { acked, refusals: [...text.matchAll(/^refused \d+ /gm)].length };
 }
 
-async function readState(dir: string): Promise<FuzzModel> {
-  const engine = await openEngine(fuzzEngineOptions(dir));
+async function readState(dir: string, packedRowsMax: number): Promise<FuzzModel> {
+  const engine = await openEngine(fuzzEngineOptions(dir, packedRowsMax));
   try {
     const state: FuzzModel = new Map();
     const ids = Array.from({ length: fuzzIdCount }, (_, k) => `x${k}`);
@@ -89,9 +98,20 @@ async function readState(dir: string): Promise<FuzzModel> {
   }
 }
 
-for (const seed of seeds) {
+/**
+ * The same with small namespaces packed into shared slabs (storage/namespaces/DESIGN.md):
+ * kills land in packed flushes, catalog commits and graduations; faults hit the catalog too.
+ */
+const trials = [
+  ...seeds.map((seed) => ({ seed, packedRowsMax: 0 })),
+  // Every namespace stays packed (25 ids at most), then: namespaces outgrow 8 rows and graduate.
+  { seed: baseSeed + 10, packedRowsMax: 30 },
+  { seed: baseSeed + 11, packedRowsMax: 8 },
+];
+
+for (const { seed, packedRowsMax } of trials) {
   test(
-    `SIGKILL at random moments: state equals the acknowledged operations (seed=${seed})`,
+    `SIGKILL at random moments: state equals the acknowledged operations (seed=${seed}${packedRowsMax > 0 ? ", packed" : ""})`,
     async () => {
       console.log(`engine-crash-fuzz seed=${seed} (NEEDLE_TEST_SEED=${seed} replays the first)`);
       const random = seededRandom(seed);
@@ -103,10 +123,17 @@ for (const seed of seeds) {
         for (let trial = 0; trial < trialsPerSeed; trial++) {
           // Every other trial runs under injected storage faults.
           const faults = trial % 2 === 1 ? faultsFor(random) : undefined;
-          const run = await runUntilKilled(dir, seed, acked + 1, 250 + Math.floor(random() * 700), faults);
+          const run = await runUntilKilled(
+            dir,
+            seed,
+            acked + 1,
+            250 + Math.floor(random() * 700),
+            faults,
+            packedRowsMax,
+          );
           acked = run.acked;
           refusals += run.refusals;
-          const actual = describeModel(await readState(dir));
+          const actual = describeModel(await readState(dir, packedRowsMax));
           if (actual === describeModel(modelAfter(ops, acked + 1))) acked++; // the op in flight landed
           expect(actual).toBe(describeModel(modelAfter(ops, acked)));
         }

@@ -67,6 +67,8 @@ import { writerFactory } from "./writer/writer-actor.ts";
 export const flushRowsMaxDefault = 100_000;
 export const flushBytesMaxDefault = 64 * 1024 * 1024;
 export const flushIdleMsDefault = 10_000;
+/** Packing small namespaces: off until its crash trials land (storage/namespaces/DESIGN.md). */
+export const packedRowsMaxDefault = 0;
 const lsnPollMs = 5;
 /** The longest the front door goes without letting macrotasks run (see `macrotaskGate`). */
 const macrotaskGateMs = 20;
@@ -168,7 +170,10 @@ class EmbeddedEngine implements Engine {
     this.system.register("writer", writerFactory(dataDir, options.logSegmentBytesMax));
     this.system.register(
       "index",
-      indexFactory(dataDir, blobs, new Set(), (index) => this.requireIndex(index).dimension ?? 0),
+      indexFactory(dataDir, blobs, new Set(), (index) => {
+        const config = this.requireIndex(index);
+        return { dimension: config.dimension ?? 0, metric: config.metric };
+      }),
     );
     this.system.register(
       "namespace",
@@ -178,6 +183,7 @@ class EmbeddedEngine implements Engine {
         flushRowsMax: options.flushRowsMax ?? flushRowsMaxDefault,
         flushBytesMax: options.flushBytesMax ?? flushBytesMaxDefault,
         flushIdleMs: options.flushIdleMs ?? flushIdleMsDefault,
+        packedRowsMax: options.packedRowsMax ?? packedRowsMaxDefault,
         indexConfig: (name) => this.requireIndex(name),
         isResident,
         compaction: { ...planSettingsDefault, ...options.compaction },

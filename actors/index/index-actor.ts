@@ -40,6 +40,8 @@ import type { CatalogEntry } from "../../storage/namespaces/catalog-table.ts";
 import { indexDir, logDir, namespaceKey, namespacesDir, slabPrefix } from "../layout.ts";
 import { catalogEntryOf } from "../namespace/catalog-entry.ts";
 import { countLive, liveFromDeleted } from "../namespace/deletions.ts";
+import type { Metric } from "../../storage/types.ts";
+import { type PackRequest, Packer, packedSlabIdPattern } from "./packer.ts";
 import type { NamespaceManifest } from "../namespace/manifest.ts";
 import { type Actor, type ActorContext, address } from "../runtime/mod.ts";
 
@@ -76,7 +78,7 @@ export function indexFactory(
   dataDir: string,
   blobs: BlobStore,
   cleanedIndexes: Set<string>,
-  dimensionOf: (index: string) => number,
+  configOf: (index: string) => { dimension: number; metric: Metric },
 ) {
   return async (context: ActorContext): Promise<Actor> => {
     const index = context.self.key;
@@ -105,7 +107,7 @@ export function indexFactory(
         if (catalog.table.get(body.namespace)?.manifestVersion !== loaded.version) {
           const file = join(dir, name, "manifest");
           fixes.push(
-            catalogEntryOf(body, loaded.version, dimensionOf(index), (slab) =>
+            catalogEntryOf(body, loaded.version, configOf(index).dimension, (slab) =>
               countLive(liveFromDeleted(slab.deleted, slab.rowCount, file), slab.rowCount),
             ),
           );
@@ -116,6 +118,17 @@ export function indexFactory(
           flushedLsn: body.flushedLsn,
           oldestUnflushedLsn: 0n,
           mayExist: body.explicit || body.slabs.length > 0,
+          needsReplay: false,
+        });
+      }
+      // Packed namespaces (no manifest of their own): the catalog holds their flushed LSN.
+      for (const entry of catalog.table.entries()) {
+        if (entry.location.kind !== "packed" || manifested.has(entry.namespace)) continue;
+        if (entry.flushedLsn > flushedLsnMax) flushedLsnMax = entry.flushedLsn;
+        entries.set(entry.namespace, {
+          flushedLsn: entry.flushedLsn,
+          oldestUnflushedLsn: 0n,
+          mayExist: entry.explicit || entry.records > 0,
           needsReplay: false,
         });
       }
@@ -154,16 +167,39 @@ export function indexFactory(
       // Step 3b.
       const stale = catalog.table
         .list({ limit: Number.MAX_SAFE_INTEGER })
-        .filter((name) => !manifested.has(name));
+        .filter((name) => !manifested.has(name) && catalog.table.get(name)?.location.kind === "dedicated");
       if (fixes.length > 0 || stale.length > 0) await catalog.commit({ set: fixes, drop: stale });
       // Step 4.
+      // Packed slabs: the next sequence follows every one on disk; those no catalog entry names
+      // are a packed flush that crashed before its commit (or one released before a crash).
+      const packedNames = new Set(catalog.table.referencedSlabs());
+      let nextPackedSequence = 1;
+      const listed = await blobs.list(slabPrefix(index));
+      for (const key of listed) {
+        const packed = packedSlabIdPattern.exec(key.slice(slabPrefix(index).length).replace(/\.slab$/, ""));
+        if (packed !== null) nextPackedSequence = Math.max(nextPackedSequence, Number(packed[1]) + 1);
+      }
       if (!cleanedIndexes.has(index)) {
         cleanedIndexes.add(index);
-        for (const key of await blobs.list(slabPrefix(index))) {
-          const match = slabFileNamePattern.exec(key.slice(slabPrefix(index).length));
+        for (const key of listed) {
+          const name = key.slice(slabPrefix(index).length);
+          const match = slabFileNamePattern.exec(name);
           if (match !== null && !referencedSlabs.has(match[1]!)) await blobs.delete(key);
+          const packed = name.replace(/\.slab$/, "");
+          if (packedSlabIdPattern.test(packed) && !packedNames.has(packed)) await blobs.delete(key);
         }
       }
+      // Dimension and metric never change for an index: taken once, not at each pack (the
+      // engine refuses lookups while it closes, and passivation packs then).
+      const { dimension, metric } = configOf(index);
+      const packer = new Packer(
+        index,
+        () => dimension,
+        () => metric,
+        catalog,
+        blobs,
+        nextPackedSequence,
+      );
       // Not awaited here: each namespace's activation asks us `needsReplay` (a concurrent verb).
       const replays = [...entries]
         .filter(([, entry]) => entry.needsReplay)
@@ -179,13 +215,22 @@ export function indexFactory(
         recoveredThroughLsn,
         Promise.all(replays).then(() => {}),
         catalog,
+        packer,
       );
     }
   };
 }
 
 class IndexActor implements Actor {
-  readonly concurrentVerbs = new Set(["needsReplay", "recoveredLsn", "cataloged", "counts"]);
+  readonly concurrentVerbs = new Set([
+    "needsReplay",
+    "recoveredLsn",
+    "cataloged",
+    "counts",
+    "pack",
+    "released",
+    "catalogEntry",
+  ]);
   private trimmedThroughLsn = 0n;
   private trimming: Promise<void> | undefined;
   private trimAgain = false;
@@ -198,6 +243,7 @@ class IndexActor implements Actor {
     private readonly recoveredThroughLsn: bigint,
     private readonly replayed: Promise<void>,
     private readonly catalog: CatalogStore,
+    private readonly packer: Packer,
   ) {}
 
   async receive(verb: string, payload: unknown): Promise<unknown> {
@@ -233,6 +279,12 @@ class IndexActor implements Actor {
         return undefined;
       case "counts":
         return this.counts((payload as { prefix?: string }).prefix ?? "");
+      case "pack":
+        return this.packer.pack(payload as PackRequest);
+      case "released":
+        return this.packer.released((payload as { slabId: string }).slabId);
+      case "catalogEntry":
+        return this.catalog.table.get(message.namespace);
       default:
         throw new NeedleError("INTERNAL", `index: unknown verb ${verb}`);
     }
@@ -287,6 +339,7 @@ class IndexActor implements Actor {
 
   /** Lets a running background trim finish (passivation), then closes the catalog. */
   async passivate(): Promise<void> {
+    await this.packer.settle();
     while (this.trimming) await this.trimming;
     await this.catalog.close();
   }

@@ -36,6 +36,12 @@ export interface SlabEntry {
   /** The slab file's size, or an estimate for slabs listed before sizes were kept. */
   bytes: number;
   address: Address;
+  /**
+   * A run of a packed slab (storage/namespaces/): the namespace's rows of a shared file, read
+   * through a run view; never in a manifest, never compacted, its file never deleted by the
+   * namespace (the index does, once no catalog entry names it).
+   */
+  packed?: true;
 }
 
 /**

@@ -42,10 +42,21 @@ import {
   commitRefused,
   compactNamespace,
 } from "./compaction.ts";
+import type { CatalogEntry } from "../../storage/namespaces/catalog-table.ts";
+import { compareIds } from "../../storage/slab/ids.ts";
+import { type PackAnswer, type PackRequest, packedSlabIdPattern } from "../index/packer.ts";
+import { runSlabKey } from "../slab/slab-actor.ts";
 import { catalogEntryOf } from "./catalog-entry.ts";
+import { jobFromRecords } from "./slab-build-job.ts";
+import { buildSlab } from "./slab-builder.ts";
 import { countLive, liveFromDeleted } from "./deletions.ts";
 import { completeFlush, freeze, type PendingFlush } from "./flush.ts";
-import { estimatedSlabBytes, type NamespaceManifest, type SlabManifestEntry } from "./manifest.ts";
+import {
+  estimatedSlabBytes,
+  type NamespaceManifest,
+  type SlabEntry,
+  type SlabManifestEntry,
+} from "./manifest.ts";
 import { ReadEpochs } from "./read-epochs.ts";
 import * as reads from "./reads.ts";
 import { NamespaceState } from "./state.ts";
@@ -60,6 +71,8 @@ export interface NamespaceSettings {
   flushRowsMax: number;
   flushBytesMax: number;
   flushIdleMs: number;
+  /** Namespaces up to this many live rows are packed (0: never); see EngineOptions. */
+  packedRowsMax: number;
   indexConfig(index: string): IndexConfig;
   /** Dedicated read capacity: never passivated; idle memtables flush instead (actors/residency.ts). */
   isResident(index: string): boolean;
@@ -119,6 +132,23 @@ export function namespaceFactory(settings: NamespaceSettings) {
           address: address("slab", namespaceKey(index, slab.id)),
         };
       });
+    }
+    // A packed namespace's committed state is its catalog entry (a run of a packed slab); a
+    // manifest with a higher flushed LSN wins (it graduated, and the catalog update was lost).
+    const cataloged = await context.transport.request<CatalogEntry | undefined>(
+      address("index", index),
+      "catalogEntry",
+      { namespace },
+    );
+    if (cataloged?.location.kind === "packed" && (!loaded || cataloged.flushedLsn > loaded.body.flushedLsn)) {
+      state.committed = undefined;
+      state.committedVersion = 0;
+      state.explicit = cataloged.explicit;
+      state.flushedLsn = cataloged.flushedLsn;
+      state.appliedLsn = cataloged.flushedLsn;
+      const { slab, runLength } = cataloged.location;
+      state.slabs =
+        runLength > 0 ? [runEntry(index, namespace, slab, runLength, cataloged.flushedLsn, rowBytes)] : [];
     }
     const actor = new NamespaceActor(state, context, settings, manifests, basename(dir), `${dir}/manifest`);
     const needsReplay = await context.transport.request<boolean>(address("index", index), "needsReplay", {
@@ -520,6 +550,19 @@ class NamespaceActor implements Actor {
     this.epochs.afterCurrentReads(() => {
       void (async () => {
         for (const id of slabIds) {
+          if (packedSlabIdPattern.test(id)) {
+            // A run of a shared file: close this namespace's view; the index deletes the file
+            // once no catalog entry names it and every namespace that left it said so.
+            await this.transport
+              .request(address("executor", "local"), "retire", {
+                slab: runSlabKey(this.index, id, this.state.namespace),
+              })
+              .catch(() => {});
+            await this.transport
+              .request(address("index", this.index), "released", { slabId: id })
+              .catch(() => {});
+            continue;
+          }
           await this.transport
             .request(address("executor", "local"), "retire", { slab: namespaceKey(this.index, id) })
             .catch(() => {});
@@ -547,9 +590,16 @@ class NamespaceActor implements Actor {
   private runFlush(): Promise<void> {
     let pending: PendingFlush | undefined;
     return this.withManifestLock(async () => {
+      if (this.pendingFlush === undefined && this.state.dirty && this.mustGraduate()) await this.graduate();
       pending = this.pendingFlush ?? freeze(this.state, this.flushDeps());
       this.pendingFlush = undefined;
       if (pending === undefined) return;
+      if (this.packs(pending)) {
+        await this.completePackedFlush(pending);
+        this.flushRetries = 0;
+        await this.reportUnflushed();
+        return;
+      }
       await completeFlush(this.state, pending, this.flushDeps());
       this.flushRetries = 0;
       // The index learns the new counts before it learns the namespace is clean: its stats
@@ -581,6 +631,153 @@ class NamespaceActor implements Actor {
       .finally(() => {
         this.flushing = undefined;
       });
+  }
+
+  /** The namespace's run of a packed slab, if it has one. */
+  private packedRun(): SlabEntry | undefined {
+    return this.state.slabs.find((slab) => slab.packed === true);
+  }
+
+  /** Live rows a packed flush of `pending` would write (run and frozen memtable). */
+  private packs(pending: PendingFlush): boolean {
+    if (this.settings.packedRowsMax <= 0 || this.state.committed !== undefined) return false;
+    let rows = pending.liveRows.length;
+    for (const { slab, live } of pending.slabSnapshot) {
+      if (slab.packed !== true) return false;
+      rows += countLive(live, slab.rowCount);
+    }
+    return rows <= this.settings.packedRowsMax;
+  }
+
+  /**
+   * A packed namespace outgrew packing (or packing is off): its next flush is dedicated, so
+   * its run must first become a slab of its own.
+   */
+  private mustGraduate(): boolean {
+    const run = this.packedRun();
+    if (run === undefined) return false;
+    const rows = run.liveCount + this.state.memtable.liveCount;
+    return this.settings.packedRowsMax <= 0 || rows > this.settings.packedRowsMax;
+  }
+
+  /**
+   * Graduation, step 1 (storage/namespaces/DESIGN.md decision 9): the run's live rows are
+   * written to a private L0 slab that replaces the run in memory; the flush that follows
+   * commits it in the namespace's first manifest, and its catalog update drops the run. A
+   * crash before that manifest leaves the slab an orphan and the run in the catalog.
+   */
+  private async graduate(): Promise<void> {
+    const run = this.packedRun()!;
+    const rows = liveRowsOf(run.live, run.rowCount);
+    const records = await this.transport.request<VectorRecord[]>(run.address, "records", {
+      rows,
+      values: true,
+      metadata: true,
+    });
+    const slabId = `${this.slabIdPrefix}-${String(this.state.nextSlabSeq++).padStart(8, "0")}`;
+    const bytes = await buildSlab(
+      jobFromRecords(records, {
+        slabId,
+        namespace: this.state.namespace,
+        level: 0,
+        dim: this.state.dim,
+        metric: this.state.index.metric,
+        minLsn: run.minLsn,
+        maxLsn: run.maxLsn,
+        sourceSlabs: [],
+      }),
+    );
+    await this.settings.blobs.put(slabKey(this.index, slabId), bytes);
+    await this.state.withSwapLock(async () => {
+      // Rows killed since they were read stay dead: slab row i is run row rows[i].
+      const live = new Uint8Array((rows.length + 7) >> 3);
+      let liveCount = 0;
+      rows.forEach((row, i) => {
+        if ((run.live[row >> 3]! >> (row & 7)) & 1) {
+          live[i >> 3]! |= 1 << (i & 7);
+          liveCount++;
+        }
+      });
+      this.state.slabs = [
+        {
+          id: slabId,
+          level: 0,
+          rowCount: rows.length,
+          minLsn: run.minLsn,
+          maxLsn: run.maxLsn,
+          live,
+          liveCount,
+          bytes: bytes.byteLength,
+          address: address("slab", namespaceKey(this.index, slabId)),
+        },
+        ...this.state.slabs.filter((slab) => slab !== run),
+      ];
+      this.state.slabGeneration++;
+    });
+    this.retire([run.id]);
+  }
+
+  /**
+   * A packed flush (storage/namespaces/DESIGN.md decision 6): the namespace's whole live
+   * contents (its run's live rows and the frozen memtable's) go to the index's packer, which
+   * writes them as a new run of a new packed slab and commits the catalog; then the swap.
+   */
+  private async completePackedFlush(pending: PendingFlush): Promise<void> {
+    const { frozen, liveRows, flushedLsn, explicit, slabSnapshot } = pending;
+    const state = this.state;
+    const run = slabSnapshot.find(({ slab }) => slab.packed === true);
+    const records: VectorRecord[] = [];
+    /** Per record: whether its source row is still live (asked at the swap). */
+    const stillLive: (() => boolean)[] = [];
+    if (run !== undefined) {
+      const rows = liveRowsOf(run.live, run.slab.rowCount);
+      const read = await this.transport.request<VectorRecord[]>(run.slab.address, "records", {
+        rows,
+        values: true,
+        metadata: true,
+      });
+      const slab = run.slab;
+      read.forEach((record, i) => {
+        records.push(record);
+        const row = rows[i]!;
+        stillLive.push(() => ((slab.live[row >> 3]! >> (row & 7)) & 1) === 1);
+      });
+    }
+    for (const row of liveRows) {
+      records.push(frozen.record(row));
+      stillLive.push(() => frozen.isLive(row));
+    }
+    const answer = await this.transport.request<PackAnswer>(address("index", this.index), "pack", {
+      namespace: state.namespace,
+      records,
+      explicit,
+      flushedLsn,
+      minLsn: frozen.minLsn === 0n ? flushedLsn : frozen.minLsn,
+      maxLsn: flushedLsn,
+    } satisfies PackRequest);
+    state.flushedLsn = flushedLsn;
+    await state.withSwapLock(async () => {
+      state.frozen = state.frozen.filter((memtable) => memtable !== frozen);
+      const slabs = state.slabs.filter((slab) => slab !== run?.slab);
+      if (answer.runLength > 0) {
+        // The packer wrote the run in id order: row i is the i-th record by id.
+        const order = records.map((_, i) => i).sort((a, b) => compareIds(records[a]!.id, records[b]!.id));
+        const entry = runEntry(this.index, state.namespace, answer.slabId, answer.runLength, flushedLsn, 0);
+        entry.bytes = answer.bytes;
+        order.forEach((source, row) => {
+          if (!stillLive[source]!()) {
+            entry.live[row >> 3]! &= ~(1 << (row & 7));
+            entry.liveCount--;
+          }
+        });
+        slabs.unshift(entry);
+      }
+      state.slabs = slabs;
+      state.slabGeneration++;
+      const stillDirty = state.appliedLsn > flushedLsn || state.writesInFlight > 0;
+      state.oldestUnflushedLsn = stillDirty ? flushedLsn + 1n : 0n;
+    });
+    if (run !== undefined) this.retire([run.slab.id]);
   }
 
   private withManifestLock<T>(work: () => Promise<T>): Promise<T> {
@@ -662,4 +859,36 @@ class NamespaceActor implements Actor {
     clearTimeout(this.idleFlushTimer);
     await this.flushing;
   }
+}
+
+/** The rows whose bit is set, ascending. */
+function liveRowsOf(live: Uint8Array, rowCount: number): number[] {
+  const rows: number[] = [];
+  for (let row = 0; row < rowCount; row++) if ((live[row >> 3]! >> (row & 7)) & 1) rows.push(row);
+  return rows;
+}
+
+/** A namespace's run of a packed slab, all rows live (a packed flush writes live rows only). */
+function runEntry(
+  index: string,
+  namespace: string,
+  slabId: string,
+  runLength: number,
+  flushedLsn: bigint,
+  rowBytes: number,
+): SlabEntry {
+  const live = new Uint8Array((runLength + 7) >> 3);
+  for (let row = 0; row < runLength; row++) live[row >> 3]! |= 1 << (row & 7);
+  return {
+    id: slabId,
+    level: 0,
+    rowCount: runLength,
+    minLsn: 0n,
+    maxLsn: flushedLsn,
+    live,
+    liveCount: runLength,
+    bytes: runLength * (rowBytes + 64),
+    address: address("slab", runSlabKey(index, slabId, namespace)),
+    packed: true,
+  };
 }

@@ -33,6 +33,22 @@ export function jobFromMemtable(
   };
 }
 
+/** Collects records (ids unique) into one job, in the order given. */
+export function jobFromRecords(records: VectorRecord[], header: SlabBuildJob["header"]): SlabBuildJob {
+  const dim = header.dim;
+  const values = new Float32Array(records.length * dim);
+  records.forEach((record, i) => {
+    if (dim > 0 && record.values) values.set(record.values, i * dim);
+  });
+  return {
+    header,
+    ids: records.map((record) => record.id),
+    values,
+    sparse: records.map((record) => record.sparseValues),
+    metadata: records.map((record) => record.metadata),
+  };
+}
+
 export function recordsOfJob(job: SlabBuildJob): VectorRecord[] {
   const dim = job.header.dim;
   return job.ids.map((id, i) => {

@@ -15,7 +15,9 @@ import { SlabReader } from "../../storage/slab/mod.ts";
 import type { QuantizedRows } from "../../storage/compaction/ivf.ts";
 import { buildSparsePostings, type SparsePostings } from "../../storage/slab/sparse-postings.ts";
 import type { Filter, Metric, VectorRecord } from "../../storage/types.ts";
-import { slabKey, splitKey } from "../layout.ts";
+import { RunView } from "../../storage/namespaces/run-view.ts";
+import { namespaceKey, slabKey, splitKey } from "../layout.ts";
+import { acquireReader, releaseReader } from "./shared-readers.ts";
 import { address, type Actor, type ActorContext } from "../runtime/mod.ts";
 import type { ExplainedSource } from "../api.ts";
 import {
@@ -79,11 +81,31 @@ export interface SlabIdsRequest {
   filter?: Filter;
 }
 
+/** A slab file, or one namespace's run of a packed slab (storage/namespaces/run-view.ts). */
+type SlabSource = SlabReader | RunView;
+
+/** The slab key of a namespace's run of a packed slab: `<slab id> NUL <namespace>`. */
+export function runSlabKey(index: string, slabId: string, namespace: string): string {
+  return namespaceKey(index, `${slabId}\u0000${namespace}`);
+}
+
 export function slabFactory(blobs: BlobStore, isResident: (index: string) => boolean) {
   return async (context: ActorContext): Promise<Actor> => {
-    const [index, slabId] = splitKey(context.self.key);
+    const [index, slab] = splitKey(context.self.key);
+    const separator = slab.indexOf("\u0000");
+    const slabId = separator < 0 ? slab : slab.slice(0, separator);
     const path = await blobs.localPath(slabKey(index, slabId));
-    const reader = SlabReader.openFile(path);
+    let reader: SlabSource;
+    if (separator < 0) reader = SlabReader.openFile(path);
+    else {
+      const shared = acquireReader(path);
+      try {
+        reader = new RunView(shared, slab.slice(separator + 1), () => releaseReader(path));
+      } catch (error) {
+        releaseReader(path);
+        throw error;
+      }
+    }
     const actor = new SlabActor(reader, path, context, () => isResident(index));
     await context.transport.request(address("executor", "local"), "opened", {
       slab: context.self.key,
@@ -102,7 +124,7 @@ class SlabActor implements Actor {
   private readonly filterBitsets = new Map<string, Uint8Array>();
 
   constructor(
-    private readonly reader: SlabReader,
+    private readonly reader: SlabSource,
     private readonly path: string,
     private readonly context: ActorContext,
     private readonly isResident: () => boolean,
@@ -270,12 +292,18 @@ class SlabActor implements Actor {
       return cached;
     }
     const rowCount = this.reader.info.rowCount;
-    const bitmap = this.metadataIndexOrCorruption().evaluate(filter, rowCount);
+    // A run's rows are a range of its packed slab, whose metadata index covers the whole file.
+    const offset = this.reader instanceof RunView ? this.reader.rowOffset : 0;
+    const fileRows = this.reader instanceof RunView ? this.reader.fileRowCount : rowCount;
+    const bitmap = this.metadataIndexOrCorruption().evaluate(filter, fileRows);
     let rows: Uint32Array;
     try {
       rows = bitmap.toUint32Array();
     } finally {
       bitmap.dispose();
+    }
+    if (offset > 0 || fileRows !== rowCount) {
+      rows = rows.filter((row) => row >= offset && row < offset + rowCount).map((row) => row - offset);
     }
     const bitset = bitsetFromRows(rows, rowCount);
     this.filterBitsets.set(key, bitset);

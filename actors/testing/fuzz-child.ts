@@ -3,14 +3,14 @@
  * `ack <n>` after each acknowledgement, until it is killed. With storage faults injected
  * (NEEDLE_FAULTS, read by storage/files.ts) an operation may be refused with a retryable
  * error: it prints `refused <n> <code>` and retries it (a refused write never took effect).
- * Usage: bun actors/testing/fuzz-child.ts <dir> <seed> <first>
+ * Usage: bun actors/testing/fuzz-child.ts <dir> <seed> <first> [packedRowsMax]
  */
 import { NeedleError } from "../../storage/errors.ts";
 import { openEngine } from "../mod.ts";
 import { fuzzEngineOptions, fuzzOps } from "./fuzz-ops.ts";
 
-const [dir, seedText, firstText] = process.argv.slice(2);
-const engine = await openEngine(fuzzEngineOptions(dir!));
+const [dir, seedText, firstText, packedText] = process.argv.slice(2);
+const engine = await openEngine(fuzzEngineOptions(dir!, Number(packedText ?? 0)));
 if ((await engine.listIndexes()).length === 0) {
   await engine.createIndex({ name: "fuzz", dimension: 2, metric: "euclidean", vectorType: "dense" });
 }

@@ -51,9 +51,11 @@ export function describeModel(model: FuzzModel): string {
  * Tiny thresholds so flushes, log rolls, trims, idle passivation, slab eviction and every kind
  * of compaction (merges, splits, dead-row rewrites) all happen.
  */
-export function fuzzEngineOptions(dir: string) {
+/** `packedRowsMax` > 0 packs the small namespaces (and graduates those that outgrow it). */
+export function fuzzEngineOptions(dir: string, packedRowsMax = 0) {
   return {
     dir,
+    packedRowsMax,
     flushRowsMax: 6,
     flushIdleMs: 40,
     logSegmentBytesMax: 400,

@@ -82,6 +82,16 @@ test(`the columnar catalog behaves like a Map (seed ${seed})`, () => {
         }
         expect(paged).toEqual(wanted);
       }
+      const references = new Map<string, number>();
+      for (const entry of model.values()) {
+        if (entry.location.kind === "packed") {
+          references.set(entry.location.slab, (references.get(entry.location.slab) ?? 0) + 1);
+        }
+      }
+      for (let slab = 0; slab < 20; slab++) {
+        expect(table.slabReferences(`slab-${slab}`)).toBe(references.get(`slab-${slab}`) ?? 0);
+      }
+      expect(table.referencedSlabs().sort()).toEqual([...references.keys()].sort());
       const iterated = [...table.entries()].sort((a, b) => byteOrder(a.namespace, b.namespace));
       expect(iterated).toEqual(sorted.map((name) => model.get(name)!));
     }

@@ -65,6 +65,8 @@ export class CatalogTable {
   private slotsUsed = 0;
   private readonly free: number[] = [];
   private readonly slabIds: string[] = [];
+  /** Per slab number: entries whose packed location names it. */
+  private slabRefs = new Uint32Array(16);
   private readonly slabNumbers = new Map<string, number>();
   private sorted: Uint32Array | undefined;
   private totalRecords = 0;
@@ -100,6 +102,7 @@ export class CatalogTable {
       this.sorted = undefined;
     } else {
       this.totalRecords -= this.records[entry]!;
+      if ((this.flags[entry]! & flagPacked) !== 0) this.slabRefs[this.slab[entry]!]!--;
     }
     let flags = flagUsed;
     if (value.explicit) flags |= flagExplicit;
@@ -113,6 +116,7 @@ export class CatalogTable {
     if (value.location.kind === "packed") {
       flags |= flagPacked;
       this.slab[entry] = this.slabNumber(value.location.slab);
+      this.slabRefs[this.slab[entry]!]!++;
       this.runStart[entry] = value.location.runStart;
       this.runLength[entry] = value.location.runLength;
       if (value.location.deleted !== undefined) this.deleted.set(entry, value.location.deleted.slice());
@@ -132,6 +136,7 @@ export class CatalogTable {
     const entry = this.slots[slot]!;
     this.slots[slot] = removedSlot;
     this.totalRecords -= this.records[entry]!;
+    if ((this.flags[entry]! & flagPacked) !== 0) this.slabRefs[this.slab[entry]!]!--;
     this.flags[entry] = 0;
     this.deleted.delete(entry);
     this.levels.delete(entry);
@@ -167,6 +172,17 @@ export class CatalogTable {
       out.push(this.nameOf(entry));
     }
     return out;
+  }
+
+  /** Entries whose packed location names `slab`. */
+  slabReferences(slab: string): number {
+    const number = this.slabNumbers.get(slab);
+    return number === undefined ? 0 : this.slabRefs[number]!;
+  }
+
+  /** Packed slabs some entry names. */
+  referencedSlabs(): string[] {
+    return this.slabIds.filter((_, number) => this.slabRefs[number]! > 0);
   }
 
   /** Every entry, in no particular order (checkpoints). */
@@ -256,6 +272,11 @@ export class CatalogTable {
       number = this.slabIds.length;
       this.slabIds.push(slab);
       this.slabNumbers.set(slab, number);
+      if (number === this.slabRefs.length) {
+        const grown = new Uint32Array(number * 2);
+        grown.set(this.slabRefs);
+        this.slabRefs = grown;
+      }
     }
     return number;
   }

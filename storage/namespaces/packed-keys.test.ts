@@ -73,3 +73,43 @@ test("a run whose rows are not contiguous is CORRUPTION naming the file", () => 
   expect((caught as NeedleError).code).toBe("CORRUPTION");
   expect((caught as NeedleError).file).toBe("packed-1.slab");
 });
+
+test("a run view reads like a slab of the namespace's own rows", async () => {
+  const { RunView } = await import("./run-view.ts");
+  const records: VectorRecord[] = [];
+  for (const [name, count] of [
+    ["a", 3],
+    ["b", 2],
+    ["c", 4],
+  ] as const) {
+    for (let i = 0; i < count; i++) {
+      records.push({
+        id: packedKey(name, `id${i}`),
+        values: new Float32Array([name.charCodeAt(0), i]),
+        metadata: { tenant: name, i },
+      });
+    }
+  }
+  const reader = packedSlab(records);
+  let released = 0;
+  const view = new RunView(reader, "b", () => released++);
+  expect(view.info.rowCount).toBe(2);
+  expect(view.rowOffset).toBe(3);
+  expect(Array.from(view.vectors)).toEqual([98, 0, 98, 1]);
+  expect(view.inverseNorms.length).toBe(2);
+  expect(view.int8Scales.length).toBe(2);
+  expect(view.id(1)).toBe("id1");
+  expect(view.rowOf("id0")).toBe(0);
+  expect(view.rowOf("id3")).toBe(-1); // c's id3, a row of another run
+  expect([...view.idsFrom("")]).toEqual([
+    ["id0", 0],
+    ["id1", 1],
+  ]);
+  expect(view.record(0, { values: false, metadata: true })).toEqual({
+    id: "id0",
+    metadata: { tenant: "b", i: 0 },
+  });
+  expect(() => view.id(2)).toThrow(RangeError);
+  view.close();
+  expect(released).toBe(1);
+});

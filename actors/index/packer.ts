@@ -1,0 +1,196 @@
+/**
+ * The packer (storage/namespaces/DESIGN.md decisions 5 and 6): writes the flushes of many
+ * small namespaces as one packed slab and one catalog delta.
+ *
+ * Steps of a packed flush (one batch):
+ *   1. Collect: namespaces hand in their whole live contents (old run + frozen memtable); the
+ *      batch closes after `packDelayMs` or at `packBytesMax`.
+ *   2. Build: one slab of every record under its composite key `<namespace> NUL <id>`, sorted,
+ *      so each namespace's rows are one run (on the slab-builder thread).
+ *   3. Put the slab (durable before step 4). A crash now leaves an orphan, removed at the next
+ *      activation (no catalog entry names it).
+ *   4. Commit one catalog delta: every namespace of the batch points at its new run with its
+ *      flushed LSN. This is the commit point for all of them at once.
+ *   5. Answer each namespace with its run; it swaps, and releases its old run once its reads
+ *      are over. A packed slab is deleted when no catalog entry names it and every namespace
+ *      that moved off it has released it.
+ * Invariant: a packed slab named by the catalog exists; one not named is never read again
+ * once its releases are in.
+ */
+import type { BlobStore } from "../../storage/blob/mod.ts";
+import type { CatalogStore } from "../../storage/namespaces/catalog-store.ts";
+import type { CatalogEntry } from "../../storage/namespaces/catalog-table.ts";
+import { packedKey, packedSlabNamespace } from "../../storage/namespaces/packed-keys.ts";
+import { compareIds } from "../../storage/slab/ids.ts";
+import type { Metric, VectorRecord } from "../../storage/types.ts";
+import { slabKey } from "../layout.ts";
+import { jobFromRecords } from "../namespace/slab-build-job.ts";
+import { buildSlab } from "../namespace/slab-builder.ts";
+
+/** A batch closes this long after its first hand-off, so concurrent flushes share a file. */
+export const packDelayMs = 5;
+/** ...or once it holds this many bytes of vectors. */
+export const packBytesMax = 64 * 1024 * 1024;
+/** Packed slab ids: a fixed 32-hex prefix no namespace directory hash takes, and a sequence. */
+export const packedSlabPrefix = "0000000000000000000000000000pack";
+export const packedSlabIdPattern = /^0000000000000000000000000000pack-(\d{8})$/;
+
+export interface PackRequest {
+  namespace: string;
+  /** The namespace's live records (ids unique). */
+  records: VectorRecord[];
+  explicit: boolean;
+  /** Every write at or below it is in `records`. */
+  flushedLsn: bigint;
+  minLsn: bigint;
+  maxLsn: bigint;
+}
+
+export interface PackAnswer {
+  /** The packed slab holding the run; "" when the namespace has no rows. */
+  slabId: string;
+  runLength: number;
+  bytes: number;
+}
+
+interface Waiting {
+  request: PackRequest;
+  resolve: (answer: PackAnswer) => void;
+  reject: (error: unknown) => void;
+}
+
+export class Packer {
+  private batch: Waiting[] = [];
+  private batchBytes = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Batches build and commit one at a time, in order. */
+  private tail: Promise<void> = Promise.resolve();
+  /** Per packed slab: namespaces that moved off it and have not released it yet. */
+  private readonly unreleased = new Map<string, number>();
+
+  constructor(
+    private readonly index: string,
+    private readonly dimension: () => number,
+    private readonly metric: () => Metric,
+    private readonly catalog: CatalogStore,
+    private readonly blobs: BlobStore,
+    private nextSequence: number,
+  ) {}
+
+  pack(request: PackRequest): Promise<PackAnswer> {
+    return new Promise((resolve, reject) => {
+      this.batch.push({ request, resolve, reject });
+      this.batchBytes += request.records.length * (this.dimension() * 4 + 64);
+      if (this.batchBytes >= packBytesMax) this.close();
+      else if (this.timer === undefined) this.timer = setTimeout(() => this.close(), packDelayMs);
+    });
+  }
+
+  /** A namespace no longer reads its old run of `slabId` (its reads begun before the move ended). */
+  released(slabId: string): Promise<void> {
+    const left = (this.unreleased.get(slabId) ?? 1) - 1;
+    if (left > 0) this.unreleased.set(slabId, left);
+    else this.unreleased.delete(slabId);
+    return this.deleteIfUnused(slabId);
+  }
+
+  /** Waits for every batch handed in so far. */
+  async settle(): Promise<void> {
+    if (this.batch.length > 0) this.close();
+    await this.tail;
+  }
+
+  private close(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.batch;
+    this.batch = [];
+    this.batchBytes = 0;
+    if (batch.length === 0) return;
+    this.tail = this.tail.then(() => this.write(batch));
+  }
+
+  private async write(batch: Waiting[]): Promise<void> {
+    try {
+      const answers = await this.commit(batch.map((waiting) => waiting.request));
+      batch.forEach((waiting, i) => {
+        waiting.resolve(answers[i]!);
+      });
+    } catch (error) {
+      for (const waiting of batch) waiting.reject(error);
+    }
+  }
+
+  /** Steps 2 to 4 for one batch; the answers in request order. */
+  private async commit(requests: PackRequest[]): Promise<PackAnswer[]> {
+    // The same namespace twice in a batch cannot happen (a namespace flushes one at a time).
+    const keyed: { key: string; record: VectorRecord }[] = [];
+    for (const request of requests) {
+      for (const record of request.records)
+        keyed.push({ key: packedKey(request.namespace, record.id), record });
+    }
+    keyed.sort((a, b) => compareIds(a.key, b.key));
+    const slabId = `${packedSlabPrefix}-${String(this.nextSequence++).padStart(8, "0")}`;
+    let bytes = 0;
+    if (keyed.length > 0) {
+      let minLsn = requests[0]!.minLsn;
+      let maxLsn = 0n;
+      for (const request of requests) {
+        if (request.minLsn < minLsn) minLsn = request.minLsn;
+        if (request.maxLsn > maxLsn) maxLsn = request.maxLsn;
+      }
+      const job = jobFromRecords(
+        keyed.map(({ key, record }) => ({ ...record, id: key })),
+        {
+          slabId,
+          namespace: packedSlabNamespace,
+          level: 0,
+          dim: this.dimension(),
+          metric: this.metric(),
+          minLsn,
+          maxLsn,
+          sourceSlabs: [],
+        },
+      );
+      const file = await buildSlab(job);
+      bytes = file.byteLength;
+      await this.blobs.put(slabKey(this.index, slabId), file);
+    }
+    const previous = requests.map((request) => this.catalog.table.get(request.namespace));
+    const runStarts = new Map<string, number>();
+    keyed.forEach(({ key }, row) => {
+      const namespace = key.slice(0, key.indexOf("\u0000"));
+      if (!runStarts.has(namespace)) runStarts.set(namespace, row);
+    });
+    const entries: CatalogEntry[] = requests.map((request) => {
+      const runLength = request.records.length;
+      const runStart = runStarts.get(request.namespace) ?? 0;
+      return {
+        namespace: request.namespace,
+        explicit: request.explicit,
+        flushedLsn: request.flushedLsn,
+        records: runLength,
+        location: { kind: "packed", slab: runLength > 0 ? slabId : "", runStart, runLength },
+        manifestVersion: 0,
+      };
+    });
+    await this.catalog.commit({ set: entries, drop: [] });
+    for (const entry of previous) {
+      if (entry?.location.kind === "packed" && entry.location.slab !== "") {
+        this.unreleased.set(entry.location.slab, (this.unreleased.get(entry.location.slab) ?? 0) + 1);
+      }
+    }
+    return requests.map((request) => ({
+      slabId: request.records.length > 0 ? slabId : "",
+      runLength: request.records.length,
+      bytes: request.records.length > 0 ? Math.ceil((bytes * request.records.length) / keyed.length) : 0,
+    }));
+  }
+
+  /** Deletes a packed slab no catalog entry names and no namespace still reads. */
+  private async deleteIfUnused(slabId: string): Promise<void> {
+    if (slabId === "" || this.unreleased.has(slabId)) return;
+    if (this.catalog.table.slabReferences(slabId) > 0) return;
+    await this.blobs.delete(slabKey(this.index, slabId)).catch(() => {});
+  }
+}
