@@ -130,7 +130,7 @@ test("an update and a delete only the log holds survive a compaction and a crash
     // The four level-0 slabs were merged into one level-1 slab before the crash.
     expect(report.completed).toBe(1);
     expect(report.levels.find((level) => level.level === 1)?.slabs).toBe(1);
-    const engine = await openEngine({ dir, compaction: { paused: true }, log: () => {} });
+    const engine = await openEngine({ dir, packedRowsMax: 0, compaction: { paused: true }, log: () => {} });
     try {
       const fetched = await engine.fetch("u", "ns", ["s0-7", "s1-3", "s2-5"]);
       const byId = new Map(fetched.records.map((r) => [r.id, r.metadata]));

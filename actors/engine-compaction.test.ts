@@ -33,6 +33,8 @@ async function tempDir(): Promise<string> {
 function options(dir: string, extra: Partial<EngineOptions> = {}): EngineOptions {
   return {
     dir,
+    // Compaction is about a namespace's own slabs: packing small namespaces is off here.
+    packedRowsMax: 0,
     flushRowsMax: 40,
     flushIdleMs: 30,
     slabMemoryBudgetBytes: 64 * 1024,

@@ -10,6 +10,7 @@ import { basename, join } from "node:path";
 import { NeedleError } from "../storage/errors.ts";
 import type { VectorRecord } from "../storage/types.ts";
 import { namespaceDir } from "./layout.ts";
+import type { Engine } from "./api.ts";
 import { openEngine } from "./mod.ts";
 import { randomVector, seededRandom } from "./testing/reference.ts";
 
@@ -57,7 +58,8 @@ test("close and reopen keeps every record, deletes and updates included", async 
 
 test("a flipped byte in one namespace's slab names the file; other namespaces keep serving", async () => {
   const dir = await tempDir();
-  let engine = await openEngine({ dir, flushRowsMax: 50, log: () => {} });
+  // A dedicated namespace's slab (packing off); packed slabs: the next test.
+  const engine = await openEngine({ dir, flushRowsMax: 50, packedRowsMax: 0, log: () => {} });
   await engine.createIndex({ name: "iso", dimension: 12, metric: "euclidean", vectorType: "dense" });
   await engine.upsert("iso", "bad", records("x", 100, 2));
   await engine.upsert("iso", "good", records("y", 100, 3));
@@ -68,26 +70,56 @@ test("a flipped byte in one namespace's slab names the file; other namespaces ke
   const slabDir = join(dir, "indexes", "iso", "slabs");
   const victim = (await readdir(slabDir)).find((name) => name.startsWith(prefix))!;
   expect(victim).toBeDefined();
-  const bytes = await readFile(join(slabDir, victim));
-  bytes[Math.floor(bytes.length / 2)]! ^= 0x40;
-  await writeFile(join(slabDir, victim), bytes);
+  await expectIsolated(dir, join(slabDir, victim), "bad", "good", goodBefore);
+});
 
-  engine = await openEngine({ dir, log: () => {} });
+/**
+ * Flips a byte in the middle of `file`, reopens, and checks that a query of `broken` is
+ * CORRUPTION naming the file while `healthy` answers as before and takes writes.
+ */
+async function expectIsolated(
+  dir: string,
+  file: string,
+  broken: string,
+  healthy: string,
+  healthyBefore: Awaited<ReturnType<Engine["query"]>>,
+): Promise<void> {
+  const bytes = await readFile(file);
+  bytes[Math.floor(bytes.length / 2)]! ^= 0x40;
+  await writeFile(file, bytes);
+  const engine = await openEngine({ dir, log: () => {} });
   let caught: unknown;
   try {
-    await engine.query("iso", "bad", query);
+    await engine.query("iso", broken, query);
   } catch (error) {
     caught = error;
   }
   expect(caught).toBeInstanceOf(NeedleError);
   expect((caught as NeedleError).code).toBe("CORRUPTION");
-  expect((caught as NeedleError).message).toContain(victim);
-  const goodAfter = await engine.query("iso", "good", query);
-  expect(goodAfter.matches.map((m) => m.id)).toEqual(goodBefore.matches.map((m) => m.id));
+  expect((caught as NeedleError).message).toContain(basename(file));
+  const after = await engine.query("iso", healthy, query);
+  expect(after.matches.map((m) => m.id)).toEqual(healthyBefore.matches.map((m) => m.id));
   // Writes to the healthy namespace still work.
-  await engine.upsert("iso", "good", records("z", 5, 4));
-  expect((await engine.describeNamespace("iso", "good")).recordCount).toBe(105);
+  const before = (await engine.describeNamespace("iso", healthy)).recordCount;
+  await engine.upsert("iso", healthy, records("z", 2, 4));
+  expect((await engine.describeNamespace("iso", healthy)).recordCount).toBe(before + 2);
   await engine.close();
+}
+
+test("a damaged packed slab names its file; namespaces packed in other files keep serving", async () => {
+  const dir = await tempDir();
+  let engine = await openEngine({ dir, log: () => {} });
+  await engine.createIndex({ name: "iso", dimension: 12, metric: "euclidean", vectorType: "dense" });
+  for (let n = 0; n < 20; n++) await engine.upsert("iso", `bad${n}`, records(`x${n}-`, 3, n));
+  await engine.close(); // the bad tenants are packed into one file
+  engine = await openEngine({ dir, log: () => {} });
+  for (let n = 0; n < 20; n++) await engine.upsert("iso", `good${n}`, records(`y${n}-`, 3, 100 + n));
+  const goodBefore = await engine.query("iso", "good7", query);
+  await engine.close(); // the good ones into another
+  const slabDir = join(dir, "indexes", "iso", "slabs");
+  const packed = (await readdir(slabDir)).filter((name) => name.includes("pack")).sort();
+  expect(packed).toHaveLength(2);
+  await expectIsolated(dir, join(slabDir, packed[0]!), "bad3", "good7", goodBefore);
 });
 
 test("a torn log tail is truncated and nothing before it is lost", async () => {
@@ -104,6 +136,7 @@ test("a torn log tail is truncated and nothing before it is lost", async () => {
   // close() flushed; restore the unflushed state by removing the namespace manifests and slabs,
   // so recovery has to come from the log, then append a torn half-record.
   await rm(join(dir, "indexes", "torn", "namespaces"), { recursive: true, force: true });
+  await rm(join(dir, "indexes", "torn", "catalog"), { recursive: true, force: true });
   await rm(join(dir, "indexes", "torn", "slabs"), { recursive: true, force: true });
   await writeFile(last, copy);
   await appendFile(last, new Uint8Array([0x20, 0, 0, 0, 7, 7, 7]));

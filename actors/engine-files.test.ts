@@ -124,7 +124,8 @@ test("delete racing a create of the same name: the new index keeps every acknowl
 
 test("slab clean-up at start deletes nothing when the namespace listing fails, and never an operator's file", async () => {
   const dir = await freshDir();
-  let engine = await openEngine({ dir, flushRowsMax: 10, log: () => {} });
+  // A namespace's own slab files (packing off): the clean-up that reads manifests.
+  let engine = await openEngine({ dir, flushRowsMax: 10, packedRowsMax: 0, log: () => {} });
   await engine.createIndex({ name: "keep", dimension: 2, metric: "cosine", vectorType: "dense" });
   for (const prefix of ["a", "b", "c"]) {
     await engine.upsert("keep", "n", records(prefix, 10));

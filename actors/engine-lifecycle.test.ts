@@ -158,7 +158,8 @@ test("records that do not fit the index are refused before logging; the namespac
 test("close() passivates more open slabs than a mailbox holds without OVERLOADED", async () => {
   // Each open slab reports "closed" to the executor as it passivates; all at once overflowed
   // the executor's mailbox and close() failed.
-  const { engine, dir } = await engineIn({ flushRowsMax: 1, mailboxDepthMax: 8 });
+  // One slab per namespace is the point: packing small namespaces is off.
+  const { engine, dir } = await engineIn({ flushRowsMax: 1, mailboxDepthMax: 8, packedRowsMax: 0 });
   await engine.createIndex({ name: "many", dimension: 2, metric: "cosine", vectorType: "dense" });
   const query = { topK: 1, vector: Float32Array.of(1, 1), includeValues: false, includeMetadata: false };
   for (let n = 0; n < 40; n++) await engine.upsert("many", `ns${n}`, [record(`r${n}`, "g")]);

@@ -26,7 +26,8 @@ const dirs: string[] = [];
 async function freshEngine(flushRowsMax = 120): Promise<Engine> {
   const dir = await mkdtemp(join(tmpdir(), "needle-engine-"));
   dirs.push(dir);
-  return openEngine({ dir, flushRowsMax, flushIdleMs: 60_000, log: () => {} });
+  // Several L0 slabs per namespace are the point here: packing small namespaces is off.
+  return openEngine({ dir, flushRowsMax, flushIdleMs: 60_000, packedRowsMax: 0, log: () => {} });
 }
 
 /** How many slab files the last engine's index holds: the data must really span several. */

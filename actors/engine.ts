@@ -68,7 +68,7 @@ export const flushRowsMaxDefault = 100_000;
 export const flushBytesMaxDefault = 64 * 1024 * 1024;
 export const flushIdleMsDefault = 10_000;
 /** Packing small namespaces: off until its crash trials land (storage/namespaces/DESIGN.md). */
-export const packedRowsMaxDefault = 0;
+export const packedRowsMaxDefault = 1_000;
 const lsnPollMs = 5;
 /** The longest the front door goes without letting macrotasks run (see `macrotaskGate`). */
 const macrotaskGateMs = 20;

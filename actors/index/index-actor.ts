@@ -6,7 +6,7 @@
  *   1. Read every namespace manifest: name and flushedLsn.
  *   2. Ask the writer which namespaces have records in the log. A namespace with records above
  *      its flushedLsn needs replay; it is activated now (not awaited: its activation asks us
- *      `needsReplay`, which would deadlock) so its unflushed writes are back in memory.
+ *      `activating`, which would deadlock) so its unflushed writes are back in memory.
  *   3. Check the log holds every write a manifest claims: a namespace flushed through an LSN
  *      above the log's last one means the log lost its tail (CORRUPTION naming the index).
  *   3b. Open the index's catalog (storage/namespaces/): per namespace its committed counts and
@@ -200,7 +200,7 @@ export function indexFactory(
         blobs,
         nextPackedSequence,
       );
-      // Not awaited here: each namespace's activation asks us `needsReplay` (a concurrent verb).
+      // Not awaited here: each namespace's activation asks us `activating` (a concurrent verb).
       const replays = [...entries]
         .filter(([, entry]) => entry.needsReplay)
         .map(([namespace]) =>
@@ -223,13 +223,12 @@ export function indexFactory(
 
 class IndexActor implements Actor {
   readonly concurrentVerbs = new Set([
-    "needsReplay",
+    "activating",
     "recoveredLsn",
     "cataloged",
     "counts",
     "pack",
     "released",
-    "catalogEntry",
   ]);
   private trimmedThroughLsn = 0n;
   private trimming: Promise<void> | undefined;
@@ -249,12 +248,14 @@ class IndexActor implements Actor {
   async receive(verb: string, payload: unknown): Promise<unknown> {
     const message = payload as { namespace: string; oldestLsn?: bigint; exists?: boolean };
     switch (verb) {
-      case "needsReplay": {
+      case "activating": {
+        // A namespace activating: its catalog entry, and whether it must replay the log.
+        const catalogued = this.catalog.table.get(message.namespace);
         const entry = this.entries.get(message.namespace);
-        if (!entry) return false;
+        if (!entry) return { needsReplay: false, entry: catalogued };
         const needs = entry.needsReplay || entry.oldestUnflushedLsn !== 0n;
         entry.needsReplay = false;
-        return needs;
+        return { needsReplay: needs, entry: catalogued };
       }
       case "unflushed": {
         const entry = this.entries.get(message.namespace) ?? {
@@ -283,8 +284,6 @@ class IndexActor implements Actor {
         return this.packer.pack(payload as PackRequest);
       case "released":
         return this.packer.released((payload as { slabId: string }).slabId);
-      case "catalogEntry":
-        return this.catalog.table.get(message.namespace);
       default:
         throw new NeedleError("INTERNAL", `index: unknown verb ${verb}`);
     }

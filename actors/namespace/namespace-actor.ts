@@ -45,6 +45,8 @@ import {
 import type { CatalogEntry } from "../../storage/namespaces/catalog-table.ts";
 import { compareIds } from "../../storage/slab/ids.ts";
 import { type PackAnswer, type PackRequest, packedSlabIdPattern } from "../index/packer.ts";
+import { RunView } from "../../storage/namespaces/run-view.ts";
+import { acquireReader, releaseReader } from "../slab/shared-readers.ts";
 import { runSlabKey } from "../slab/slab-actor.ts";
 import { catalogEntryOf } from "./catalog-entry.ts";
 import { jobFromRecords } from "./slab-build-job.ts";
@@ -60,6 +62,12 @@ import {
 import { ReadEpochs } from "./read-epochs.ts";
 import * as reads from "./reads.ts";
 import { NamespaceState } from "./state.ts";
+
+/**
+ * Flush failures retried with the frozen memtable kept: storage (a full or failing volume),
+ * and a packed flush's hand-off refused by a busy index (its mailbox is bounded).
+ */
+const flushRetryable = new Set(["STORAGE_FULL", "STORAGE_FAILED", "UNAVAILABLE", "OVERLOADED"]);
 
 /** A flush that failed for storage is retried after this, doubling to the cap. */
 export const flushRetryBackoffBaseMs = 100;
@@ -133,13 +141,14 @@ export function namespaceFactory(settings: NamespaceSettings) {
         };
       });
     }
-    // A packed namespace's committed state is its catalog entry (a run of a packed slab); a
-    // manifest with a higher flushed LSN wins (it graduated, and the catalog update was lost).
-    const cataloged = await context.transport.request<CatalogEntry | undefined>(
-      address("index", index),
-      "catalogEntry",
-      { namespace },
-    );
+    // One message to the index per activation (many activate at once after a restart): its
+    // catalog entry, and whether the log holds writes above what is committed. A packed
+    // namespace's committed state is its entry (a run of a packed slab); a manifest with a
+    // higher flushed LSN wins (it graduated, and the catalog update was lost).
+    const { needsReplay, entry: cataloged } = await context.transport.request<{
+      needsReplay: boolean;
+      entry: CatalogEntry | undefined;
+    }>(address("index", index), "activating", { namespace });
     if (cataloged?.location.kind === "packed" && (!loaded || cataloged.flushedLsn > loaded.body.flushedLsn)) {
       state.committed = undefined;
       state.committedVersion = 0;
@@ -151,9 +160,6 @@ export function namespaceFactory(settings: NamespaceSettings) {
         runLength > 0 ? [runEntry(index, namespace, slab, runLength, cataloged.flushedLsn, rowBytes)] : [];
     }
     const actor = new NamespaceActor(state, context, settings, manifests, basename(dir), `${dir}/manifest`);
-    const needsReplay = await context.transport.request<boolean>(address("index", index), "needsReplay", {
-      namespace,
-    });
     if (needsReplay) await actor.replay();
     actor.reportCompaction();
     return actor;
@@ -610,8 +616,9 @@ class NamespaceActor implements Actor {
     })
       .catch((error) => {
         const cause = asNeedleError(error);
-        if (pending !== undefined && (cause.code === "STORAGE_FULL" || cause.code === "STORAGE_FAILED")) {
-          // Nothing durable changed (flush.ts): keep the frozen memtable queryable and retry.
+        if (pending !== undefined && flushRetryable.has(cause.code)) {
+          // Nothing durable changed (flush.ts; a packed flush commits only in the packer's
+          // catalog delta): keep the frozen memtable queryable and retry.
           this.pendingFlush = pending;
           this.lastFlushFailure = cause;
           this.scheduleFlushRetry();
@@ -669,11 +676,7 @@ class NamespaceActor implements Actor {
   private async graduate(): Promise<void> {
     const run = this.packedRun()!;
     const rows = liveRowsOf(run.live, run.rowCount);
-    const records = await this.transport.request<VectorRecord[]>(run.address, "records", {
-      rows,
-      values: true,
-      metadata: true,
-    });
+    const records = await this.readRun(run.id, rows);
     const slabId = `${this.slabIdPrefix}-${String(this.state.nextSlabSeq++).padStart(8, "0")}`;
     const bytes = await buildSlab(
       jobFromRecords(records, {
@@ -731,11 +734,7 @@ class NamespaceActor implements Actor {
     const stillLive: (() => boolean)[] = [];
     if (run !== undefined) {
       const rows = liveRowsOf(run.live, run.slab.rowCount);
-      const read = await this.transport.request<VectorRecord[]>(run.slab.address, "records", {
-        rows,
-        values: true,
-        metadata: true,
-      });
+      const read = await this.readRun(run.slab.id, rows);
       const slab = run.slab;
       read.forEach((record, i) => {
         records.push(record);
@@ -778,6 +777,28 @@ class NamespaceActor implements Actor {
       state.oldestUnflushedLsn = stillDirty ? flushedLsn + 1n : 0n;
     });
     if (run !== undefined) this.retire([run.slab.id]);
+  }
+
+  /**
+   * Rows of this namespace's run of a packed slab, read from the file itself (one shared
+   * mapping) rather than through the run's slab actor: a flush must not wait out that actor's
+   * restart back-off after a storage failure; a failure here is retried like any flush's.
+   */
+  private async readRun(slabId: string, rows: number[]): Promise<VectorRecord[]> {
+    const path = await this.settings.blobs.localPath(slabKey(this.index, slabId));
+    const reader = acquireReader(path);
+    let view: RunView;
+    try {
+      view = new RunView(reader, this.state.namespace, () => releaseReader(path));
+    } catch (error) {
+      releaseReader(path);
+      throw error;
+    }
+    try {
+      return rows.map((row) => view.record(row, { values: true, metadata: true }));
+    } finally {
+      view.close();
+    }
   }
 
   private withManifestLock<T>(work: () => Promise<T>): Promise<T> {

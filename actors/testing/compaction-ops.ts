@@ -56,6 +56,8 @@ export function compactionIds(through: number): string[] {
 
 /** Small thresholds so every few ops flush, merge, split and rewrite. */
 export const compactionCrashSettings = {
+  // Compaction is about a namespace's own slabs: packing small namespaces is off here.
+  packedRowsMax: 0,
   flushRowsMax: 60,
   flushIdleMs: 50,
   compaction: { l0MergeTrigger: 2, levelFanout: 2, deadRewriteRowsMin: 20, slabBytesTarget: 16_384 },

@@ -12,6 +12,7 @@ const engine = await openEngine({
   dir: dir!,
   flushRowsMax: 100,
   flushIdleMs: 60_000,
+  packedRowsMax: 0,
   compaction: { paused: true },
   log: () => {},
 });

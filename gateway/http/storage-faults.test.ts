@@ -119,6 +119,8 @@ interface FaultPoint {
   rule: (dir: string) => FaultRule;
   /** Whether clients must see refusals while it lasts (flush and trim faults only hold writes up). */
   refusesWrites: boolean;
+  /** The engine's packedRowsMax for this point (default: the engine's). */
+  packedRowsMax?: number;
 }
 
 const faultPoints: FaultPoint[] = [
@@ -160,12 +162,20 @@ const faultPoints: FaultPoint[] = [
   {
     name: "manifest commit: write, quota",
     refusesWrites: true,
+    // Manifests are a dedicated namespace's: small namespaces are packed unless packing is off.
+    packedRowsMax: 0,
     rule: (dir) => ({ operation: "write", path: join(dir, "indexes/f/namespaces/"), fault: "EDQUOT" }),
   },
   {
     name: "manifest commit: rename, device error",
     refusesWrites: true,
+    packedRowsMax: 0,
     rule: (dir) => ({ operation: "rename", path: join(dir, "indexes/f/namespaces/"), fault: "EIO" }),
+  },
+  {
+    name: "catalog commit: journal write, volume full",
+    refusesWrites: true,
+    rule: (dir) => ({ operation: "write", path: join(dir, "indexes/f/catalog/"), fault: "ENOSPC" }),
   },
   {
     name: "log trim: unlink, device error",
@@ -177,7 +187,9 @@ const faultPoints: FaultPoint[] = [
 describe("storage faults at every step: nothing acknowledged lost, reads served, writes resume", () => {
   for (const point of faultPoints) {
     test(point.name, async () => {
-      const h = await harness();
+      const h = await harness(
+        point.packedRowsMax === undefined ? {} : { packedRowsMax: point.packedRowsMax },
+      );
       const acked: string[] = [];
       const refused: string[] = [];
       for (const prefix of ["base0", "base1", "base2"]) {
@@ -256,7 +268,8 @@ test("below the free-space watermark writes get 507 naming index and namespace; 
 
 test("over the memory budget idle namespaces are released first, then writes get 503; they resume below it", async () => {
   let rss = 100;
-  const h = await harness({ memoryMaxBytes: 1_000, sampleRssBytes: () => rss });
+  // Packing off: passivation shows as the namespace reading its manifest again.
+  const h = await harness({ memoryMaxBytes: 1_000, sampleRssBytes: () => rss, packedRowsMax: 0 });
   expect((await upsert(h, "a")).status).toBe(200);
   expect(await queryCount(h)).toBe(10);
   // Over the shrink mark: the idle namespace is passivated (it reads its manifest again later).

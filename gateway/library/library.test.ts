@@ -474,7 +474,12 @@ describe("lifecycle", () => {
 
 test("compaction through the library: paused and resumed, an index's levels after a merge", async () => {
   const dir = await mkdtemp(join(tmpdir(), "needle-library-compaction-"));
-  const db = await open(dir, { flushRowsMax: 50, compaction: { paused: true, l0MergeTrigger: 2 } });
+  // A namespace's own levels (packing small namespaces off).
+  const db = await open(dir, {
+    flushRowsMax: 50,
+    packedRowsMax: 0,
+    compaction: { paused: true, l0MergeTrigger: 2 },
+  });
   try {
     await db.createIndex({ name: "merged", dimension: 4, metric: "euclidean", waitUntilReady: true });
     const index = db.index("merged");

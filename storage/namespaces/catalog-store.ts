@@ -58,7 +58,7 @@ const journalSegmentBytes = 4 * 1024 * 1024;
 export class CatalogStore {
   private constructor(
     readonly table: CatalogTable,
-    private readonly journal: RequestLog,
+    private journal: RequestLog,
     private readonly checkpoints: ManifestStore<CheckpointBody>,
     private checkpointLsn: bigint,
     private readonly journalDir: string,
@@ -83,8 +83,17 @@ export class CatalogStore {
     }
   }
 
-  /** Makes the delta durable (one append, one fsync), then applies it to the table. */
+  /**
+   * Makes the delta durable (one append, one fsync), then applies it to the table. After an
+   * I/O error the journal refuses appends until reopened (the request log's fail-stop rule,
+   * storage/DESIGN.md): the next commit reopens it, which cuts the failed batch off; that
+   * delta was never applied here, so the table still equals what is durable.
+   */
   async commit(delta: CatalogDelta): Promise<void> {
+    if (this.journal.failed) {
+      await this.journal.close().catch(() => undefined);
+      this.journal = await RequestLog.open({ dir: this.journalDir, segmentBytesMax: journalSegmentBytes });
+    }
     await this.journal.append(manifestPackr.pack(delta));
     applyDelta(this.table, delta);
   }
