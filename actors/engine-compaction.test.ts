@@ -100,6 +100,7 @@ test(`answers are the model's through merges, splits and rewrites, with writes a
   let engine = await openEngine(options(dir));
   await engine.createIndex({ name: "c", dimension: dim, metric: "euclidean", vectorType: "dense" });
   let completed = 0;
+  let sawUpperLevels = false;
   // Reads in the background the whole time: a read that began before a compaction swapped its
   // slabs out must still find their files (read epochs, invariant 4).
   const readErrors: string[] = [];
@@ -159,6 +160,8 @@ test(`answers are the model's through merges, splits and rewrites, with writes a
         );
       } else if (pick < 0.93) {
         completed += (await engine.compactionSettled()).completed;
+        const settled = (await engine.describeIndexStats("c")).compaction!.levels;
+        if (settled.some((level) => level.level >= 1 && level.slabs > 0)) sawUpperLevels = true;
         await expectSameAsModel(engine, model, pool, `step ${step}`);
         await expectExactQueries(engine, model, random, `step ${step}`);
       } else if (pick < 0.96) {
@@ -176,9 +179,11 @@ test(`answers are the model's through merges, splits and rewrites, with writes a
     await expectSameAsModel(engine, model, pool, "end");
     await expectExactQueries(engine, model, random, "end");
     const levels = (await engine.describeIndexStats("c")).compaction!.levels;
-    // Compactions did run, and left slabs above level 0.
+    if (levels.some((level) => level.level >= 1 && level.slabs > 0)) sawUpperLevels = true;
+    // Compactions did run, and put slabs above level 0 at some point (not necessarily at the
+    // end: a late deleteAll can leave only level 0, as seed 1758 does).
     expect(completed).toBeGreaterThan(3);
-    expect(levels.some((level) => level.level >= 1 && level.slabs > 0)).toBe(true);
+    expect(sawUpperLevels).toBe(true);
   } finally {
     reading = false;
     await reader;

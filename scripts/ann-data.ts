@@ -153,12 +153,20 @@ export async function loadNeedle(data: AnnData) {
   }
   const ingestSeconds = (performance.now() - started) / 1000;
   let diskBytesPerVector = 0;
+  // Built: compaction idle with nearly every row in indexed levels (a last small L0 slab may
+  // stay: it is searched exactly, and merging it alone is not worth a rewrite).
+  let quietSince: number | undefined;
   for (let waited = 0; ; waited++) {
     if (waited > 6_000) throw new Error("the compaction into an indexed level did not finish in 10 minutes");
     const compaction = await index.describeCompaction();
     const { levels } = compaction;
-    if (levels.length === 1 && levels[0]!.level >= 1 && levels[0]!.liveRows === data.rows) {
-      diskBytesPerVector = levels[0]!.bytes / data.rows;
+    const indexedRows = levels
+      .filter((level) => level.level >= 1)
+      .reduce((sum, level) => sum + level.liveRows, 0);
+    const idle = compaction.running === null && compaction.queued === 0 && indexedRows >= 0.99 * data.rows;
+    quietSince = idle ? (quietSince ?? performance.now()) : undefined;
+    if (quietSince !== undefined && performance.now() - quietSince >= 1_000) {
+      diskBytesPerVector = levels.reduce((sum, level) => sum + level.bytes, 0) / data.rows;
       break;
     }
     if (waited % 100 === 99) console.error(`waiting for the index build: ${JSON.stringify(compaction)}`);

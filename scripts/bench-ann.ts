@@ -191,7 +191,7 @@ const lines = [
   "|---|---|---:|---:|---:|---:|",
   ...points.map(
     (p) =>
-      `| ${p.system} | ${p.setting} | ${p.recall.toFixed(3)} | ${p.recallInDistribution.toFixed(3)} | ${p.recallOutOfDistribution.toFixed(3)} | ${p.qps.toFixed(0)} |`,
+      `| ${p.system} | ${p.setting} | ${p.recall.toFixed(3)} | ${p.recallInDistribution.toFixed(3)} | ${data.outOfDistribution.some(Boolean) ? p.recallOutOfDistribution.toFixed(3) : "—"} | ${p.qps.toFixed(0)} |`,
   ),
   "",
   "Best QPS at or above each recall, at any setting: Needle over the best peer.",

@@ -53,6 +53,9 @@ interface NamespaceEntry {
   needsReplay: boolean;
 }
 
+/** Namespaces replaying their log records at once after a restart. */
+const replaysConcurrentMax = 32;
+
 /** The names flushes and compactions give slab files: `<namespace dir hash>-<sequence>.slab`. */
 const slabFileNamePattern = /^([0-9a-f]{32}-\d{8})\.slab$/;
 
@@ -201,19 +204,25 @@ export function indexFactory(
         nextPackedSequence,
       );
       // Not awaited here: each namespace's activation asks us `activating` (a concurrent verb).
-      const replays = [...entries]
-        .filter(([, entry]) => entry.needsReplay)
-        .map(([namespace]) =>
-          context.transport
+      // At most `replaysConcurrentMax` at a time: a restart after 100,000 tenants wrote must not
+      // activate them all at once (each holds memory, and each asks us: our mailbox is bounded).
+      const pending = [...entries].filter(([, entry]) => entry.needsReplay).map(([namespace]) => namespace);
+      const replays = Array.from({ length: Math.min(replaysConcurrentMax, pending.length) }, async () => {
+        for (let namespace = pending.pop(); namespace !== undefined; namespace = pending.pop()) {
+          await context.transport
             .request(address("namespace", namespaceKey(index, namespace)), "exists", {})
-            .catch(() => {}),
-        );
+            .catch(() => {});
+        }
+      });
       return new IndexActor(
         index,
         entries,
         context,
         recoveredThroughLsn,
-        Promise.all(replays).then(() => {}),
+        Promise.all(replays).then(() => {
+          // The writer's records by namespace served these replays; it may let them go.
+          void context.transport.request(address("writer", index), "replayed", {}).catch(() => {});
+        }),
         catalog,
         packer,
       );

@@ -20,7 +20,10 @@ import { isKernelSafeInverseNorm } from "../../ffi/mod.ts";
 import { compareIds, inverseNorm } from "../slab/mod.ts";
 import type { Metadata, SparseValues, VectorRecord } from "../types.ts";
 
-const initialRowCapacity = 256;
+/** A memtable's first buffers hold this many rows: most namespaces of a many-tenant index hold a few. */
+const firstRowCapacity = 4;
+/** Up to here buffers grow fourfold (cheap copies); past it straight to the rows hint. */
+const smallRowCapacity = 256;
 
 export class Memtable {
   readonly dim: number;
@@ -45,14 +48,15 @@ export class Memtable {
   private readonly extremeRowList: number[] = [];
 
   /**
-   * `rowsHint`: how many rows the memtable will likely hold before it is flushed. Past its
-   * first few rows it grows straight to that capacity: fresh buffers cost nothing until
-   * touched (the OS maps pages lazily), while doubling copies every row several times and
-   * touches each page again. Tiny namespaces never pass the first step.
+   * `rowsHint`: how many rows the memtable will likely hold before it is flushed. Buffers
+   * start at 4 rows and grow fourfold to 256 (a tenant of a few records costs a few hundred
+   * bytes, not 256 rows' worth: at 100,000 tenants that was gigabytes); past that they grow
+   * straight to the hint: fresh buffers cost nothing until touched (the OS maps pages
+   * lazily), while doubling copies every row several times and touches each page again.
    */
   constructor(
     dim: number,
-    private readonly rowsHint = initialRowCapacity,
+    private readonly rowsHint = smallRowCapacity,
   ) {
     assert(Number.isInteger(dim) && dim >= 0, "memtable dimension is a non-negative integer");
     this.dim = dim;
@@ -182,7 +186,11 @@ export class Memtable {
 
   private grow(): void {
     const capacity =
-      this.capacity < initialRowCapacity ? initialRowCapacity : Math.max(this.capacity * 2, this.rowsHint);
+      this.capacity === 0
+        ? firstRowCapacity
+        : this.capacity < smallRowCapacity
+          ? this.capacity * 4
+          : Math.max(this.capacity * 2, this.rowsHint);
     const vectors = new Float32Array(capacity * this.dim);
     vectors.set(this.vectorBuffer);
     const norms = new Float32Array(capacity);
