@@ -111,7 +111,7 @@ export function eligibleCount(eligible: Eligible, rowCount: number): number {
   return count;
 }
 
-const popcount8 = Uint8Array.from({ length: 256 }, (_, byte) => {
+export const popcount8 = Uint8Array.from({ length: 256 }, (_, byte) => {
   let bits = 0;
   for (let b = byte; b; b >>= 1) bits += b & 1;
   return bits;

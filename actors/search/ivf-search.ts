@@ -16,7 +16,7 @@
 import { int8Candidates, type QuantizedRows, rankPartitions } from "../../storage/compaction/ivf.ts";
 import type { IvfIndex } from "../../storage/slab/mod.ts";
 import type { Metric } from "../../storage/types.ts";
-import { type Eligible, eligibleCount } from "./block-search.ts";
+import { type Eligible, eligibleCount, popcount8 } from "./block-search.ts";
 
 export interface IvfChoice {
   strategy: "prefilter" | "ivf";
@@ -101,15 +101,23 @@ function positionIn(sorted: Uint32Array, value: number): number {
   return at < sorted.length && sorted[at] === value ? at : -1;
 }
 
-/** Eligible rows in [start, end). */
+/**
+ * Eligible rows in [start, end). A bitset is counted a byte at a time (a popcount table), with
+ * the partial bytes at the ends bit by bit: a selective filter makes the search probe most
+ * partitions, and counting bit by bit cost about a millisecond per query at 150k rows.
+ */
 function eligibleIn(eligible: Eligible, start: number, end: number): number {
   if ("rows" in eligible) return lowerBound(eligible.rows, end) - lowerBound(eligible.rows, start);
   const bits = eligible.bitset;
   let count = 0;
-  for (let row = start; row < end; row++) count += (bits[row >> 3]! >> (row & 7)) & 1;
+  let row = start;
+  for (; row < end && (row & 7) !== 0; row++) count += (bits[row >> 3]! >> (row & 7)) & 1;
+  for (; row + 8 <= end; row += 8) count += popcount8[bits[row >> 3]!]!;
+  for (; row < end; row++) count += (bits[row >> 3]! >> (row & 7)) & 1;
   return count;
 }
 
+/** Writes the eligible rows of [start, end) to `out` from `at`, ascending; skips empty bytes. */
 function copyEligible(eligible: Eligible, start: number, end: number, out: Uint32Array, at: number): number {
   if ("rows" in eligible) {
     const from = lowerBound(eligible.rows, start);
@@ -119,7 +127,17 @@ function copyEligible(eligible: Eligible, start: number, end: number, out: Uint3
   }
   const bits = eligible.bitset;
   let written = at;
-  for (let row = start; row < end; row++) if ((bits[row >> 3]! >> (row & 7)) & 1) out[written++] = row;
+  let row = start;
+  for (; row < end && (row & 7) !== 0; row++) if ((bits[row >> 3]! >> (row & 7)) & 1) out[written++] = row;
+  for (; row + 8 <= end; row += 8) {
+    let byte = bits[row >> 3]!;
+    while (byte !== 0) {
+      const bit = 31 - Math.clz32(byte & -byte);
+      out[written++] = row + bit;
+      byte &= byte - 1;
+    }
+  }
+  for (; row < end; row++) if ((bits[row >> 3]! >> (row & 7)) & 1) out[written++] = row;
   return written;
 }
 
