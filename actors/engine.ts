@@ -55,7 +55,7 @@ import type {
 } from "./api.ts";
 import { compactorFactory } from "./compactor/compactor-actor.ts";
 import { executorFactory, slabMemoryBudgetBytesDefault } from "./executor/executor-actor.ts";
-import { indexFactory, type NamespaceCounts } from "./index/index-actor.ts";
+import { indexFactory, type NamespaceCounts, type NamespacePage } from "./index/index-actor.ts";
 import { canonicalNamespace, catalogDir, indexDir, namespaceKey } from "./layout.ts";
 import { type LevelStats, namespaceFactory } from "./namespace/namespace-actor.ts";
 import { levelStatsWidth } from "./namespace/catalog-entry.ts";
@@ -545,14 +545,26 @@ class EmbeddedEngine implements Engine {
     const after = request.paginationToken
       ? Buffer.from(request.paginationToken, "base64url").toString()
       : undefined;
-    const all = (await this.catalogCounts(index, prefix)).map(({ name, recordCount }) => ({
-      name,
-      recordCount,
-    }));
-    const remaining = after === undefined ? all : all.filter((ns) => ns.name > after);
-    const page = remaining.slice(0, request.limit);
-    const result: ListNamespacesResult = { namespaces: page, totalCount: all.length };
-    if (remaining.length > request.limit) {
+    this.requireIndex(index);
+    // One more than a page from the catalog tells whether a next page exists.
+    const fromIndex = await this.system.transport.request<NamespacePage>(address("index", index), "page", {
+      prefix,
+      after,
+      limit: request.limit + 1,
+    });
+    const asked = await this.counts(index, fromIndex.ask);
+    const merged = [
+      ...fromIndex.cataloged.map(({ name, records }) => ({ name, recordCount: records })),
+      ...asked
+        .filter((ns) => after === undefined || ns.name > after)
+        .map(({ name, recordCount }) => ({ name, recordCount })),
+    ].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const page = merged.slice(0, request.limit);
+    const result: ListNamespacesResult = {
+      namespaces: page,
+      totalCount: fromIndex.catalogTotal + asked.length,
+    };
+    if (merged.length > request.limit) {
       result.next = Buffer.from(page[page.length - 1]!.name).toString("base64url");
     }
     return result;

@@ -77,6 +77,14 @@ export interface NamespaceCounts {
   ask: string[];
 }
 
+/** One page of namespaces (see IndexActor.page). */
+export interface NamespacePage {
+  cataloged: { name: string; records: number }[];
+  /** Clean namespaces named `prefix...` that exist, in all. */
+  catalogTotal: number;
+  ask: string[];
+}
+
 export function indexFactory(
   dataDir: string,
   blobs: BlobStore,
@@ -236,6 +244,7 @@ class IndexActor implements Actor {
     "recoveredLsn",
     "cataloged",
     "counts",
+    "page",
     "pack",
     "released",
   ]);
@@ -289,6 +298,10 @@ class IndexActor implements Actor {
         return undefined;
       case "counts":
         return this.counts((payload as { prefix?: string }).prefix ?? "");
+      case "page": {
+        const { prefix, after, limit } = payload as { prefix: string; after?: string; limit: number };
+        return this.page(prefix, after, limit);
+      }
       case "pack":
         return this.packer.pack(payload as PackRequest);
       case "released":
@@ -343,6 +356,33 @@ class IndexActor implements Actor {
       });
     }
     return { cataloged, ask };
+  }
+
+  /**
+   * One page of `listNamespaces` (what `counts` gives for stats, without materialising every
+   * name): from the catalog, the first `limit` existing clean namespaces named `prefix...`
+   * after `after`, and how many exist in all; plus every dirty one, to be asked (few).
+   */
+  private page(prefix: string, after: string | undefined, limit: number): NamespacePage {
+    const ask: string[] = [];
+    const dirty = new Set<string>();
+    for (const [name, entry] of this.entries) {
+      if (!name.startsWith(prefix)) continue;
+      if (entry.needsReplay || entry.oldestUnflushedLsn !== 0n || !this.catalog.table.has(name)) {
+        dirty.add(name);
+        if (entry.mayExist) ask.push(name);
+      }
+    }
+    const table = this.catalog.table;
+    let catalogTotal = table.countExisting(prefix);
+    for (const name of dirty) {
+      const entry = table.get(name);
+      if (entry !== undefined && (entry.explicit || entry.records > 0)) catalogTotal--;
+    }
+    const cataloged = table
+      .listExisting({ prefix, after, limit, skip: dirty })
+      .map((entry) => ({ name: entry.namespace, records: entry.records }));
+    return { cataloged, catalogTotal, ask };
   }
 
   /** Lets a running background trim finish (passivation), then closes the catalog. */

@@ -92,6 +92,20 @@ test(`the columnar catalog behaves like a Map (seed ${seed})`, () => {
         expect(table.slabReferences(`slab-${slab}`)).toBe(references.get(`slab-${slab}`) ?? 0);
       }
       expect(table.referencedSlabs().sort()).toEqual([...references.keys()].sort());
+      for (const prefix of ["", "tenant-2", "x"]) {
+        const existing = sorted.filter((name) => {
+          const entry = model.get(name)!;
+          return name.startsWith(prefix) && (entry.explicit || entry.records > 0);
+        });
+        expect(table.countExisting(prefix)).toBe(existing.length);
+        const skip = new Set(existing.filter((_, i) => i % 3 === 0));
+        const after = existing[5];
+        const page = table.listExisting({ prefix, after, limit: 25, skip }).map((entry) => entry.namespace);
+        const wanted = existing.filter(
+          (name) => (after === undefined || byteOrder(name, after) > 0) && !skip.has(name),
+        );
+        expect(page).toEqual(wanted.slice(0, 25));
+      }
       const iterated = [...table.entries()].sort((a, b) => byteOrder(a.namespace, b.namespace));
       expect(iterated).toEqual(sorted.map((name) => model.get(name)!));
     }

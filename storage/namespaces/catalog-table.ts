@@ -151,9 +151,54 @@ export class CatalogTable {
    * after `after` (exclusive), at most `limit`.
    */
   list(options: { prefix?: string; after?: string; limit: number }): string[] {
+    const out: string[] = [];
+    this.scan(options.prefix ?? "", options.after, (entry) => {
+      out.push(this.nameOf(entry));
+      return out.length < options.limit;
+    });
+    return out;
+  }
+
+  /**
+   * Like `list`, but only namespaces that exist (created explicitly, or holding records), not
+   * named in `skip`, as entries: one page of `listNamespaces`.
+   */
+  listExisting(options: {
+    prefix?: string;
+    after?: string;
+    limit: number;
+    skip: Set<string>;
+  }): CatalogEntry[] {
+    const out: CatalogEntry[] = [];
+    if (options.limit <= 0) return out;
+    this.scan(options.prefix ?? "", options.after, (entry) => {
+      if (!this.existsAt(entry)) return true;
+      const name = this.nameOf(entry);
+      if (!options.skip.has(name)) out.push(this.entryAt(entry));
+      return out.length < options.limit;
+    });
+    return out;
+  }
+
+  /** Namespaces named `prefix...` that exist, counted without building any object. */
+  countExisting(prefix: string): number {
+    let count = 0;
+    this.scan(prefix, undefined, (entry) => {
+      if (this.existsAt(entry)) count++;
+      return true;
+    });
+    return count;
+  }
+
+  private existsAt(entry: number): boolean {
+    return (this.flags[entry]! & flagExplicit) !== 0 || this.records[entry]! > 0;
+  }
+
+  /** Visits, in name order, the entries named `prefix...` after `after`, while `visit` says so. */
+  private scan(prefix: string, after: string | undefined, visit: (entry: number) => boolean): void {
     const sorted = this.sortedEntries();
-    const prefix = encoder.encode(options.prefix ?? "");
-    const after = options.after === undefined ? undefined : encoder.encode(options.after);
+    const prefixBytes = encoder.encode(prefix);
+    const afterBytes = after === undefined ? undefined : encoder.encode(after);
     // First position whose name is > after and >= prefix.
     let low = 0;
     let high = sorted.length;
@@ -161,17 +206,16 @@ export class CatalogTable {
       const middle = (low + high) >>> 1;
       const entry = sorted[middle]!;
       const beforeStart =
-        this.compareName(entry, prefix) < 0 || (after !== undefined && this.compareName(entry, after) <= 0);
+        this.compareName(entry, prefixBytes) < 0 ||
+        (afterBytes !== undefined && this.compareName(entry, afterBytes) <= 0);
       if (beforeStart) low = middle + 1;
       else high = middle;
     }
-    const out: string[] = [];
-    for (let at = low; at < sorted.length && out.length < options.limit; at++) {
+    for (let at = low; at < sorted.length; at++) {
       const entry = sorted[at]!;
-      if (!this.startsWith(entry, prefix)) break;
-      out.push(this.nameOf(entry));
+      if (!this.startsWith(entry, prefixBytes)) return;
+      if (!visit(entry)) return;
     }
-    return out;
   }
 
   /** Entries whose packed location names `slab`. */
