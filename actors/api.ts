@@ -252,6 +252,18 @@ export interface IndexStats {
   indexFullness: number;
   /** Needle extension: compaction state of this index (clients that do not know it drop it). */
   compaction?: IndexCompactionStats;
+  /** Needle extension: what the index's namespaces cost, resident and idle. */
+  tenancy?: IndexTenancyStats;
+}
+
+export interface IndexTenancyStats {
+  /** Namespaces in the catalog (flushed at least once). */
+  cataloged: number;
+  /** Namespaces with an actor in memory (memtable, live bitsets) now. */
+  resident: number;
+  /** Bytes the in-memory catalog holds: all that an idle namespace costs in memory. */
+  catalogBytes: number;
+  catalogBytesPerNamespace: number;
 }
 
 /** One level of an index's slabs, summed over its namespaces. */

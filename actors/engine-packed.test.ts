@@ -145,7 +145,13 @@ test(`small namespaces pack into shared slabs, graduate when they grow, and read
     await engine.close();
     engine = await open(dir);
     expect(engine.activeActors("namespace")).toBe(0);
+    // What idle tenants cost is visible: none resident, a few dozen catalog bytes each.
+    const { tenancy } = await engine.describeIndexStats(index);
+    expect(tenancy!.resident).toBe(0);
+    expect(tenancy!.cataloged).toBeGreaterThanOrEqual(model.namespaces.size - 3);
+    expect(tenancy!.catalogBytesPerNamespace).toBeLessThan(200);
     await expectAgrees(engine, model, random);
+    expect((await engine.describeIndexStats(index)).tenancy!.resident).toBeGreaterThan(0);
   }
   await engine.close();
   const slabs = (await readdir(join(dir, "indexes", index, "slabs"))).filter((name) =>

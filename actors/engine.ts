@@ -467,6 +467,17 @@ class EmbeddedEngine implements Engine {
     index: string,
     prefix: string,
   ): Promise<(NamespaceStats & { levels: LevelStats[] })[]> {
+    return (await this.catalogSnapshot(index, prefix)).namespaces;
+  }
+
+  private async catalogSnapshot(
+    index: string,
+    prefix: string,
+  ): Promise<{
+    namespaces: (NamespaceStats & { levels: LevelStats[] })[];
+    catalogSize: number;
+    catalogBytes: number;
+  }> {
     this.requireIndex(index);
     const snapshot = await this.system.transport.request<NamespaceCounts>(address("index", index), "counts", {
       prefix,
@@ -480,15 +491,20 @@ class EmbeddedEngine implements Engine {
         levels: levelStatsFrom(entry.levels),
       }));
     counted.push(...asked);
-    return counted.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return {
+      namespaces: counted.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+      catalogSize: snapshot.catalogSize,
+      catalogBytes: snapshot.catalogBytes,
+    };
   }
 
   async describeIndexStats(index: string, filter?: Filter): Promise<IndexStats> {
     const config = this.requireIndex(index);
     // A filter needs the rows themselves: every namespace is asked (and activated).
+    const snapshot = await this.catalogSnapshot(index, "");
     const counted = filter
       ? await this.counts(index, await this.namespaceNames(index), filter)
-      : await this.catalogCounts(index, "");
+      : snapshot.namespaces;
     const namespaces = counted
       .filter((ns) => ns.recordCount > 0)
       .map(({ name, recordCount }) => ({ name, recordCount }));
@@ -511,6 +527,13 @@ class EmbeddedEngine implements Engine {
             ? { ...status.lastError, namespace: inIndex(status.lastError.namespace) }
             : null,
         levels: sumLevels(counted.map((ns) => ns.levels)),
+      },
+      tenancy: {
+        cataloged: snapshot.catalogSize,
+        resident: this.system.activeCount("namespace", `${index}/`),
+        catalogBytes: snapshot.catalogBytes,
+        catalogBytesPerNamespace:
+          snapshot.catalogSize === 0 ? 0 : snapshot.catalogBytes / snapshot.catalogSize,
       },
     };
   }

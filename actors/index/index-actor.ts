@@ -71,6 +71,9 @@ async function namespaceDirNames(dir: string): Promise<string[]> {
 
 /** What a namespace's stats come from: its catalog entry, or asking it (dirty or uncatalogued). */
 export interface NamespaceCounts {
+  /** Namespaces in the catalog, and the bytes of its in-memory table. */
+  catalogSize: number;
+  catalogBytes: number;
   /** Clean namespaces: the catalog's committed counts. */
   cataloged: { name: string; records: number; explicit: boolean; levels?: Float64Array }[];
   /** Namespaces with writes only the log or memory holds: their actors must be asked. */
@@ -355,7 +358,7 @@ class IndexActor implements Actor {
         ...(entry.levels ? { levels: entry.levels } : {}),
       });
     }
-    return { cataloged, ask };
+    return { cataloged, ask, catalogSize: this.catalog.table.size, catalogBytes: this.catalog.table.bytes };
   }
 
   /**

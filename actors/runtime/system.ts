@@ -106,11 +106,16 @@ export class ActorSystem {
     this.factories.set(kind, factory);
   }
 
-  /** How many actors are active (for stats and tests). */
-  activeCount(kind?: ActorKind): number {
+  /** How many actors are active (for stats and tests), of a kind and with keys starting `keyPrefix`. */
+  activeCount(kind?: ActorKind, keyPrefix = ""): number {
     let count = 0;
     for (const activation of this.activations.values()) {
-      if (activation.actor && (!kind || activation.address.kind === kind)) count++;
+      if (
+        activation.actor &&
+        (!kind || activation.address.kind === kind) &&
+        activation.address.key.startsWith(keyPrefix)
+      )
+        count++;
     }
     return count;
   }

@@ -77,6 +77,7 @@ export function statsJson(stats: IndexStats): JsonObject {
   if (stats.dimension !== undefined) out.dimension = stats.dimension;
   // Needle extension (the official client keeps only the fields it knows).
   if (stats.compaction !== undefined) out.compaction = stats.compaction;
+  if (stats.tenancy !== undefined) out.tenancy = stats.tenancy;
   return out;
 }
 
