@@ -6,7 +6,7 @@
  *
  *   bun scripts/bench-filtered.ts [--rows 150000] [--dim 256] [--metric cosine] [--queries 300]
  *     [--peers hnswlib,lancedb]
- *   (several minutes; writes bench-results/filtered-<set>.{json,md})
+ *   (several minutes; writes bench-results/filtered-<set>.{json,md,svg})
  *
  * Steps:
  *   1. The data of bench-ann.ts (scripts/ann-data.ts); every row has a `bucket` 0..999 that
@@ -21,6 +21,7 @@ import { cpus } from "node:os";
 import { join, resolve } from "node:path";
 import { benchSetup, groundTruth, loadNeedle, type Measured, measure } from "./ann-data.ts";
 import { loadPeer, type PeerName } from "./peers.ts";
+import { selectivityQpsSvg } from "./plot.ts";
 
 const k = 10;
 const selectivities = [0.5, 0.1, 0.02, 0.01, 0.001];
@@ -132,3 +133,23 @@ writeFileSync(
   join(out, `${name}.json`),
   `${JSON.stringify({ rows, dim, metric, seed, when, cpu, results: rowsOut }, null, 2)}\n`,
 );
+writeFileSync(join(out, `${name}.svg`), await filteredSvg(setName, rowsOut));
+
+/** Needle's default and each peer's matched setting, QPS per selectivity. */
+function filteredSvg(set: string, rows: typeof rowsOut): Promise<string> {
+  const points = rows.flatMap((row) => [
+    {
+      system: "Needle (library, default)",
+      selectivity: row.share,
+      qps: row.needle.qps,
+      recall: row.needle.recall,
+    },
+    ...row.versus.map((v) => ({
+      system: `${v.system} (cheapest setting reaching Needle's recall)`,
+      selectivity: row.share,
+      qps: v.match.qps,
+      recall: v.match.recall,
+    })),
+  ]);
+  return selectivityQpsSvg(`filtered queries per second, ${set}`, points);
+}

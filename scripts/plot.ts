@@ -38,3 +38,45 @@ export async function recallQpsSvg(title: string, points: PlotPoint[]): Promise<
     view.finalize();
   }
 }
+
+export interface SelectivityPoint {
+  system: string;
+  /** Share of rows the filter keeps, 0..1. */
+  selectivity: number;
+  qps: number;
+  recall: number;
+}
+
+/** Queries per second against filter selectivity (both log scales), one line per system. */
+export async function selectivityQpsSvg(title: string, points: SelectivityPoint[]): Promise<string> {
+  const spec: TopLevelSpec = {
+    title,
+    width: 640,
+    height: 380,
+    background: "white",
+    data: { values: points },
+    mark: { type: "line", point: true },
+    encoding: {
+      x: {
+        field: "selectivity",
+        type: "quantitative",
+        title: "share of rows the filter keeps",
+        scale: { type: "log" },
+      },
+      y: {
+        field: "qps",
+        type: "quantitative",
+        title: "queries per second (one core)",
+        scale: { type: "log" },
+      },
+      color: { field: "system", type: "nominal", title: null, legend: { orient: "bottom", columns: 2 } },
+      tooltip: [{ field: "recall", type: "quantitative" }],
+    },
+  };
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
