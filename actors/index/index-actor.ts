@@ -135,17 +135,10 @@ export function indexFactory(
           needsReplay: false,
         });
       }
-      // Packed namespaces (no manifest of their own): the catalog holds their flushed LSN.
-      for (const entry of catalog.table.entries()) {
-        if (entry.location.kind !== "packed" || manifested.has(entry.namespace)) continue;
-        if (entry.flushedLsn > flushedLsnMax) flushedLsnMax = entry.flushedLsn;
-        entries.set(entry.namespace, {
-          flushedLsn: entry.flushedLsn,
-          oldestUnflushedLsn: 0n,
-          mayExist: entry.explicit || entry.records > 0,
-          needsReplay: false,
-        });
-      }
+      // Packed namespaces (no manifest of their own) get no entry here: the catalog holds
+      // their flushed LSN, and an idle tenant must cost no object (storage/namespaces/DESIGN.md).
+      const catalogFlushedMax = catalog.table.maxFlushedLsn();
+      if (catalogFlushedMax > flushedLsnMax) flushedLsnMax = catalogFlushedMax;
       const ranges = await context.transport.request<Map<string, { firstLsn: bigint; lastLsn: bigint }>>(
         address("writer", index),
         "namespaces",
@@ -153,7 +146,7 @@ export function indexFactory(
       );
       for (const [namespace, range] of ranges) {
         const entry = entries.get(namespace) ?? {
-          flushedLsn: 0n,
+          flushedLsn: catalog.table.get(namespace)?.flushedLsn ?? 0n,
           oldestUnflushedLsn: 0n,
           mayExist: true,
           needsReplay: false,
@@ -287,15 +280,33 @@ class IndexActor implements Actor {
         };
         entry.oldestUnflushedLsn = message.oldestLsn ?? 0n;
         entry.mayExist = entry.oldestUnflushedLsn !== 0n || message.exists === true;
-        this.entries.set(message.namespace, entry);
+        if (
+          entry.oldestUnflushedLsn === 0n &&
+          !entry.needsReplay &&
+          this.catalog.table.has(message.namespace)
+        ) {
+          // Clean and in the catalog: the catalog says all there is; no object per idle tenant.
+          this.entries.delete(message.namespace);
+        } else {
+          this.entries.set(message.namespace, entry);
+        }
         this.scheduleTrim();
         return undefined;
       }
       case "recoveredLsn":
         await this.replayed;
         return this.recoveredThroughLsn;
-      case "namespaces":
-        return [...this.entries].filter(([, entry]) => entry.mayExist).map(([name]) => name);
+      case "namespaces": {
+        // Every namespace that may exist: the catalog's existing ones and those only the log
+        // or memory holds so far (entries).
+        const names = new Set(
+          this.catalog.table
+            .listExisting({ limit: Number.MAX_SAFE_INTEGER, skip: new Set() })
+            .map((entry) => entry.namespace),
+        );
+        for (const [name, entry] of this.entries) if (entry.mayExist) names.add(name);
+        return [...names];
+      }
       case "cataloged":
         await this.catalog.commit({ set: [(payload as { entry: CatalogEntry }).entry], drop: [] });
         return undefined;

@@ -180,6 +180,16 @@ export class CatalogTable {
     return out;
   }
 
+  /** The highest flushed LSN of any entry (0n when empty). */
+  maxFlushedLsn(): bigint {
+    let max = 0n;
+    for (let entry = 0; entry < this.capacity; entry++) {
+      if ((this.flags[entry]! & flagUsed) !== 0 && this.flushedLsn[entry]! > max)
+        max = this.flushedLsn[entry]!;
+    }
+    return max;
+  }
+
   /** Namespaces named `prefix...` that exist, counted without building any object. */
   countExisting(prefix: string): number {
     let count = 0;
