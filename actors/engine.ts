@@ -170,10 +170,16 @@ class EmbeddedEngine implements Engine {
     this.system.register("writer", writerFactory(dataDir, options.logSegmentBytesMax));
     this.system.register(
       "index",
-      indexFactory(dataDir, blobs, new Set(), (index) => {
-        const config = this.requireIndex(index);
-        return { dimension: config.dimension ?? 0, metric: config.metric };
-      }),
+      indexFactory(
+        dataDir,
+        blobs,
+        new Set(),
+        (index) => {
+          const config = this.requireIndex(index);
+          return { dimension: config.dimension ?? 0, metric: config.metric };
+        },
+        options.packedRowsMax ?? packedRowsMaxDefault,
+      ),
     );
     this.system.register(
       "namespace",

@@ -37,10 +37,15 @@ import type { BlobStore } from "../../storage/blob/mod.ts";
 import { ManifestStore } from "../../storage/manifest/mod.ts";
 import { CatalogStore } from "../../storage/namespaces/catalog-store.ts";
 import type { CatalogEntry } from "../../storage/namespaces/catalog-table.ts";
-import { indexDir, logDir, namespaceKey, namespacesDir, slabPrefix } from "../layout.ts";
+import { indexDir, logDir, namespaceKey, namespacesDir, slabKey, slabPrefix } from "../layout.ts";
 import { catalogEntryOf } from "../namespace/catalog-entry.ts";
 import { countLive, liveFromDeleted } from "../namespace/deletions.ts";
 import type { Metric } from "../../storage/types.ts";
+import { RunView } from "../../storage/namespaces/run-view.ts";
+import type { VectorRecord } from "../../storage/types.ts";
+import { acquireReader, releaseReader } from "../slab/shared-readers.ts";
+import type { ReplayedRecord } from "../writer/writer-actor.ts";
+import { applyWrite, type ReplayState } from "./bulk-replay.ts";
 import { type PackRequest, Packer, packedSlabIdPattern } from "./packer.ts";
 import type { NamespaceManifest } from "../namespace/manifest.ts";
 import { type Actor, type ActorContext, address } from "../runtime/mod.ts";
@@ -93,6 +98,7 @@ export function indexFactory(
   blobs: BlobStore,
   cleanedIndexes: Set<string>,
   configOf: (index: string) => { dimension: number; metric: Metric },
+  packedRowsMax: number,
 ) {
   return async (context: ActorContext): Promise<Actor> => {
     const index = context.self.key;
@@ -207,10 +213,21 @@ export function indexFactory(
         blobs,
         nextPackedSequence,
       );
+      // Small namespaces with writes only the log holds are replayed here and packed in bulk,
+      // without activating any (decision 4); before this actor answers anything, so no
+      // namespace activates meanwhile. The rest (dedicated ones, or grown past packing)
+      // replay in their own activation below.
+      let pending = [...entries].filter(([, entry]) => entry.needsReplay).map(([namespace]) => namespace);
+      if (packedRowsMax > 0) {
+        const replayedHere = await replaySmall(
+          pending.filter((namespace) => !manifested.has(namespace)),
+          { index, context, catalog, blobs, packer, entries, packedRowsMax },
+        );
+        pending = pending.filter((namespace) => !replayedHere.has(namespace));
+      }
       // Not awaited here: each namespace's activation asks us `activating` (a concurrent verb).
       // At most `replaysConcurrentMax` at a time: a restart after 100,000 tenants wrote must not
       // activate them all at once (each holds memory, and each asks us: our mailbox is bounded).
-      const pending = [...entries].filter(([, entry]) => entry.needsReplay).map(([namespace]) => namespace);
       const replays = Array.from({ length: Math.min(replaysConcurrentMax, pending.length) }, async () => {
         for (let namespace = pending.pop(); namespace !== undefined; namespace = pending.pop()) {
           await context.transport
@@ -419,5 +436,94 @@ class IndexActor implements Actor {
     if (bound <= this.trimmedThroughLsn) return;
     await this.context.transport.request(writer, "trim", { throughLsn: bound });
     this.trimmedThroughLsn = bound;
+  }
+}
+
+/**
+ * Bulk replay (decision 4): each small namespace's run and its log records above its flushed
+ * LSN, applied in memory (bulk-replay.ts) and packed together; returns the namespaces done.
+ * One that ends up above `packedRowsMax` is left to replay in its own activation (it graduates).
+ */
+async function replaySmall(
+  namespaces: string[],
+  deps: {
+    index: string;
+    context: ActorContext;
+    catalog: CatalogStore;
+    blobs: BlobStore;
+    packer: Packer;
+    entries: Map<string, NamespaceEntry>;
+    packedRowsMax: number;
+  },
+): Promise<Set<string>> {
+  const done = new Set<string>();
+  if (namespaces.length === 0) return done;
+  const { index, context, catalog, blobs, packer, entries } = deps;
+  const logged = await context.transport.request<Map<string, ReplayedRecord[]>>(
+    address("writer", index),
+    "replayMany",
+    {
+      namespaces: namespaces.map((namespace) => ({
+        namespace,
+        afterLsn: entries.get(namespace)!.flushedLsn,
+      })),
+    },
+  );
+  const packs: Promise<unknown>[] = [];
+  for (const namespace of namespaces) {
+    const writes = logged.get(namespace) ?? [];
+    const catalogued = catalog.table.get(namespace);
+    const state: ReplayState = { records: new Map(), explicit: catalogued?.explicit ?? false };
+    if (catalogued?.location.kind === "packed" && catalogued.location.runLength > 0) {
+      for (const record of await readRun(blobs, index, catalogued.location.slab, namespace)) {
+        state.records.set(record.id, record);
+      }
+    }
+    for (const { write } of writes) applyWrite(state, write);
+    if (state.records.size > deps.packedRowsMax) continue;
+    const flushedLsn =
+      writes.length > 0 ? writes[writes.length - 1]!.lsn : entries.get(namespace)!.flushedLsn;
+    const request: PackRequest = {
+      namespace,
+      records: [...state.records.values()],
+      explicit: state.explicit,
+      flushedLsn,
+      minLsn: writes[0]?.lsn ?? flushedLsn,
+      maxLsn: flushedLsn,
+    };
+    packs.push(
+      packer.pack(request).then(() => {
+        done.add(namespace);
+        entries.delete(namespace); // clean and catalogued now
+      }),
+    );
+  }
+  // A failed pack leaves its namespaces to their own activation's replay.
+  await Promise.allSettled(packs);
+  return done;
+}
+
+/** Every row of a namespace's run (a run holds live rows only), from one shared mapping. */
+async function readRun(
+  blobs: BlobStore,
+  index: string,
+  slabId: string,
+  namespace: string,
+): Promise<VectorRecord[]> {
+  const path = await blobs.localPath(slabKey(index, slabId));
+  const reader = acquireReader(path);
+  let view: RunView;
+  try {
+    view = new RunView(reader, namespace, () => releaseReader(path));
+  } catch (error) {
+    releaseReader(path);
+    throw error;
+  }
+  try {
+    return Array.from({ length: view.info.rowCount }, (_, row) =>
+      view.record(row, { values: true, metadata: true }),
+    );
+  } finally {
+    view.close();
   }
 }

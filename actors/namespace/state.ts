@@ -389,7 +389,7 @@ export function isSet(bits: Uint8Array, row: number): boolean {
   return ((bits[row >> 3]! >> (row & 7)) & 1) === 1;
 }
 
-function mergeUpdate(record: VectorRecord, update: Extract<WriteOp, { op: "update" }>): VectorRecord {
+export function mergeUpdate(record: VectorRecord, update: Extract<WriteOp, { op: "update" }>): VectorRecord {
   const merged: VectorRecord = { id: record.id };
   const values = update.values ?? record.values;
   if (values) merged.values = values;

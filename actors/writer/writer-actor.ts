@@ -38,7 +38,7 @@ export function writerFactory(dataDir: string, segmentBytesMax?: number) {
 }
 
 class WriterActor implements Actor {
-  readonly concurrentVerbs = new Set(["append", "lastLsn", "replay", "namespaces", "replayed"]);
+  readonly concurrentVerbs = new Set(["append", "lastLsn", "replay", "replayMany", "namespaces", "replayed"]);
   /** The log's records by namespace, read once at index activation for the replays after it. */
   private replayIndex: { throughLsn: bigint; records: Map<string, ReplayedRecord[]> } | undefined;
   private reopening: Promise<RequestLog> | undefined;
@@ -129,6 +129,30 @@ class WriterActor implements Actor {
         });
         this.replayIndex = { throughLsn, records: byNamespace };
         return ranges;
+      }
+      case "replayMany": {
+        // The records above each namespace's flushed LSN, for many namespaces in one pass
+        // (the index replays small namespaces itself after a restart).
+        const { namespaces } = payload as { namespaces: { namespace: string; afterLsn: bigint }[] };
+        const after = new Map(namespaces.map(({ namespace, afterLsn }) => [namespace, afterLsn]));
+        const found = new Map<string, ReplayedRecord[]>();
+        const take = (record: ReplayedRecord) => {
+          const afterLsn = after.get(record.namespace);
+          if (afterLsn === undefined || record.lsn <= afterLsn) return;
+          const list = found.get(record.namespace);
+          if (list) list.push(record);
+          else found.set(record.namespace, [record]);
+        };
+        const index = this.replayIndex;
+        if (index !== undefined && index.throughLsn >= this.log.lastLsn) {
+          for (const namespace of after.keys())
+            for (const record of index.records.get(namespace) ?? []) take(record);
+        } else {
+          await this.log.replay(this.log.firstLsn - 1n, (lsn, bytes) =>
+            take({ lsn, ...decodeLogBody(bytes) }),
+          );
+        }
+        return found;
       }
       case "replayed":
         // Every namespace that had to replay has: the records kept for it can go.
