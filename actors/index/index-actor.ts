@@ -324,9 +324,16 @@ class IndexActor implements Actor {
         for (const [name, entry] of this.entries) if (entry.mayExist) names.add(name);
         return [...names];
       }
-      case "cataloged":
-        await this.catalog.commit({ set: [(payload as { entry: CatalogEntry }).entry], drop: [] });
+      case "cataloged": {
+        const { entry } = payload as { entry: CatalogEntry };
+        const previous = this.catalog.table.get(entry.namespace)?.location;
+        await this.catalog.commit({ set: [entry], drop: [] });
+        // A graduated namespace's old run: its file may now be named by no entry.
+        if (previous?.kind === "packed" && entry.location.kind !== "packed") {
+          await this.packer.deleteIfUnused(previous.slab);
+        }
         return undefined;
+      }
       case "counts":
         return this.counts((payload as { prefix?: string }).prefix ?? "");
       case "page": {

@@ -188,7 +188,7 @@ export class Packer {
   }
 
   /** Deletes a packed slab no catalog entry names and no namespace still reads. */
-  private async deleteIfUnused(slabId: string): Promise<void> {
+  async deleteIfUnused(slabId: string): Promise<void> {
     if (slabId === "" || this.unreleased.has(slabId)) return;
     if (this.catalog.table.slabReferences(slabId) > 0) return;
     await this.blobs.delete(slabKey(this.index, slabId)).catch(() => {});
