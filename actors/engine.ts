@@ -59,6 +59,7 @@ import { indexFactory, type NamespaceCounts, type NamespacePage } from "./index/
 import { canonicalNamespace, catalogDir, indexDir, namespaceKey } from "./layout.ts";
 import { type LevelStats, namespaceFactory } from "./namespace/namespace-actor.ts";
 import { levelStatsWidth } from "./namespace/catalog-entry.ts";
+import { Permits } from "./namespace/permits.ts";
 import { routerFactory } from "./router/router-actor.ts";
 import { type ActorKind, ActorSystem, type Address, address } from "./runtime/mod.ts";
 import { slabFactory } from "./slab/slab-actor.ts";
@@ -67,8 +68,10 @@ import { writerFactory } from "./writer/writer-actor.ts";
 export const flushRowsMaxDefault = 100_000;
 export const flushBytesMaxDefault = 64 * 1024 * 1024;
 export const flushIdleMsDefault = 10_000;
-/** Packing small namespaces: off until its crash trials land (storage/namespaces/DESIGN.md). */
+/** Namespaces of at most this many live rows are packed (storage/namespaces/DESIGN.md). */
 export const packedRowsMaxDefault = 1_000;
+/** Packed flushes handed to the index at once (a fraction of its mailbox; the packer batches them). */
+const packedFlushesConcurrentMax = 256;
 const lsnPollMs = 5;
 /** The longest the front door goes without letting macrotasks run (see `macrotaskGate`). */
 const macrotaskGateMs = 20;
@@ -190,6 +193,7 @@ class EmbeddedEngine implements Engine {
         flushBytesMax: options.flushBytesMax ?? flushBytesMaxDefault,
         flushIdleMs: options.flushIdleMs ?? flushIdleMsDefault,
         packedRowsMax: options.packedRowsMax ?? packedRowsMaxDefault,
+        packPermits: new Permits(packedFlushesConcurrentMax),
         indexConfig: (name) => this.requireIndex(name),
         isResident,
         compaction: { ...planSettingsDefault, ...options.compaction },

@@ -224,6 +224,9 @@ export function indexFactory(
           { index, context, catalog, blobs, packer, entries, packedRowsMax },
         );
         pending = pending.filter((namespace) => !replayedHere.has(namespace));
+        // The replay held every small tenant's records at once; give that memory back now
+        // rather than at the collector's leisure (a one-off, after a crash).
+        if (replayedHere.size > 0) Bun.gc(true);
       }
       // Not awaited here: each namespace's activation asks us `activating` (a concurrent verb).
       // At most `replaysConcurrentMax` at a time: a restart after 100,000 tenants wrote must not

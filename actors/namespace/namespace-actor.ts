@@ -49,6 +49,7 @@ import { RunView } from "../../storage/namespaces/run-view.ts";
 import { acquireReader, releaseReader } from "../slab/shared-readers.ts";
 import { runSlabKey } from "../slab/slab-actor.ts";
 import { catalogEntryOf } from "./catalog-entry.ts";
+import type { Permits } from "./permits.ts";
 import { jobFromRecords } from "./slab-build-job.ts";
 import { buildSlab } from "./slab-builder.ts";
 import { countLive, liveFromDeleted } from "./deletions.ts";
@@ -81,6 +82,8 @@ export interface NamespaceSettings {
   flushIdleMs: number;
   /** Namespaces up to this many live rows are packed (0: never); see EngineOptions. */
   packedRowsMax: number;
+  /** Packed flushes in flight at once, across namespaces (see permits.ts). */
+  packPermits: Permits;
   indexConfig(index: string): IndexConfig;
   /** Dedicated read capacity: never passivated; idle memtables flush instead (actors/residency.ts). */
   isResident(index: string): boolean;
@@ -746,14 +749,16 @@ class NamespaceActor implements Actor {
       records.push(frozen.record(row));
       stillLive.push(() => frozen.isLive(row));
     }
-    const answer = await this.transport.request<PackAnswer>(address("index", this.index), "pack", {
-      namespace: state.namespace,
-      records,
-      explicit,
-      flushedLsn,
-      minLsn: frozen.minLsn === 0n ? flushedLsn : frozen.minLsn,
-      maxLsn: flushedLsn,
-    } satisfies PackRequest);
+    const answer = await this.settings.packPermits.run(() =>
+      this.transport.request<PackAnswer>(address("index", this.index), "pack", {
+        namespace: state.namespace,
+        records,
+        explicit,
+        flushedLsn,
+        minLsn: frozen.minLsn === 0n ? flushedLsn : frozen.minLsn,
+        maxLsn: flushedLsn,
+      } satisfies PackRequest),
+    );
     state.flushedLsn = flushedLsn;
     await state.withSwapLock(async () => {
       state.frozen = state.frozen.filter((memtable) => memtable !== frozen);

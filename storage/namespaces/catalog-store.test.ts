@@ -12,7 +12,7 @@ import { seededRandom } from "../../ffi/seeded-random.ts";
 import { NeedleError } from "../errors.ts";
 import { RequestLog } from "../log/mod.ts";
 import { manifestPackr } from "../manifest/mod.ts";
-import { CatalogStore, decodeDelta } from "./catalog-store.ts";
+import { CatalogStore, checkpointEveryRecords, decodeDelta } from "./catalog-store.ts";
 import { contents, deltaFor, tableAfter } from "./catalog-testing.ts";
 
 const seed = Number(process.env.NEEDLE_TEST_SEED ?? Date.now() % 100_000);
@@ -43,6 +43,21 @@ test(`reopen gives back every committed delta, across checkpoints and trims (see
   store = await CatalogStore.open(dir);
   expect(contents(store.table)).toEqual(contents(tableAfter(seed, 300)));
   expect(store.table.recordCount).toBe(tableAfter(seed, 300).recordCount);
+  await store.close();
+});
+
+test("the catalog checkpoints itself in the background every so many deltas, and reopens the same", async () => {
+  const dir = await freshDir();
+  let store = await CatalogStore.open(dir);
+  // Concurrent commits, as the packer and many namespaces make them.
+  for (let i = 0; i < 600; i += 6) {
+    await Promise.all(Array.from({ length: 6 }, (_, j) => store.commit(deltaFor(seed + 7, i + j))));
+  }
+  await store.close();
+  store = await CatalogStore.open(dir);
+  expect(store.journalRecords).toBeLessThan(BigInt(checkpointEveryRecords));
+  // Concurrent commits take LSNs in call order, so the state is the sequence's.
+  expect(contents(store.table)).toEqual(contents(tableAfter(seed + 7, 600)));
   await store.close();
 });
 

@@ -55,7 +55,17 @@ interface CheckpointBody {
 /** Segments of the journal: small, so a checkpoint's trim gives the space back soon. */
 const journalSegmentBytes = 4 * 1024 * 1024;
 
+/**
+ * A checkpoint is written (in the background) once the journal holds this many deltas since
+ * the last: reopening then decodes one columnar file instead of every delta (100,000 tenants
+ * packed over hundreds of deltas took 1.2 s to reopen), and the journal is trimmed.
+ */
+export const checkpointEveryRecords = 256;
+
 export class CatalogStore {
+  private readonly inFlight = new Set<Promise<void>>();
+  private checkpointing: Promise<void> | undefined;
+
   private constructor(
     readonly table: CatalogTable,
     private journal: RequestLog,
@@ -94,8 +104,21 @@ export class CatalogStore {
       await this.journal.close().catch(() => undefined);
       this.journal = await RequestLog.open({ dir: this.journalDir, segmentBytesMax: journalSegmentBytes });
     }
-    await this.journal.append(manifestPackr.pack(delta));
-    applyDelta(this.table, delta);
+    const appended = this.journal.append(manifestPackr.pack(delta)).then(() => applyDelta(this.table, delta));
+    this.inFlight.add(appended);
+    try {
+      await appended;
+    } finally {
+      this.inFlight.delete(appended);
+    }
+    if (this.journalRecords >= checkpointEveryRecords && this.checkpointing === undefined) {
+      // In the background: a failed checkpoint changes nothing (the journal still holds it all).
+      this.checkpointing = this.checkpoint()
+        .catch(() => undefined)
+        .finally(() => {
+          this.checkpointing = undefined;
+        });
+    }
   }
 
   /** Journal records not yet folded into a checkpoint. */
@@ -105,6 +128,9 @@ export class CatalogStore {
 
   /** Writes every entry as a new checkpoint, then trims the journal it includes. */
   async checkpoint(): Promise<void> {
+    // The snapshot must hold every delta through `throughLsn`: wait until no append is
+    // between its fsync and its apply, then take both in one synchronous step.
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     const throughLsn = this.journal.lastLsn;
     await this.checkpoints.commit(checkpointOf(this.table, throughLsn));
     this.checkpointLsn = throughLsn;
@@ -116,6 +142,7 @@ export class CatalogStore {
   }
 
   async close(): Promise<void> {
+    await this.checkpointing;
     await this.journal.close();
   }
 }
