@@ -151,7 +151,7 @@ export function indexFactory(
       const ranges = await context.transport.request<Map<string, { firstLsn: bigint; lastLsn: bigint }>>(
         address("writer", index),
         "namespaces",
-        {},
+        { cleanThroughLsn: catalog.table.cleanThroughLsn },
       );
       for (const [namespace, range] of ranges) {
         const entry = entries.get(namespace) ?? {
@@ -437,6 +437,14 @@ class IndexActor implements Actor {
   async passivate(): Promise<void> {
     await this.packer.settle();
     while (this.trimming) await this.trimming;
+    // Remember how far every namespace has flushed, so the next start reads only the log above
+    // it (the namespaces were passivated, and flushed, before the index).
+    await this.trim().catch(() => undefined);
+    if (this.trimmedThroughLsn > this.catalog.table.cleanThroughLsn) {
+      await this.catalog
+        .commit({ set: [], drop: [], cleanThroughLsn: this.trimmedThroughLsn })
+        .catch(() => undefined);
+    }
     await this.catalog.close();
   }
 

@@ -116,9 +116,13 @@ class WriterActor implements Actor {
         const ranges = new Map<string, { firstLsn: bigint; lastLsn: bigint }>();
         const byNamespace = new Map<string, ReplayedRecord[]>();
         const throughLsn = this.log.lastLsn;
-        // Only what the log still holds: records below firstLsn were trimmed after every
-        // namespace had flushed them.
-        await this.log.replay(this.log.firstLsn - 1n, (lsn, bytes) => {
+        // Only what the log still holds (records below firstLsn were trimmed after every
+        // namespace had flushed them), and only above what the index knows every namespace
+        // flushed (its catalog's clean-through LSN): after a clean shutdown, nothing.
+        const { cleanThroughLsn } = payload as { cleanThroughLsn?: bigint };
+        const from =
+          (cleanThroughLsn ?? 0n) > this.log.firstLsn - 1n ? cleanThroughLsn! : this.log.firstLsn - 1n;
+        await this.log.replay(from > throughLsn ? throughLsn : from, (lsn, bytes) => {
           const body = decodeLogBody(bytes);
           const range = ranges.get(body.namespace);
           if (range) range.lastLsn = lsn;

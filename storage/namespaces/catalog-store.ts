@@ -29,11 +29,15 @@ export interface CatalogDelta {
   set: CatalogEntry[];
   /** Namespaces removed (deleteNamespace). */
   drop: string[];
+  /** A new clean-through LSN for the table (CatalogTable.cleanThroughLsn); never lowers it. */
+  cleanThroughLsn?: bigint;
 }
 
 /** The checkpoint body: the entries as columns (one decode, no object per entry on disk). */
 interface CheckpointBody {
   throughLsn: bigint;
+  /** Absent in checkpoints written before it was kept. */
+  cleanThroughLsn?: bigint;
   names: string[];
   explicit: Uint8Array;
   flushedLsn: BigUint64Array;
@@ -150,12 +154,16 @@ export class CatalogStore {
 function applyDelta(table: CatalogTable, delta: CatalogDelta): void {
   for (const entry of delta.set) table.set(entry);
   for (const namespace of delta.drop) table.delete(namespace);
+  if (delta.cleanThroughLsn !== undefined && delta.cleanThroughLsn > table.cleanThroughLsn) {
+    table.cleanThroughLsn = delta.cleanThroughLsn;
+  }
 }
 
 function checkpointOf(table: CatalogTable, throughLsn: bigint): CheckpointBody {
   const count = table.size;
   const body: CheckpointBody = {
     throughLsn,
+    cleanThroughLsn: table.cleanThroughLsn,
     names: [],
     explicit: new Uint8Array(count),
     flushedLsn: new BigUint64Array(count),
@@ -210,6 +218,7 @@ function checkpointOf(table: CatalogTable, throughLsn: bigint): CheckpointBody {
 }
 
 function fillFromCheckpoint(table: CatalogTable, body: CheckpointBody): void {
+  table.cleanThroughLsn = body.cleanThroughLsn ?? 0n;
   const deleted = new Map<number, Uint8Array>();
   body.deletedAt.forEach((at, i) => {
     deleted.set(at, body.deleted[i]!);
@@ -254,11 +263,17 @@ export function decodeDelta(payload: Uint8Array, journal: string, lsn: bigint): 
     return fail(`not msgpack (${(error as Error).message})`);
   }
   if (typeof value !== "object" || value === null) return fail("not a delta object");
-  const { set, drop } = value as Record<string, unknown>;
+  const { set, drop, cleanThroughLsn } = value as Record<string, unknown>;
   if (!Array.isArray(set) || !Array.isArray(drop)) return fail("set and drop must be arrays");
+  if (cleanThroughLsn !== undefined && (typeof cleanThroughLsn !== "bigint" || cleanThroughLsn < 0n))
+    fail("cleanThroughLsn is not a non-negative 64-bit integer");
   for (const name of drop) if (typeof name !== "string") fail("a dropped namespace is not a string");
   for (const entry of set) checkEntry(entry, fail);
-  return { set: set as CatalogEntry[], drop: drop as string[] };
+  return {
+    set: set as CatalogEntry[],
+    drop: drop as string[],
+    ...(cleanThroughLsn === undefined ? {} : { cleanThroughLsn: cleanThroughLsn as bigint }),
+  };
 }
 
 function checkEntry(entry: unknown, fail: (why: string) => never): void {

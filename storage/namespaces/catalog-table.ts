@@ -46,6 +46,11 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export class CatalogTable {
+  /**
+   * Every namespace has flushed every write at or below this LSN (what the index's log trim
+   * found, kept at shutdown): recovery reads the log only above it.
+   */
+  cleanThroughLsn = 0n;
   private count = 0;
   private capacity = 0;
   private arena = new Uint8Array(1 << 12);
