@@ -12,7 +12,12 @@ import { seededRandom } from "../../ffi/seeded-random.ts";
 import { NeedleError } from "../errors.ts";
 import { RequestLog } from "../log/mod.ts";
 import { manifestPackr } from "../manifest/mod.ts";
-import { CatalogStore, checkpointEveryRecords, decodeDelta } from "./catalog-store.ts";
+import {
+  CatalogStore,
+  checkpointEveryEntries,
+  checkpointEveryRecords,
+  decodeDelta,
+} from "./catalog-store.ts";
 import { contents, deltaFor, tableAfter } from "./catalog-testing.ts";
 
 const seed = Number(process.env.NEEDLE_TEST_SEED ?? Date.now() % 100_000);
@@ -166,4 +171,29 @@ test("decodeDelta: random bytes and random msgpack values are deltas or CORRUPTI
   }
   for (let i = 0; i < 50; i++)
     expect(() => decodeDelta(manifestPackr.pack(deltaFor(seed, i)), "j", 1n)).not.toThrow();
+});
+
+test("one large delta (a recovery packing many tenants) is folded into a checkpoint at once", async () => {
+  const dir = await freshDir();
+  let store = await CatalogStore.open(dir);
+  const set = Array.from({ length: checkpointEveryEntries + 10 }, (_, n) => ({
+    namespace: `bulk-${n}`,
+    explicit: false,
+    flushedLsn: BigInt(n + 1),
+    records: 1,
+    location: { kind: "packed" as const, slab: "p1", runStart: n, runLength: 1 },
+    manifestVersion: 0,
+  }));
+  await store.commit({ set, drop: [] });
+  await store.close(); // waits for the background checkpoint
+  store = await CatalogStore.open(dir);
+  expect(store.journalRecords).toBe(0n);
+  expect(store.table.size).toBe(set.length);
+  expect(store.table.get("bulk-77")!.location).toEqual({
+    kind: "packed",
+    slab: "p1",
+    runStart: 77,
+    runLength: 1,
+  });
+  await store.close();
 });

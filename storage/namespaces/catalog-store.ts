@@ -65,10 +65,14 @@ const journalSegmentBytes = 4 * 1024 * 1024;
  * packed over hundreds of deltas took 1.2 s to reopen), and the journal is trimmed.
  */
 export const checkpointEveryRecords = 256;
+/** ...or once its deltas name this many entries (a recovery packs 100,000 tenants in one). */
+export const checkpointEveryEntries = 16_384;
 
 export class CatalogStore {
   private readonly inFlight = new Set<Promise<void>>();
   private checkpointing: Promise<void> | undefined;
+  /** Entries named by the journal's deltas since the last checkpoint (approximate after open). */
+  private journalEntries = 0;
 
   private constructor(
     readonly table: CatalogTable,
@@ -115,7 +119,10 @@ export class CatalogStore {
     } finally {
       this.inFlight.delete(appended);
     }
-    if (this.journalRecords >= checkpointEveryRecords && this.checkpointing === undefined) {
+    this.journalEntries += delta.set.length + delta.drop.length;
+    const due =
+      this.journalRecords >= checkpointEveryRecords || this.journalEntries >= checkpointEveryEntries;
+    if (due && this.checkpointing === undefined) {
       // In the background: a failed checkpoint changes nothing (the journal still holds it all).
       this.checkpointing = this.checkpoint()
         .catch(() => undefined)
@@ -136,8 +143,10 @@ export class CatalogStore {
     // between its fsync and its apply, then take both in one synchronous step.
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     const throughLsn = this.journal.lastLsn;
+    const entriesBefore = this.journalEntries;
     await this.checkpoints.commit(checkpointOf(this.table, throughLsn));
     this.checkpointLsn = throughLsn;
+    this.journalEntries = Math.max(0, this.journalEntries - entriesBefore);
     await this.journal.trimThrough(throughLsn);
   }
 
