@@ -227,9 +227,6 @@ export function indexFactory(
           { index, context, catalog, blobs, packer, entries, packedRowsMax },
         );
         pending = pending.filter((namespace) => !replayedHere.has(namespace));
-        // The replay held every small tenant's records at once; give that memory back now
-        // rather than at the collector's leisure (a one-off, after a crash).
-        if (replayedHere.size > 0) Bun.gc(true);
       }
       // Not awaited here: each namespace's activation asks us `activating` (a concurrent verb).
       // At most `replaysConcurrentMax` at a time: a restart after 100,000 tenants wrote must not
@@ -248,7 +245,12 @@ export function indexFactory(
         recoveredThroughLsn,
         Promise.all(replays).then(() => {
           // The writer's records by namespace served these replays; it may let them go.
-          void context.transport.request(address("writer", index), "replayed", {}).catch(() => {});
+          // Then give that memory back now rather than at the collector's leisure (a one-off
+          // after a crash: the replay held every small tenant's records at once).
+          void context.transport
+            .request(address("writer", index), "replayed", {})
+            .then(() => Bun.gc(true))
+            .catch(() => {});
         }),
         catalog,
         packer,

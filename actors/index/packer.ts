@@ -140,7 +140,7 @@ export class Packer {
         if (request.maxLsn > maxLsn) maxLsn = request.maxLsn;
       }
       const job = jobFromRecords(
-        keyed.map(({ key, record }) => ({ ...record, id: key })),
+        keyed.map(({ record }) => record),
         {
           slabId,
           namespace: packedSlabNamespace,
@@ -151,6 +151,7 @@ export class Packer {
           maxLsn,
           sourceSlabs: [],
         },
+        keyed.map(({ key }) => key),
       );
       const file = await buildSlab(job);
       bytes = file.byteLength;

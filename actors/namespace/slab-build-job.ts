@@ -33,8 +33,12 @@ export function jobFromMemtable(
   };
 }
 
-/** Collects records (ids unique) into one job, in the order given. */
-export function jobFromRecords(records: VectorRecord[], header: SlabBuildJob["header"]): SlabBuildJob {
+/** Collects records (ids unique) into one job, in the order given; `ids` replaces their ids. */
+export function jobFromRecords(
+  records: VectorRecord[],
+  header: SlabBuildJob["header"],
+  ids?: string[],
+): SlabBuildJob {
   const dim = header.dim;
   const values = new Float32Array(records.length * dim);
   records.forEach((record, i) => {
@@ -42,7 +46,7 @@ export function jobFromRecords(records: VectorRecord[], header: SlabBuildJob["he
   });
   return {
     header,
-    ids: records.map((record) => record.id),
+    ids: ids ?? records.map((record) => record.id),
     values,
     sparse: records.map((record) => record.sparseValues),
     metadata: records.map((record) => record.metadata),
