@@ -31,12 +31,7 @@ export async function recallQpsSvg(title: string, points: PlotPoint[]): Promise<
       order: { field: "recall", type: "quantitative" },
     },
   };
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
+  return render(spec);
 }
 
 export interface SelectivityPoint {
@@ -73,6 +68,11 @@ export async function selectivityQpsSvg(title: string, points: SelectivityPoint[
       tooltip: [{ field: "recall", type: "quantitative" }],
     },
   };
+  return render(spec);
+}
+
+/** Renders a Vega-Lite spec to SVG headless (no canvas, no browser). */
+async function render(spec: TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
   try {
     return await view.toSVG();

@@ -37,13 +37,11 @@ import type { BlobStore } from "../../storage/blob/mod.ts";
 import { ManifestStore } from "../../storage/manifest/mod.ts";
 import { CatalogStore } from "../../storage/namespaces/catalog-store.ts";
 import type { CatalogEntry } from "../../storage/namespaces/catalog-table.ts";
-import { indexDir, logDir, namespaceKey, namespacesDir, slabKey, slabPrefix } from "../layout.ts";
+import { indexDir, logDir, namespaceKey, namespacesDir, slabPrefix } from "../layout.ts";
 import { catalogEntryOf } from "../namespace/catalog-entry.ts";
 import { countLive, liveFromDeleted } from "../namespace/deletions.ts";
 import type { Metric } from "../../storage/types.ts";
-import { RunView } from "../../storage/namespaces/run-view.ts";
-import type { VectorRecord } from "../../storage/types.ts";
-import { acquireReader, releaseReader } from "../slab/shared-readers.ts";
+import { readRunRecords } from "../slab/shared-readers.ts";
 import type { ReplayedRecord } from "../writer/writer-actor.ts";
 import { applyWrite, type ReplayState } from "./bulk-replay.ts";
 import { type PackRequest, Packer, packedSlabIdPattern } from "./packer.ts";
@@ -385,27 +383,34 @@ class IndexActor implements Actor {
    * after it; a namespace reports clean only after its catalog entry is durable.
    */
   private counts(prefix: string): NamespaceCounts {
+    const { dirty, ask } = this.dirtyNamespaces(prefix);
+    const cataloged = this.catalog.table
+      .listExisting({ prefix, limit: Number.MAX_SAFE_INTEGER, skip: dirty })
+      .map((entry) => ({
+        name: entry.namespace,
+        records: entry.records,
+        explicit: entry.explicit,
+        ...(entry.levels ? { levels: entry.levels } : {}),
+      }));
+    return { cataloged, ask, catalogSize: this.catalog.table.size, catalogBytes: this.catalog.table.bytes };
+  }
+
+  /**
+   * Namespaces named `prefix...` whose catalog entry does not tell their state (writes since
+   * their last flush, log records to replay, or none yet), and those of them that may exist:
+   * the ones stats and listings must ask.
+   */
+  private dirtyNamespaces(prefix: string): { dirty: Set<string>; ask: string[] } {
     const ask: string[] = [];
     const dirty = new Set<string>();
     for (const [name, entry] of this.entries) {
       if (!name.startsWith(prefix)) continue;
       if (entry.needsReplay || entry.oldestUnflushedLsn !== 0n || !this.catalog.table.has(name)) {
-        if (entry.mayExist) ask.push(name);
         dirty.add(name);
+        if (entry.mayExist) ask.push(name);
       }
     }
-    const cataloged: NamespaceCounts["cataloged"] = [];
-    for (const name of this.catalog.table.list({ prefix, limit: Number.MAX_SAFE_INTEGER })) {
-      if (dirty.has(name)) continue;
-      const entry = this.catalog.table.get(name)!;
-      cataloged.push({
-        name,
-        records: entry.records,
-        explicit: entry.explicit,
-        ...(entry.levels ? { levels: entry.levels } : {}),
-      });
-    }
-    return { cataloged, ask, catalogSize: this.catalog.table.size, catalogBytes: this.catalog.table.bytes };
+    return { dirty, ask };
   }
 
   /**
@@ -414,15 +419,7 @@ class IndexActor implements Actor {
    * after `after`, and how many exist in all; plus every dirty one, to be asked (few).
    */
   private page(prefix: string, after: string | undefined, limit: number): NamespacePage {
-    const ask: string[] = [];
-    const dirty = new Set<string>();
-    for (const [name, entry] of this.entries) {
-      if (!name.startsWith(prefix)) continue;
-      if (entry.needsReplay || entry.oldestUnflushedLsn !== 0n || !this.catalog.table.has(name)) {
-        dirty.add(name);
-        if (entry.mayExist) ask.push(name);
-      }
-    }
+    const { dirty, ask } = this.dirtyNamespaces(prefix);
     const table = this.catalog.table;
     let catalogTotal = table.countExisting(prefix);
     for (const name of dirty) {
@@ -502,7 +499,7 @@ async function replaySmall(
     const catalogued = catalog.table.get(namespace);
     const state: ReplayState = { records: new Map(), explicit: catalogued?.explicit ?? false };
     if (catalogued?.location.kind === "packed" && catalogued.location.runLength > 0) {
-      for (const record of await readRun(blobs, index, catalogued.location.slab, namespace)) {
+      for (const record of await readRunRecords(blobs, index, catalogued.location.slab, namespace)) {
         state.records.set(record.id, record);
       }
     }
@@ -528,29 +525,4 @@ async function replaySmall(
   // A failed pack leaves its namespaces to their own activation's replay.
   await Promise.allSettled(packs);
   return done;
-}
-
-/** Every row of a namespace's run (a run holds live rows only), from one shared mapping. */
-async function readRun(
-  blobs: BlobStore,
-  index: string,
-  slabId: string,
-  namespace: string,
-): Promise<VectorRecord[]> {
-  const path = await blobs.localPath(slabKey(index, slabId));
-  const reader = acquireReader(path);
-  let view: RunView;
-  try {
-    view = new RunView(reader, namespace, () => releaseReader(path));
-  } catch (error) {
-    releaseReader(path);
-    throw error;
-  }
-  try {
-    return Array.from({ length: view.info.rowCount }, (_, row) =>
-      view.record(row, { values: true, metadata: true }),
-    );
-  } finally {
-    view.close();
-  }
 }

@@ -45,8 +45,7 @@ import {
 import type { CatalogEntry } from "../../storage/namespaces/catalog-table.ts";
 import { compareIds } from "../../storage/slab/ids.ts";
 import { type PackAnswer, type PackRequest, packedSlabIdPattern } from "../index/packer.ts";
-import { RunView } from "../../storage/namespaces/run-view.ts";
-import { acquireReader, releaseReader } from "../slab/shared-readers.ts";
+import { readRunRecords } from "../slab/shared-readers.ts";
 import { runSlabKey } from "../slab/slab-actor.ts";
 import { catalogEntryOf } from "./catalog-entry.ts";
 import type { Permits } from "./permits.ts";
@@ -789,21 +788,8 @@ class NamespaceActor implements Actor {
    * mapping) rather than through the run's slab actor: a flush must not wait out that actor's
    * restart back-off after a storage failure; a failure here is retried like any flush's.
    */
-  private async readRun(slabId: string, rows: number[]): Promise<VectorRecord[]> {
-    const path = await this.settings.blobs.localPath(slabKey(this.index, slabId));
-    const reader = acquireReader(path);
-    let view: RunView;
-    try {
-      view = new RunView(reader, this.state.namespace, () => releaseReader(path));
-    } catch (error) {
-      releaseReader(path);
-      throw error;
-    }
-    try {
-      return rows.map((row) => view.record(row, { values: true, metadata: true }));
-    } finally {
-      view.close();
-    }
+  private readRun(slabId: string, rows: number[]): Promise<VectorRecord[]> {
+    return readRunRecords(this.settings.blobs, this.index, slabId, this.state.namespace, rows);
   }
 
   private withManifestLock<T>(work: () => Promise<T>): Promise<T> {

@@ -17,7 +17,7 @@ import { buildSparsePostings, type SparsePostings } from "../../storage/slab/spa
 import type { Filter, Metric, VectorRecord } from "../../storage/types.ts";
 import { RunView } from "../../storage/namespaces/run-view.ts";
 import { namespaceKey, slabKey, splitKey } from "../layout.ts";
-import { acquireReader, releaseReader } from "./shared-readers.ts";
+import { openRunView } from "./shared-readers.ts";
 import { address, type Actor, type ActorContext } from "../runtime/mod.ts";
 import type { ExplainedSource } from "../api.ts";
 import {
@@ -97,15 +97,7 @@ export function slabFactory(blobs: BlobStore, isResident: (index: string) => boo
     const path = await blobs.localPath(slabKey(index, slabId));
     let reader: SlabSource;
     if (separator < 0) reader = SlabReader.openFile(path);
-    else {
-      const shared = acquireReader(path);
-      try {
-        reader = new RunView(shared, slab.slice(separator + 1), () => releaseReader(path));
-      } catch (error) {
-        releaseReader(path);
-        throw error;
-      }
-    }
+    else reader = openRunView(path, slab.slice(separator + 1));
     const actor = new SlabActor(reader, path, context, () => isResident(index));
     await context.transport.request(address("executor", "local"), "opened", {
       slab: context.self.key,
