@@ -121,6 +121,22 @@ describe("RequestLog basics", () => {
     await log.close();
   });
 
+  test("...also when it is a Buffer, whose slice() is a view (msgpackr answers Buffers)", async () => {
+    const dir = await freshDir();
+    const log = await openLog({ dir });
+    const shared = Buffer.alloc(8, 1);
+    const first = log.append(shared);
+    shared.fill(2);
+    const second = log.append(shared.subarray(0, 4));
+    shared.fill(3);
+    expect(await Promise.all([first, second])).toEqual([1n, 2n]);
+    expect((await readAll(log)).map((record) => [...record.payload])).toEqual([
+      [1, 1, 1, 1, 1, 1, 1, 1],
+      [2, 2, 2, 2],
+    ]);
+    await log.close();
+  });
+
   test("reopen keeps the records and continues numbering", async () => {
     const dir = await freshDir();
     const first = await openLog({ dir });

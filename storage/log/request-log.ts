@@ -218,7 +218,8 @@ export class RequestLog {
     const lsn = this.nextLsn;
     this.nextLsn += 1n;
     return new Promise<bigint>((resolve, reject) => {
-      this.queue.push({ lsn, payload: options.owned ? payload : payload.slice(), resolve, reject });
+      // new Uint8Array(view) copies; a Buffer's slice() (msgpackr answers Buffers) would not.
+      this.queue.push({ lsn, payload: options.owned ? payload : new Uint8Array(payload), resolve, reject });
       if (this.flushing === undefined) this.startFlush();
     });
   }
