@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { NeedleError } from "../storage/errors.ts";
 import type { WriteOp } from "../storage/types.ts";
-import { decodeLogBody, encodeLogBody } from "./codec.ts";
+import { Packr } from "msgpackr";
+import { decodeLogBody, encodeLogBody, logBodyNamespace } from "./codec.ts";
 
 const sparse = { indices: Uint32Array.from([3, 9]), values: Float32Array.from([0.5, -1]) };
 
@@ -33,6 +34,38 @@ describe("log body codec", () => {
     });
   }
 
+  test("the namespace reads from the frame alone, as the full decode gives it", () => {
+    for (const namespace of ["", "ns ünïcode", "x".repeat(512)]) {
+      const encoded = encodeLogBody({ namespace, write: writes[0]! });
+      expect(logBodyNamespace(encoded)).toBe(namespace);
+      expect(decodeLogBody(encoded).namespace).toBe(namespace);
+    }
+  });
+
+  test("version 1 bodies (namespace inside the msgpack header) still decode", () => {
+    // Built by hand as Needle wrote them before version 2: prefix, header, pad, float block.
+    const header = new Packr({ useRecords: false, moreTypes: true }).pack({
+      namespace: "old",
+      write: { op: "upsert", records: [{ id: "a", metadata: { genre: "drama" } }] },
+      valuesDim: 2,
+    });
+    const blockOffset = (8 + header.byteLength + 3) & ~3;
+    const bytes = new Uint8Array(blockOffset + 8);
+    bytes.set([0x4e, 1], 0);
+    new DataView(bytes.buffer).setUint32(4, header.byteLength, true);
+    bytes.set(header, 8);
+    new Float32Array(bytes.buffer, blockOffset, 2).set([0.5, -2]);
+    const body = decodeLogBody(bytes);
+    expect(body).toEqual({
+      namespace: "old",
+      write: {
+        op: "upsert",
+        records: [{ id: "a", metadata: { genre: "drama" }, values: Float32Array.of(0.5, -2) }],
+      },
+    });
+    expect(logBodyNamespace(bytes)).toBe("old");
+  });
+
   test("decodes from an unaligned position (records inside a segment buffer)", () => {
     const body = { namespace: "n", write: writes[0]! };
     const encoded = encodeLogBody(body);
@@ -50,7 +83,13 @@ describe("log body codec", () => {
     ];
     const overrun = encoded.slice();
     new DataView(overrun.buffer).setUint32(4, 1 << 30, true);
-    bad.push(overrun);
+    const namespaceOverrun = encoded.slice();
+    new DataView(namespaceOverrun.buffer).setUint16(2, 0xffff, true);
+    const notUtf8 = encoded.slice();
+    notUtf8[8] = 0xff;
+    const headerGarbage = encoded.slice();
+    headerGarbage.fill(0xc1, 9, 9 + new DataView(encoded.buffer).getUint32(4, true));
+    bad.push(overrun, namespaceOverrun, notUtf8, headerGarbage);
     for (const bytes of bad) {
       let caught: unknown;
       try {

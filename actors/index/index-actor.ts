@@ -42,7 +42,8 @@ import { catalogEntryOf } from "../namespace/catalog-entry.ts";
 import { countLive, liveFromDeleted } from "../namespace/deletions.ts";
 import type { Metric } from "../../storage/types.ts";
 import { readRunRecords } from "../slab/shared-readers.ts";
-import type { ReplayedRecord } from "../writer/writer-actor.ts";
+import type { RawRecord } from "../writer/writer-actor.ts";
+import { decodeLogBody } from "../codec.ts";
 import { applyWrite, type ReplayState } from "./bulk-replay.ts";
 import { type PackRequest, Packer, packedSlabIdPattern } from "./packer.ts";
 import type { NamespaceManifest } from "../namespace/manifest.ts";
@@ -464,9 +465,17 @@ class IndexActor implements Actor {
 }
 
 /**
+ * Namespaces a bulk replay decodes, applies and hands to the packer at a time: the packer
+ * builds one slice while the next is decoded, and only a slice's records are ever objects at
+ * once (100,000 tenants in one piece held every record decoded: 4 s and 700 MB).
+ */
+export const bulkReplaySlice = 8_192;
+
+/**
  * Bulk replay (decision 4): each small namespace's run and its log records above its flushed
- * LSN, applied in memory (bulk-replay.ts) and packed together; returns the namespaces done.
- * One that ends up above `packedRowsMax` is left to replay in its own activation (it graduates).
+ * LSN, applied in memory (bulk-replay.ts) and packed together, a slice at a time; returns the
+ * namespaces done. One that ends up above `packedRowsMax` is left to replay in its own
+ * activation (it graduates).
  */
 async function replaySmall(
   namespaces: string[],
@@ -481,9 +490,27 @@ async function replaySmall(
   },
 ): Promise<Set<string>> {
   const done = new Set<string>();
-  if (namespaces.length === 0) return done;
+  // Each slice is its own packed batch, closed as soon as it is handed in, so the builder
+  // thread encodes it while this thread decodes the next; at most two slices wait on the
+  // packer at a time (memory stays a few slices' worth).
+  const waiting: Promise<unknown>[] = [];
+  for (let start = 0; start < namespaces.length; start += bulkReplaySlice) {
+    const packs = await replaySlice(namespaces.slice(start, start + bulkReplaySlice), deps, done);
+    deps.packer.closeBatch();
+    waiting.push(Promise.allSettled(packs));
+    if (waiting.length > 2) await waiting.shift();
+  }
+  await Promise.all(waiting);
+  return done;
+}
+
+async function replaySlice(
+  namespaces: string[],
+  deps: Parameters<typeof replaySmall>[1],
+  done: Set<string>,
+): Promise<Promise<unknown>[]> {
   const { index, context, catalog, blobs, packer, entries } = deps;
-  const logged = await context.transport.request<Map<string, ReplayedRecord[]>>(
+  const logged = await context.transport.request<Map<string, RawRecord[]>>(
     address("writer", index),
     "replayMany",
     {
@@ -503,7 +530,7 @@ async function replaySmall(
         state.records.set(record.id, record);
       }
     }
-    for (const { write } of writes) applyWrite(state, write);
+    for (const { bytes } of writes) applyWrite(state, decodeLogBody(bytes).write);
     if (state.records.size > deps.packedRowsMax) continue;
     const flushedLsn =
       writes.length > 0 ? writes[writes.length - 1]!.lsn : entries.get(namespace)!.flushedLsn;
@@ -515,6 +542,7 @@ async function replaySmall(
       minLsn: writes[0]?.lsn ?? flushedLsn,
       maxLsn: flushedLsn,
     };
+    // A failed pack leaves its namespace to its own activation's replay.
     packs.push(
       packer.pack(request).then(() => {
         done.add(namespace);
@@ -522,7 +550,5 @@ async function replaySmall(
       }),
     );
   }
-  // A failed pack leaves its namespaces to their own activation's replay.
-  await Promise.allSettled(packs);
-  return done;
+  return packs;
 }

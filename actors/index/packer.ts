@@ -6,7 +6,9 @@
  *   1. Collect: namespaces hand in their whole live contents (old run + frozen memtable); the
  *      batch closes after `packDelayMs` or at `packBytesMax`.
  *   2. Build: one slab of every record under its composite key `<namespace> NUL <id>`, sorted,
- *      so each namespace's rows are one run (on the slab-builder thread).
+ *      so each namespace's rows are one run (on the slab-builder thread). A batch's build
+ *      starts as soon as it closes, so it overlaps the previous batch's put and commit (a
+ *      recovery packing 100,000 tenants slice by slice keeps both threads busy).
  *   3. Put the slab (durable before step 4). A crash now leaves an orphan, removed at the next
  *      activation (no catalog entry names it).
  *   4. Commit one catalog delta: every namespace of the batch points at its new run with its
@@ -53,6 +55,14 @@ export interface PackAnswer {
   bytes: number;
 }
 
+/** A batch's slab, built (absent when no namespace of the batch has rows). */
+interface Built {
+  slabId: string;
+  rows: number;
+  runStarts: Map<string, number>;
+  file?: Uint8Array;
+}
+
 interface Waiting {
   request: PackRequest;
   resolve: (answer: PackAnswer) => void;
@@ -63,7 +73,7 @@ export class Packer {
   private batch: Waiting[] = [];
   private batchBytes = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
-  /** Batches build and commit one at a time, in order. */
+  /** Batches put and commit one at a time, in order (their builds may run ahead). */
   private tail: Promise<void> = Promise.resolve();
   /** Per packed slab: namespaces that moved off it and have not released it yet. */
   private readonly unreleased = new Map<string, number>();
@@ -100,6 +110,11 @@ export class Packer {
     await this.tail;
   }
 
+  /** Closes the batch now rather than at its timer (a bulk replay's slice is one batch). */
+  closeBatch(): void {
+    this.close();
+  }
+
   private close(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
@@ -107,12 +122,21 @@ export class Packer {
     this.batch = [];
     this.batchBytes = 0;
     if (batch.length === 0) return;
-    this.tail = this.tail.then(() => this.write(batch));
+    const requests = batch.map((waiting) => waiting.request);
+    let built: Promise<Built>;
+    try {
+      built = this.build(requests);
+    } catch (error) {
+      built = Promise.reject(error);
+    }
+    // Settled here too, so a failed build is never an unhandled rejection while it waits.
+    built.catch(() => undefined);
+    this.tail = this.tail.then(() => this.write(batch, requests, built));
   }
 
-  private async write(batch: Waiting[]): Promise<void> {
+  private async write(batch: Waiting[], requests: PackRequest[], built: Promise<Built>): Promise<void> {
     try {
-      const answers = await this.commit(batch.map((waiting) => waiting.request));
+      const answers = await this.commit(requests, await built);
       batch.forEach((waiting, i) => {
         waiting.resolve(answers[i]!);
       });
@@ -121,8 +145,8 @@ export class Packer {
     }
   }
 
-  /** Steps 2 to 4 for one batch; the answers in request order. */
-  private async commit(requests: PackRequest[]): Promise<PackAnswer[]> {
+  /** Step 2 for one batch: the rows sorted into runs, and the slab's bytes (started now). */
+  private build(requests: PackRequest[]): Promise<Built> {
     // The same namespace twice in a batch cannot happen (a namespace flushes one at a time).
     const keyed: { key: string; record: VectorRecord }[] = [];
     for (const request of requests) {
@@ -131,38 +155,41 @@ export class Packer {
     }
     keyed.sort((a, b) => compareIds(a.key, b.key));
     const slabId = `${packedSlabPrefix}-${String(this.nextSequence++).padStart(8, "0")}`;
-    let bytes = 0;
-    if (keyed.length > 0) {
-      let minLsn = requests[0]!.minLsn;
-      let maxLsn = 0n;
-      for (const request of requests) {
-        if (request.minLsn < minLsn) minLsn = request.minLsn;
-        if (request.maxLsn > maxLsn) maxLsn = request.maxLsn;
-      }
-      const job = jobFromRecords(
-        keyed.map(({ record }) => record),
-        {
-          slabId,
-          namespace: packedSlabNamespace,
-          level: 0,
-          dim: this.dimension(),
-          metric: this.metric(),
-          minLsn,
-          maxLsn,
-          sourceSlabs: [],
-        },
-        keyed.map(({ key }) => key),
-      );
-      const file = await buildSlab(job);
-      bytes = file.byteLength;
-      await this.blobs.put(slabKey(this.index, slabId), file);
-    }
-    const previous = requests.map((request) => this.catalog.table.get(request.namespace));
     const runStarts = new Map<string, number>();
     keyed.forEach(({ key }, row) => {
       const namespace = key.slice(0, key.indexOf("\u0000"));
       if (!runStarts.has(namespace)) runStarts.set(namespace, row);
     });
+    if (keyed.length === 0) return Promise.resolve({ slabId, rows: 0, runStarts });
+    let minLsn = requests[0]!.minLsn;
+    let maxLsn = 0n;
+    for (const request of requests) {
+      if (request.minLsn < minLsn) minLsn = request.minLsn;
+      if (request.maxLsn > maxLsn) maxLsn = request.maxLsn;
+    }
+    const job = jobFromRecords(
+      keyed.map(({ record }) => record),
+      {
+        slabId,
+        namespace: packedSlabNamespace,
+        level: 0,
+        dim: this.dimension(),
+        metric: this.metric(),
+        minLsn,
+        maxLsn,
+        sourceSlabs: [],
+      },
+      keyed.map(({ key }) => key),
+    );
+    return buildSlab(job).then((file) => ({ slabId, rows: keyed.length, runStarts, file }));
+  }
+
+  /** Steps 3 and 4 for one batch, in batch order; the answers in request order. */
+  private async commit(requests: PackRequest[], built: Built): Promise<PackAnswer[]> {
+    const { slabId, rows, runStarts, file } = built;
+    const bytes = file?.byteLength ?? 0;
+    if (file !== undefined) await this.blobs.put(slabKey(this.index, slabId), file);
+    const previous = requests.map((request) => this.catalog.table.get(request.namespace));
     const entries: CatalogEntry[] = requests.map((request) => {
       const runLength = request.records.length;
       const runStart = runStarts.get(request.namespace) ?? 0;
@@ -184,7 +211,7 @@ export class Packer {
     return requests.map((request) => ({
       slabId: request.records.length > 0 ? slabId : "",
       runLength: request.records.length,
-      bytes: request.records.length > 0 ? Math.ceil((bytes * request.records.length) / keyed.length) : 0,
+      bytes: request.records.length > 0 ? Math.ceil((bytes * request.records.length) / rows) : 0,
     }));
   }
 

@@ -1,5 +1,7 @@
 /** What the flush sends to the slab-building worker: plain, cloneable columns. */
+import { Packr } from "msgpackr";
 import type { Memtable } from "../../storage/memtable/mod.ts";
+import { metadataForPacking, metadataFromPacked } from "../../storage/metadata.ts";
 import type { SlabBuildInput } from "../../storage/slab/mod.ts";
 import type { Metadata, SparseValues, VectorRecord } from "../../storage/types.ts";
 
@@ -64,4 +66,42 @@ export function recordsOfJob(job: SlabBuildJob): VectorRecord[] {
     if (metadata) record.metadata = metadata;
     return record;
   });
+}
+
+/**
+ * A job as it crosses to the worker: ids, sparse values and metadata packed into one buffer,
+ * both buffers transferred. Structured cloning 200,000 rows' ids and metadata objects took the
+ * event loop about 0.6 s (a recovery's bulk packed flush); packing them takes a tenth of that.
+ */
+export interface WireJob {
+  header: SlabBuildJob["header"];
+  values: Float32Array<ArrayBuffer>;
+  columns: Uint8Array<ArrayBuffer>;
+}
+
+// Records (msgpackr's repeated-shape extension): metadata of one tenant's rows share keys.
+const jobPackr = new Packr({ useRecords: true, moreTypes: true });
+
+export function wireJobOf(job: SlabBuildJob): WireJob {
+  const metadata = job.metadata.map((row) => (row === undefined ? null : metadataForPacking(row)));
+  const sparse = job.sparse.map((row) => row ?? null);
+  // pack() answers a view of msgpackr's shared buffer (a Buffer, whose slice() is another
+  // view): copied into a buffer of its own, since that buffer is transferred (detached here).
+  const columns = new Uint8Array(jobPackr.pack({ ids: job.ids, sparse, metadata }));
+  return { header: job.header, values: job.values, columns };
+}
+
+export function jobOfWire(wire: WireJob): SlabBuildJob {
+  const { ids, sparse, metadata } = jobPackr.unpack(wire.columns) as {
+    ids: string[];
+    sparse: (SparseValues | null)[];
+    metadata: (Metadata | null)[];
+  };
+  return {
+    header: wire.header,
+    ids,
+    values: wire.values,
+    sparse: sparse.map((row) => row ?? undefined),
+    metadata: metadata.map((row) => (row === null ? undefined : metadataFromPacked(row))),
+  };
 }

@@ -6,7 +6,7 @@
 import { initBitmaps } from "../../storage/bitmap.ts";
 import { asNeedleError } from "../../storage/errors.ts";
 import type { CompactionSource } from "./compaction-job.ts";
-import type { SlabBuildJob } from "./slab-build-job.ts";
+import { jobOfWire, type SlabBuildJob, type WireJob } from "./slab-build-job.ts";
 import {
   type BuilderAnswer,
   type CompactionBuildOptions,
@@ -20,7 +20,7 @@ const ready = initBitmaps();
 
 interface Request {
   id: number;
-  job?: SlabBuildJob;
+  job?: WireJob;
   compaction?: {
     sources: CompactionSource[];
     headers: SlabBuildJob["header"][];
@@ -37,7 +37,7 @@ self.onmessage = async (event: MessageEvent<Request>) => {
   try {
     await ready;
     if (job) {
-      const bytes = encodeJob(job);
+      const bytes = encodeJob(jobOfWire(job));
       answer({ id, result: bytes }, [bytes.buffer as ArrayBuffer]);
     } else if (compaction) {
       const outputs = encodeCompaction(compaction.sources, compaction.headers, compaction.options);

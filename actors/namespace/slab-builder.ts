@@ -16,7 +16,7 @@ import { encodeSlab, type IvfIndex } from "../../storage/slab/mod.ts";
 import type { RowMap } from "./compaction-edit.ts";
 import { indexJob } from "./compaction-index.ts";
 import { type CompactionSource, compactionJobs } from "./compaction-job.ts";
-import { recordsOfJob, type SlabBuildJob } from "./slab-build-job.ts";
+import { recordsOfJob, type SlabBuildJob, wireJobOf } from "./slab-build-job.ts";
 
 interface Pending {
   resolve: (result: unknown) => void;
@@ -111,7 +111,9 @@ function send<T>(message: object, transfer: ArrayBuffer[], inline: () => T): Pro
 }
 
 export function buildSlab(job: SlabBuildJob): Promise<Uint8Array> {
-  return send({ job }, [job.values.buffer], () => encodeJob(job));
+  if (!startWorker()) return Promise.resolve().then(() => encodeJob(job));
+  const wire = wireJobOf(job);
+  return send({ job: wire }, [wire.values.buffer, wire.columns.buffer], () => encodeJob(job));
 }
 
 /** The outputs of a compaction, built from the source files (storage/compaction/DESIGN.md). */

@@ -13,12 +13,18 @@
  */
 import { NeedleError } from "../../storage/errors.ts";
 import { RequestLog } from "../../storage/log/mod.ts";
-import { decodeLogBody, encodeLogBody, type LogBody } from "../codec.ts";
+import { decodeLogBody, encodeLogBody, type LogBody, logBodyNamespace } from "../codec.ts";
 import { logDir } from "../layout.ts";
 import type { Actor, ActorContext } from "../runtime/mod.ts";
 
 export interface ReplayedRecord extends LogBody {
   lsn: bigint;
+}
+
+/** A log record not yet decoded: its LSN and payload (decodeLogBody reads it). */
+export interface RawRecord {
+  lsn: bigint;
+  bytes: Uint8Array;
 }
 
 export type WriterMessage =
@@ -39,8 +45,12 @@ export function writerFactory(dataDir: string, segmentBytesMax?: number) {
 
 class WriterActor implements Actor {
   readonly concurrentVerbs = new Set(["append", "lastLsn", "replay", "replayMany", "namespaces", "replayed"]);
-  /** The log's records by namespace, read once at index activation for the replays after it. */
-  private replayIndex: { throughLsn: bigint; records: Map<string, ReplayedRecord[]> } | undefined;
+  /**
+   * The log's records by namespace, read once at index activation for the replays after it;
+   * undecoded (views of the segments read), so holding 100,000 tenants' records costs their
+   * bytes, not their objects.
+   */
+  private replayIndex: { throughLsn: bigint; records: Map<string, RawRecord[]> } | undefined;
   private reopening: Promise<RequestLog> | undefined;
   private reopenFailures = 0;
   private reopenNotBeforeMs = 0;
@@ -99,14 +109,14 @@ class WriterActor implements Actor {
         // since come from the log itself.
         const index = this.replayIndex;
         if (index !== undefined && namespace !== undefined) {
-          for (const record of index.records.get(namespace) ?? [])
-            if (record.lsn > from) records.push(record);
+          for (const { lsn, bytes } of index.records.get(namespace) ?? [])
+            if (lsn > from) records.push({ lsn, ...decodeLogBody(bytes) });
           if (index.throughLsn >= this.log.lastLsn) return records;
           if (index.throughLsn > from) from = index.throughLsn;
         }
         await this.log.replay(from, (lsn, bytes) => {
-          const body = decodeLogBody(bytes);
-          if (namespace === undefined || body.namespace === namespace) records.push({ lsn, ...body });
+          if (namespace === undefined || logBodyNamespace(bytes) === namespace)
+            records.push({ lsn, ...decodeLogBody(bytes) });
         });
         return records;
       }
@@ -114,7 +124,7 @@ class WriterActor implements Actor {
         // Which namespaces have records in the log, and their LSN range (index activation);
         // the records themselves are kept by namespace for the replays that follow.
         const ranges = new Map<string, { firstLsn: bigint; lastLsn: bigint }>();
-        const byNamespace = new Map<string, ReplayedRecord[]>();
+        const byNamespace = new Map<string, RawRecord[]>();
         const throughLsn = this.log.lastLsn;
         // Only what the log still holds (records below firstLsn were trimmed after every
         // namespace had flushed them), and only above what the index knows every namespace
@@ -123,37 +133,38 @@ class WriterActor implements Actor {
         const from =
           (cleanThroughLsn ?? 0n) > this.log.firstLsn - 1n ? cleanThroughLsn! : this.log.firstLsn - 1n;
         await this.log.replay(from > throughLsn ? throughLsn : from, (lsn, bytes) => {
-          const body = decodeLogBody(bytes);
-          const range = ranges.get(body.namespace);
+          const namespace = logBodyNamespace(bytes);
+          const range = ranges.get(namespace);
           if (range) range.lastLsn = lsn;
-          else ranges.set(body.namespace, { firstLsn: lsn, lastLsn: lsn });
-          const list = byNamespace.get(body.namespace);
-          if (list) list.push({ lsn, ...body });
-          else byNamespace.set(body.namespace, [{ lsn, ...body }]);
+          else ranges.set(namespace, { firstLsn: lsn, lastLsn: lsn });
+          const list = byNamespace.get(namespace);
+          if (list) list.push({ lsn, bytes });
+          else byNamespace.set(namespace, [{ lsn, bytes }]);
         });
         this.replayIndex = { throughLsn, records: byNamespace };
         return ranges;
       }
       case "replayMany": {
-        // The records above each namespace's flushed LSN, for many namespaces in one pass
-        // (the index replays small namespaces itself after a restart).
+        // The records above each namespace's flushed LSN, for many namespaces in one pass (the
+        // index replays small namespaces itself after a restart), undecoded: the index decodes
+        // one slice of namespaces at a time.
         const { namespaces } = payload as { namespaces: { namespace: string; afterLsn: bigint }[] };
         const after = new Map(namespaces.map(({ namespace, afterLsn }) => [namespace, afterLsn]));
-        const found = new Map<string, ReplayedRecord[]>();
-        const take = (record: ReplayedRecord) => {
-          const afterLsn = after.get(record.namespace);
+        const found = new Map<string, RawRecord[]>();
+        const take = (namespace: string, record: RawRecord) => {
+          const afterLsn = after.get(namespace);
           if (afterLsn === undefined || record.lsn <= afterLsn) return;
-          const list = found.get(record.namespace);
+          const list = found.get(namespace);
           if (list) list.push(record);
-          else found.set(record.namespace, [record]);
+          else found.set(namespace, [record]);
         };
         const index = this.replayIndex;
         if (index !== undefined && index.throughLsn >= this.log.lastLsn) {
           for (const namespace of after.keys())
-            for (const record of index.records.get(namespace) ?? []) take(record);
+            for (const record of index.records.get(namespace) ?? []) take(namespace, record);
         } else {
           await this.log.replay(this.log.firstLsn - 1n, (lsn, bytes) =>
-            take({ lsn, ...decodeLogBody(bytes) }),
+            take(logBodyNamespace(bytes), { lsn, bytes }),
           );
         }
         return found;

@@ -65,7 +65,11 @@ const journalSegmentBytes = 4 * 1024 * 1024;
  * packed over hundreds of deltas took 1.2 s to reopen), and the journal is trimmed.
  */
 export const checkpointEveryRecords = 256;
-/** ...or once its deltas name this many entries (a recovery packs 100,000 tenants in one). */
+/**
+ * ...or once its deltas name this many entries and at least as many as the table holds (a
+ * recovery packs 100,000 tenants in a dozen deltas: one checkpoint after them, not one per
+ * delta; checkpoints stay O(entries changed) amortised).
+ */
 export const checkpointEveryEntries = 16_384;
 
 export class CatalogStore {
@@ -121,7 +125,8 @@ export class CatalogStore {
     }
     this.journalEntries += delta.set.length + delta.drop.length;
     const due =
-      this.journalRecords >= checkpointEveryRecords || this.journalEntries >= checkpointEveryEntries;
+      this.journalRecords >= checkpointEveryRecords ||
+      this.journalEntries >= Math.max(checkpointEveryEntries, this.table.size);
     if (due && this.checkpointing === undefined) {
       // In the background: a failed checkpoint changes nothing (the journal still holds it all).
       this.checkpointing = this.checkpoint()
