@@ -40,11 +40,11 @@ import type { CatalogEntry } from "../../storage/namespaces/catalog-table.ts";
 import { indexDir, logDir, namespaceKey, namespacesDir, slabPrefix } from "../layout.ts";
 import { catalogEntryOf } from "../namespace/catalog-entry.ts";
 import { countLive, liveFromDeleted } from "../namespace/deletions.ts";
-import type { Metric } from "../../storage/types.ts";
+import type { Metric, VectorRecord } from "../../storage/types.ts";
 import { readRunRecords } from "../slab/shared-readers.ts";
 import type { RawRecord } from "../writer/writer-actor.ts";
-import { decodeLogBody } from "../codec.ts";
-import { applyWrite, type ReplayState } from "./bulk-replay.ts";
+import { warmBuilder } from "../namespace/slab-builder.ts";
+import { encodeBase, type ReplaySliceInput } from "./replay-slice.ts";
 import { type PackRequest, Packer, packedSlabIdPattern } from "./packer.ts";
 import type { NamespaceManifest } from "../namespace/manifest.ts";
 import { type Actor, type ActorContext, address } from "../runtime/mod.ts";
@@ -147,6 +147,12 @@ export function indexFactory(
       // their flushed LSN, and an idle tenant must cost no object (storage/namespaces/DESIGN.md).
       const catalogFlushedMax = catalog.table.maxFlushedLsn();
       if (catalogFlushedMax > flushedLsnMax) flushedLsnMax = catalogFlushedMax;
+      // Writes above the clean-through mark mean a replay, likely a bulk one: the builder
+      // thread starts now, so its start-up overlaps the log scan below.
+      if (packedRowsMax > 0) {
+        const lastLsn = await context.transport.request<bigint>(address("writer", index), "lastLsn", {});
+        if (lastLsn > catalog.table.cleanThroughLsn) warmBuilder();
+      }
       const ranges = await context.transport.request<Map<string, { firstLsn: bigint; lastLsn: bigint }>>(
         address("writer", index),
         "namespaces",
@@ -465,17 +471,17 @@ class IndexActor implements Actor {
 }
 
 /**
- * Namespaces a bulk replay decodes, applies and hands to the packer at a time: the packer
- * builds one slice while the next is decoded, and only a slice's records are ever objects at
- * once (100,000 tenants in one piece held every record decoded: 4 s and 700 MB).
+ * Namespaces a bulk replay hands to the builder thread at a time (replay-slice.ts): it decodes
+ * and builds one slice while this thread gathers the next, and only a few slices' records are
+ * ever held at once (100,000 tenants in one piece held every record decoded: 4 s and 700 MB).
  */
 export const bulkReplaySlice = 8_192;
 
 /**
  * Bulk replay (decision 4): each small namespace's run and its log records above its flushed
- * LSN, applied in memory (bulk-replay.ts) and packed together, a slice at a time; returns the
- * namespaces done. One that ends up above `packedRowsMax` is left to replay in its own
- * activation (it graduates).
+ * LSN, applied (bulk-replay.ts) and packed together, a slice at a time; returns the namespaces
+ * done. One that ends up above `packedRowsMax` is left to replay in its own activation (it
+ * graduates).
  */
 async function replaySmall(
   namespaces: string[],
@@ -490,65 +496,82 @@ async function replaySmall(
   },
 ): Promise<Set<string>> {
   const done = new Set<string>();
-  // Each slice is its own packed batch, closed as soon as it is handed in, so the builder
-  // thread encodes it while this thread decodes the next; at most two slices wait on the
-  // packer at a time (memory stays a few slices' worth).
+  // At most two slices wait on the packer at a time (memory stays a few slices' worth).
   const waiting: Promise<unknown>[] = [];
   for (let start = 0; start < namespaces.length; start += bulkReplaySlice) {
-    const packs = await replaySlice(namespaces.slice(start, start + bulkReplaySlice), deps, done);
-    deps.packer.closeBatch();
-    waiting.push(Promise.allSettled(packs));
+    const slice = await gatherSlice(namespaces.slice(start, start + bulkReplaySlice), deps);
+    waiting.push(
+      deps.packer.packSlice(slice).then(
+        (packed) => {
+          for (const namespace of packed) {
+            done.add(namespace);
+            deps.entries.delete(namespace); // clean and catalogued now
+          }
+        },
+        // A failed slice leaves its namespaces to their own activations' replays.
+        () => undefined,
+      ),
+    );
     if (waiting.length > 2) await waiting.shift();
   }
   await Promise.all(waiting);
   return done;
 }
 
-async function replaySlice(
-  namespaces: string[],
+/** A slice's inputs as flat buffers: its log records undecoded, current runs' records packed. */
+async function gatherSlice(
+  names: string[],
   deps: Parameters<typeof replaySmall>[1],
-  done: Set<string>,
-): Promise<Promise<unknown>[]> {
-  const { index, context, catalog, blobs, packer, entries } = deps;
+): Promise<Omit<ReplaySliceInput, "header">> {
+  const { index, context, catalog, blobs, entries } = deps;
   const logged = await context.transport.request<Map<string, RawRecord[]>>(
     address("writer", index),
     "replayMany",
-    {
-      namespaces: namespaces.map((namespace) => ({
-        namespace,
-        afterLsn: entries.get(namespace)!.flushedLsn,
-      })),
-    },
+    { namespaces: names.map((namespace) => ({ namespace, afterLsn: entries.get(namespace)!.flushedLsn })) },
   );
-  const packs: Promise<unknown>[] = [];
-  for (const namespace of namespaces) {
-    const writes = logged.get(namespace) ?? [];
+  const explicit = new Uint8Array(names.length);
+  const flushedLsn = new BigUint64Array(names.length);
+  const base: (VectorRecord[] | null)[] = [];
+  let records = 0;
+  let bytes = 0;
+  for (const [i, namespace] of names.entries()) {
     const catalogued = catalog.table.get(namespace);
-    const state: ReplayState = { records: new Map(), explicit: catalogued?.explicit ?? false };
-    if (catalogued?.location.kind === "packed" && catalogued.location.runLength > 0) {
-      for (const record of await readRunRecords(blobs, index, catalogued.location.slab, namespace)) {
-        state.records.set(record.id, record);
-      }
+    explicit[i] = catalogued?.explicit === true ? 1 : 0;
+    flushedLsn[i] = entries.get(namespace)!.flushedLsn;
+    const run =
+      catalogued?.location.kind === "packed" && catalogued.location.runLength > 0
+        ? await readRunRecords(blobs, index, catalogued.location.slab, namespace)
+        : null;
+    base.push(run);
+    for (const record of logged.get(namespace) ?? []) {
+      records++;
+      bytes += record.bytes.byteLength;
     }
-    for (const { bytes } of writes) applyWrite(state, decodeLogBody(bytes).write);
-    if (state.records.size > deps.packedRowsMax) continue;
-    const flushedLsn =
-      writes.length > 0 ? writes[writes.length - 1]!.lsn : entries.get(namespace)!.flushedLsn;
-    const request: PackRequest = {
-      namespace,
-      records: [...state.records.values()],
-      explicit: state.explicit,
-      flushedLsn,
-      minLsn: writes[0]?.lsn ?? flushedLsn,
-      maxLsn: flushedLsn,
-    };
-    // A failed pack leaves its namespace to its own activation's replay.
-    packs.push(
-      packer.pack(request).then(() => {
-        done.add(namespace);
-        entries.delete(namespace); // clean and catalogued now
-      }),
-    );
   }
-  return packs;
+  const log = new Uint8Array(bytes);
+  const spans = new Uint32Array(records * 3);
+  const lsns = new BigUint64Array(records);
+  let offset = 0;
+  let record = 0;
+  names.forEach((namespace, i) => {
+    for (const raw of logged.get(namespace) ?? []) {
+      log.set(raw.bytes, offset);
+      spans[record * 3] = i;
+      spans[record * 3 + 1] = offset;
+      spans[record * 3 + 2] = raw.bytes.byteLength;
+      lsns[record] = raw.lsn;
+      offset += raw.bytes.byteLength;
+      record++;
+    }
+  });
+  return {
+    packedRowsMax: deps.packedRowsMax,
+    names,
+    explicit,
+    flushedLsn,
+    base: encodeBase(base),
+    log,
+    spans,
+    lsns,
+  };
 }

@@ -27,7 +27,8 @@ import { compareIds } from "../../storage/slab/ids.ts";
 import type { Metric, VectorRecord } from "../../storage/types.ts";
 import { slabKey } from "../layout.ts";
 import { jobFromRecords } from "../namespace/slab-build-job.ts";
-import { buildSlab } from "../namespace/slab-builder.ts";
+import { buildReplaySlice, buildSlab } from "../namespace/slab-builder.ts";
+import type { ReplaySliceInput } from "./replay-slice.ts";
 
 /** A batch closes this long after its first hand-off, so concurrent flushes share a file. */
 export const packDelayMs = 5;
@@ -61,6 +62,25 @@ interface Built {
   rows: number;
   runStarts: Map<string, number>;
   file?: Uint8Array;
+}
+
+/** A namespace's catalog entry after a packed flush: its run (none when it has no rows). */
+function packedEntry(
+  namespace: string,
+  explicit: boolean,
+  flushedLsn: bigint,
+  slabId: string,
+  runStart: number,
+  runLength: number,
+): CatalogEntry {
+  return {
+    namespace,
+    explicit,
+    flushedLsn,
+    records: runLength,
+    location: { kind: "packed", slab: runLength > 0 ? slabId : "", runStart, runLength },
+    manifestVersion: 0,
+  };
 }
 
 interface Waiting {
@@ -154,7 +174,7 @@ export class Packer {
         keyed.push({ key: packedKey(request.namespace, record.id), record });
     }
     keyed.sort((a, b) => compareIds(a.key, b.key));
-    const slabId = `${packedSlabPrefix}-${String(this.nextSequence++).padStart(8, "0")}`;
+    const slabId = this.nextSlabId();
     const runStarts = new Map<string, number>();
     keyed.forEach(({ key }, row) => {
       const namespace = key.slice(0, key.indexOf("\u0000"));
@@ -188,31 +208,87 @@ export class Packer {
   private async commit(requests: PackRequest[], built: Built): Promise<PackAnswer[]> {
     const { slabId, rows, runStarts, file } = built;
     const bytes = file?.byteLength ?? 0;
+    const entries: CatalogEntry[] = requests.map((request) =>
+      packedEntry(
+        request.namespace,
+        request.explicit,
+        request.flushedLsn,
+        slabId,
+        runStarts.get(request.namespace) ?? 0,
+        request.records.length,
+      ),
+    );
+    await this.commitBatch(slabId, file, entries);
+    return requests.map((request) => ({
+      slabId: request.records.length > 0 ? slabId : "",
+      runLength: request.records.length,
+      bytes: request.records.length > 0 ? Math.ceil((bytes * request.records.length) / rows) : 0,
+    }));
+  }
+
+  /** Steps 3 and 4: put the slab (if any), commit the entries, count the runs they leave. */
+  private async commitBatch(slabId: string, file: Uint8Array | undefined, entries: CatalogEntry[]) {
     if (file !== undefined) await this.blobs.put(slabKey(this.index, slabId), file);
-    const previous = requests.map((request) => this.catalog.table.get(request.namespace));
-    const entries: CatalogEntry[] = requests.map((request) => {
-      const runLength = request.records.length;
-      const runStart = runStarts.get(request.namespace) ?? 0;
-      return {
-        namespace: request.namespace,
-        explicit: request.explicit,
-        flushedLsn: request.flushedLsn,
-        records: runLength,
-        location: { kind: "packed", slab: runLength > 0 ? slabId : "", runStart, runLength },
-        manifestVersion: 0,
-      };
-    });
+    const previous = entries.map((entry) => this.catalog.table.get(entry.namespace));
     await this.catalog.commit({ set: entries, drop: [] });
     for (const entry of previous) {
       if (entry?.location.kind === "packed" && entry.location.slab !== "") {
         this.unreleased.set(entry.location.slab, (this.unreleased.get(entry.location.slab) ?? 0) + 1);
       }
     }
-    return requests.map((request) => ({
-      slabId: request.records.length > 0 ? slabId : "",
-      runLength: request.records.length,
-      bytes: request.records.length > 0 ? Math.ceil((bytes * request.records.length) / rows) : 0,
-    }));
+  }
+
+  /**
+   * A bulk replay's slice (replay-slice.ts): decoded, applied and built on the builder thread
+   * as a batch of its own, then put and committed in order with every other batch. Resolves
+   * with the namespaces packed; the others grew past packing (they replay on activation).
+   */
+  packSlice(slice: Omit<ReplaySliceInput, "header">): Promise<string[]> {
+    this.close(); // a batch already collecting goes first
+    const slabId = this.nextSlabId();
+    const built = buildReplaySlice({
+      ...slice,
+      header: {
+        slabId,
+        namespace: packedSlabNamespace,
+        level: 0,
+        dim: this.dimension(),
+        metric: this.metric(),
+        minLsn: 1n,
+        maxLsn: 1n,
+        sourceSlabs: [],
+      },
+    });
+    built.catch(() => undefined);
+    const names = slice.names;
+    const packed = this.tail.then(async () => {
+      const output = await built;
+      const entries: CatalogEntry[] = [];
+      names.forEach((namespace, i) => {
+        if (output.skipped[i] === 1) return;
+        entries.push(
+          packedEntry(
+            namespace,
+            output.explicit[i] === 1,
+            output.flushedLsn[i]!,
+            slabId,
+            output.runStart[i]!,
+            output.runLength[i]!,
+          ),
+        );
+      });
+      await this.commitBatch(slabId, output.file, entries);
+      return entries.map((entry) => entry.namespace);
+    });
+    this.tail = packed.then(
+      () => undefined,
+      () => undefined,
+    );
+    return packed;
+  }
+
+  private nextSlabId(): string {
+    return `${packedSlabPrefix}-${String(this.nextSequence++).padStart(8, "0")}`;
   }
 
   /** Deletes a packed slab no catalog entry names and no namespace still reads. */

@@ -5,6 +5,7 @@
  */
 import { initBitmaps } from "../../storage/bitmap.ts";
 import { asNeedleError } from "../../storage/errors.ts";
+import { type ReplaySliceInput, replaySlice } from "../index/replay-slice.ts";
 import type { CompactionSource } from "./compaction-job.ts";
 import { jobOfWire, type SlabBuildJob, type WireJob } from "./slab-build-job.ts";
 import {
@@ -21,6 +22,7 @@ const ready = initBitmaps();
 interface Request {
   id: number;
   job?: WireJob;
+  replaySlice?: ReplaySliceInput;
   compaction?: {
     sources: CompactionSource[];
     headers: SlabBuildJob["header"][];
@@ -33,12 +35,15 @@ function answer(message: BuilderAnswer, transfer: ArrayBuffer[] = []): void {
 }
 
 self.onmessage = async (event: MessageEvent<Request>) => {
-  const { id, job, compaction } = event.data;
+  const { id, job, compaction, replaySlice: slice } = event.data;
   try {
     await ready;
     if (job) {
       const bytes = encodeJob(jobOfWire(job));
       answer({ id, result: bytes }, [bytes.buffer as ArrayBuffer]);
+    } else if (slice) {
+      const output = replaySlice(slice, (built) => encodeJob(built));
+      answer({ id, result: output }, output.file ? [output.file.buffer as ArrayBuffer] : []);
     } else if (compaction) {
       const outputs = encodeCompaction(compaction.sources, compaction.headers, compaction.options);
       answer(

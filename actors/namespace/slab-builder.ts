@@ -12,10 +12,12 @@
  */
 import { encodeMetadataIndex } from "../../storage/filter/mod.ts";
 import { NeedleError, type WireError } from "../../storage/errors.ts";
+import { packedSlabNamespace } from "../../storage/namespaces/packed-keys.ts";
 import { encodeSlab, type IvfIndex } from "../../storage/slab/mod.ts";
 import type { RowMap } from "./compaction-edit.ts";
 import { indexJob } from "./compaction-index.ts";
 import { type CompactionSource, compactionJobs } from "./compaction-job.ts";
+import { type ReplaySliceInput, type ReplaySliceOutput, replaySlice } from "../index/replay-slice.ts";
 import { recordsOfJob, type SlabBuildJob, wireJobOf } from "./slab-build-job.ts";
 
 interface Pending {
@@ -74,10 +76,13 @@ function startWorker(): Worker | undefined {
 
 /** Encodes one job's slab file (here, or in the worker). */
 export function encodeJob(job: SlabBuildJob, vectorIndex?: IvfIndex): Uint8Array {
+  // A packed slab's runs filter row by row (slab-actor.ts runMatching): no metadata index,
+  // which was a third of a packed slab's encode (storage/slab/SPEC.md "Packed slabs").
+  const packed = job.header.namespace === packedSlabNamespace;
   return encodeSlab({
     ...job.header,
     records: recordsOfJob(job),
-    metadataIndex: encodeMetadataIndex(job.metadata),
+    metadataIndex: packed ? undefined : encodeMetadataIndex(job.metadata),
     vectorIndex,
   });
 }
@@ -108,6 +113,22 @@ function send<T>(message: object, transfer: ArrayBuffer[], inline: () => T): Pro
     active.ref();
     active.postMessage({ id, ...message }, transfer);
   });
+}
+
+/**
+ * Starts the builder thread ahead of its first job (a recovery about to hand it slices: its
+ * start-up, about 0.1 s of loading modules, then overlaps the log scan).
+ */
+export function warmBuilder(): void {
+  startWorker();
+}
+
+/** A bulk replay's slice, decoded, applied and built (actors/index/replay-slice.ts). */
+export function buildReplaySlice(input: ReplaySliceInput): Promise<ReplaySliceOutput> {
+  const transfer = [input.explicit, input.flushedLsn, input.base, input.log, input.spans, input.lsns].map(
+    (array) => array.buffer,
+  );
+  return send({ replaySlice: input }, transfer, () => replaySlice(input, (job) => encodeJob(job)));
 }
 
 export function buildSlab(job: SlabBuildJob): Promise<Uint8Array> {

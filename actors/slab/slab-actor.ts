@@ -10,7 +10,7 @@
 import { lowerIsBetter } from "../../ffi/mod.ts";
 import { corruption, NeedleError } from "../../storage/errors.ts";
 import type { BlobStore } from "../../storage/blob/mod.ts";
-import { MetadataIndex } from "../../storage/filter/mod.ts";
+import { compileFilter, MetadataIndex } from "../../storage/filter/mod.ts";
 import { SlabReader } from "../../storage/slab/mod.ts";
 import type { QuantizedRows } from "../../storage/compaction/ivf.ts";
 import { buildSparsePostings, type SparsePostings } from "../../storage/slab/sparse-postings.ts";
@@ -283,26 +283,24 @@ class SlabActor implements Actor {
       this.filterBitsets.set(key, cached);
       return cached;
     }
-    const rowCount = this.reader.info.rowCount;
-    // A run's rows are a range of its packed slab, whose metadata index covers the whole file.
-    const offset = this.reader instanceof RunView ? this.reader.rowOffset : 0;
-    const fileRows = this.reader instanceof RunView ? this.reader.fileRowCount : rowCount;
-    const bitmap = this.metadataIndexOrCorruption().evaluate(filter, fileRows);
-    let rows: Uint32Array;
-    try {
-      rows = bitmap.toUint32Array();
-    } finally {
-      bitmap.dispose();
-    }
-    if (offset > 0 || fileRows !== rowCount) {
-      rows = rows.filter((row) => row >= offset && row < offset + rowCount).map((row) => row - offset);
-    }
-    const bitset = bitsetFromRows(rows, rowCount);
+    const bitset =
+      this.reader instanceof RunView ? runMatching(this.reader, filter) : this.indexMatching(filter);
     this.filterBitsets.set(key, bitset);
     if (this.filterBitsets.size > filterBitsetsCached) {
       this.filterBitsets.delete(this.filterBitsets.keys().next().value!);
     }
     return bitset;
+  }
+
+  /** The filter's rows by the slab's metadata index. */
+  private indexMatching(filter: Filter): Uint8Array {
+    const rowCount = this.reader.info.rowCount;
+    const bitmap = this.metadataIndexOrCorruption().evaluate(filter, rowCount);
+    try {
+      return bitsetFromRows(bitmap.toUint32Array(), rowCount);
+    } finally {
+      bitmap.dispose();
+    }
   }
 
   /** Live rows matching the filter, ascending (from the cached bitset: one evaluation per filter). */
@@ -345,4 +343,20 @@ class SlabActor implements Actor {
     }
     return out;
   }
+}
+
+/**
+ * A run's rows matching a filter, evaluated on its own metadata row by row: a run holds at
+ * most `packedRowsMax` rows (1,000), so this reads a few pages, where the packed file's
+ * metadata index would be evaluated over every tenant's rows of the file. Packed slabs carry
+ * no metadata index (SPEC.md "Packed slabs").
+ */
+function runMatching(run: RunView, filter: Filter): Uint8Array {
+  const matches = compileFilter(filter);
+  const rowCount = run.info.rowCount;
+  const bitset = new Uint8Array((rowCount + 7) >> 3);
+  for (let row = 0; row < rowCount; row++) {
+    if (matches(run.metadata(row))) bitset[row >> 3]! |= 1 << (row & 7);
+  }
+  return bitset;
 }
