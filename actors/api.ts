@@ -264,6 +264,10 @@ export interface IndexTenancyStats {
   /** Bytes the in-memory catalog holds: all that an idle namespace costs in memory. */
   catalogBytes: number;
   catalogBytesPerNamespace: number;
+  /** The residency cap (EngineOptions.namespacesResidentMax), for every index together. */
+  residentMax: number;
+  /** Namespaces passivated to stay under that cap since the process started (every index). */
+  evicted: number;
 }
 
 /** One level of an index's slabs, summed over its namespaces. */
@@ -367,6 +371,15 @@ export interface EngineOptions {
    * slabs of their own and never move back.
    */
   packedRowsMax?: number;
+  /**
+   * At most this many namespaces resident (an actor with memtable and live rows) at once;
+   * past it the least recently used idle ones are passivated (a dirty one flushes first).
+   * Default 10,000 (a few KB each for small tenants: tens of MB). Idle namespaces cost only
+   * their catalog entry, whatever their number.
+   */
+  namespacesResidentMax?: number;
+  /** The same for slab actors (one per open slab or packed run). Default 20,000. */
+  slabActorsResidentMax?: number;
   /** Request log segment size, bytes (the log is trimmed a whole segment at a time). */
   logSegmentBytesMax?: number;
   /** Bounded mailbox depth per actor. */

@@ -70,6 +70,9 @@ export const flushBytesMaxDefault = 64 * 1024 * 1024;
 export const flushIdleMsDefault = 10_000;
 /** Namespaces of at most this many live rows are packed (storage/namespaces/DESIGN.md). */
 export const packedRowsMaxDefault = 1_000;
+/** Residency caps (EngineOptions.namespacesResidentMax, slabActorsResidentMax). */
+export const namespacesResidentMaxDefault = 10_000;
+export const slabActorsResidentMaxDefault = 20_000;
 /** Packed flushes handed to the index at once (a fraction of its mailbox; the packer batches them). */
 const packedFlushesConcurrentMax = 256;
 const lsnPollMs = 5;
@@ -133,6 +136,7 @@ async function removeUncataloguedIndexDirs(dataDir: string, catalog: Catalog, lo
 
 class EmbeddedEngine implements Engine {
   private readonly system: ActorSystem;
+  private readonly namespacesResidentMax: number;
   private readonly residency: Residency;
   private readonly freeSpace: FreeSpaceGuard;
   private readonly memory: MemoryGovernor;
@@ -152,8 +156,13 @@ class EmbeddedEngine implements Engine {
   ) {
     for (const stored of catalog.indexes) this.configs.set(stored.name, configFromCatalog(stored));
     const deliveryFault = options.deliveryFault;
+    this.namespacesResidentMax = options.namespacesResidentMax ?? namespacesResidentMaxDefault;
     this.system = new ActorSystem({
       mailboxDepthMax: options.mailboxDepthMax,
+      activeMax: {
+        namespace: this.namespacesResidentMax,
+        slab: options.slabActorsResidentMax ?? slabActorsResidentMaxDefault,
+      },
       deliveryFault:
         deliveryFault === undefined
           ? undefined
@@ -544,6 +553,8 @@ class EmbeddedEngine implements Engine {
         catalogBytes: snapshot.catalogBytes,
         catalogBytesPerNamespace:
           snapshot.catalogSize === 0 ? 0 : snapshot.catalogBytes / snapshot.catalogSize,
+        residentMax: this.namespacesResidentMax,
+        evicted: this.system.evictedOfKind("namespace"),
       },
     };
   }

@@ -44,9 +44,18 @@ const sweepIntervalMs = 1_000;
 // packs together; 64 at a time made 64-namespace packed files and took 2.4 s for 10,000
 // tenants, 512 takes 1.7 s and writes one file per ~400 of them.
 export const passivationsConcurrentMax = 512;
+/** Passivations an eviction for a kind's cap runs at once. */
+export const evictionsConcurrentMax = 64;
 
 export interface ActorSystemOptions {
   mailboxDepthMax?: number;
+  /**
+   * At most this many active actors of a kind (residency, storage/namespaces/DESIGN.md step
+   * 6): past it, the least recently used idle ones are passivated, a batch at a time, in the
+   * background. Actors marked `resident` and those with messages are never chosen, so the
+   * count may pass the cap by what is busy plus one batch. Absent: no cap.
+   */
+  activeMax?: Partial<Record<ActorKind, number>>;
   now?: () => number;
   onEscalate?: (address: Address, error: NeedleError, failures: number) => void;
   /**
@@ -91,12 +100,20 @@ export class ActorSystem {
   private readonly deliveryFault: ActorSystemOptions["deliveryFault"];
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
+  private readonly activeMax: Partial<Record<ActorKind, number>>;
+  /** Active actors per kind (kept at activation and passivation: stats read it in O(1)). */
+  private readonly activeCounts = new Map<ActorKind, number>();
+  /** The eviction running for a kind: resolves with how many it passivated. */
+  private readonly evicting = new Map<ActorKind, Promise<number>>();
+  /** Actors passivated for a kind's cap since start (stats, tests). */
+  private readonly evictedCounts = new Map<ActorKind, number>();
 
   constructor(options: ActorSystemOptions = {}) {
     this.depthMax = options.mailboxDepthMax ?? mailboxDepthMaxDefault;
     this.now = options.now ?? (() => performance.now());
     this.onEscalate = options.onEscalate ?? (() => {});
     this.deliveryFault = options.deliveryFault;
+    this.activeMax = options.activeMax ?? {};
     this.transport = new InProcessTransport(this);
     this.sweepTimer = setInterval(() => void this.sweep(), sweepIntervalMs);
     this.sweepTimer.unref?.();
@@ -120,6 +137,16 @@ export class ActorSystem {
     return count;
   }
 
+  /** Active actors of a kind, in O(1) (activeCount filters by key prefix too, by a scan). */
+  activeOfKind(kind: ActorKind): number {
+    return this.activeCounts.get(kind) ?? 0;
+  }
+
+  /** Actors of a kind passivated to keep it under its cap since the system started. */
+  evictedOfKind(kind: ActorKind): number {
+    return this.evictedCounts.get(kind) ?? 0;
+  }
+
   isActive(target: Address): boolean {
     return this.activations.get(addressText(target))?.actor !== undefined;
   }
@@ -134,13 +161,59 @@ export class ActorSystem {
       .sort((a, b) => a.mailbox.lastActivityMs - b.mailbox.lastActivityMs)
       .slice(0, count);
     let passivated = 0;
-    for (const activation of idle) {
-      await this.passivateActivation(activation).then(
-        () => passivated++,
-        () => {},
+    // A few at a time: a dirty namespace's passivation is a flush, which the index packs
+    // together with the others' (one at a time made one packed file each).
+    for (let start = 0; start < idle.length; start += evictionsConcurrentMax) {
+      await Promise.all(
+        idle.slice(start, start + evictionsConcurrentMax).map((activation) =>
+          this.passivateActivation(activation).then(
+            () => passivated++,
+            () => {},
+          ),
+        ),
       );
     }
     return passivated;
+  }
+
+  /** Keeps `kind` under its cap: passivates the least recently used, one batch at a time. */
+  private evictIfOver(kind: ActorKind): void {
+    const max = this.activeMax[kind];
+    if (max === undefined || this.evicting.has(kind) || this.closed) return;
+    const over = this.activeOfKind(kind) - max;
+    if (over <= 0) return;
+    // A batch past the cap (an eighth of it), so a scan does not pay one sort per activation.
+    const batch = over + Math.ceil(max / 8);
+    const evicting = this.passivateLeastRecent(kind, batch).then((passivated) => {
+      this.evictedCounts.set(kind, this.evictedOfKind(kind) + passivated);
+      this.evicting.delete(kind);
+      // Activations that came in meanwhile may have passed the cap again; when nothing was
+      // idle to passivate, the next activation tries again (no loop over busy actors).
+      if (passivated > 0) this.evictIfOver(kind);
+      return passivated;
+    });
+    this.evicting.set(kind, evicting);
+  }
+
+  /**
+   * Admission: an activation of a capped kind waits while the kind is a batch past its cap
+   * and evictions make progress (writes to thousands of new tenants outrun the flushes that
+   * evicting dirty ones takes). When nothing idle is left to evict, it goes ahead: busy
+   * actors never wait on one another here.
+   */
+  private async admit(kind: ActorKind): Promise<void> {
+    const max = this.activeMax[kind];
+    if (max === undefined) return;
+    while (this.activeOfKind(kind) >= max + Math.ceil(max / 8)) {
+      this.evictIfOver(kind);
+      const evicting = this.evicting.get(kind);
+      if (evicting === undefined || (await evicting) === 0) return;
+    }
+  }
+
+  private countActive(kind: ActorKind, delta: 1 | -1): void {
+    this.activeCounts.set(kind, this.activeOfKind(kind) + delta);
+    if (delta > 0) this.evictIfOver(kind);
   }
 
   /** When the actor last received a message; undefined when it is not active. */
@@ -223,11 +296,13 @@ export class ActorSystem {
       const context: ActorContext = { self: activation.address, transport: this.transport, now: this.now };
       const previous = this.stopping.get(addressText(activation.address)) ?? Promise.resolve();
       activation.activating = previous
+        .then(() => this.admit(activation.address.kind))
         .then(() => factory(context))
         .then(
           (actor) => {
             activation.actor = actor;
             activation.activating = undefined;
+            this.countActive(activation.address.kind, 1);
             return actor;
           },
           (error) => {
@@ -254,6 +329,7 @@ export class ActorSystem {
     });
     const failed = activation.actor;
     activation.actor = undefined;
+    if (failed !== undefined) this.countActive(activation.address.kind, -1);
     if (failed?.stop) {
       const stopped = failed
         .stop()
@@ -318,7 +394,10 @@ export class ActorSystem {
       try {
         await actor.passivate?.();
       } finally {
-        activation.actor = undefined;
+        if (activation.actor === actor) {
+          activation.actor = undefined;
+          this.countActive(activation.address.kind, -1);
+        }
         activation.passivating = undefined;
         const key = addressText(activation.address);
         if (this.activations.get(key) === activation && activation.mailbox.idle) this.activations.delete(key);

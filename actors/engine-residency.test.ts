@@ -1,0 +1,131 @@
+/**
+ * Residency under a scan of every tenant (storage/namespaces/DESIGN.md step 6): with caps on
+ * resident namespaces and slab actors, reading (and writing some of) every one of many small
+ * tenants keeps the number in memory at the cap plus one eviction batch, whatever the tenant
+ * count; the least recently used go first; a dirty tenant's eviction flushes it, so nothing
+ * written during the scan is lost; every answer is exact. Bounds are on counts, never on time.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Engine } from "./api.ts";
+import { openEngine } from "./mod.ts";
+import {
+  compareTopK,
+  denseScore,
+  randomVector,
+  ReferenceNamespace,
+  seededRandom,
+} from "./testing/reference.ts";
+
+const seed = Number(process.env.NEEDLE_TEST_SEED ?? Date.now() % 100_000);
+console.log(`engine-residency seed=${seed} (NEEDLE_TEST_SEED=${seed} replays)`);
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+const dim = 4;
+const index = "tenants";
+const tenants = 400;
+const namespacesMax = 32;
+const slabsMax = 48;
+/** The cap plus one eviction batch (an eighth of the cap) plus the two actors one request holds. */
+const slack = (max: number) => Math.ceil(max / 8) + 2;
+
+function open(dir: string): Promise<Engine> {
+  // Idle timers far away: only the caps passivate here.
+  return openEngine({
+    dir,
+    flushIdleMs: 600_000,
+    namespacesResidentMax: namespacesMax,
+    slabActorsResidentMax: slabsMax,
+    log: () => {},
+  });
+}
+
+test(`a scan of every tenant stays under the residency caps and loses nothing (seed ${seed})`, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "needle-residency-"));
+  dirs.push(dir);
+  const random = seededRandom(seed);
+  const model = Array.from({ length: tenants }, () => new ReferenceNamespace());
+  let engine = await open(dir);
+  await engine.createIndex({ name: index, dimension: dim, metric: "cosine", vectorType: "dense" });
+  let maxNamespaces = 0;
+  let maxSlabs = 0;
+  const observe = () => {
+    maxNamespaces = Math.max(maxNamespaces, engine.activeActors("namespace"));
+    maxSlabs = Math.max(maxSlabs, engine.activeActors("slab"));
+  };
+  const upsert = async (tenant: number, count: number) => {
+    const records = Array.from({ length: count }, () => ({
+      id: `r${Math.floor(random() * 4)}`,
+      values: randomVector(random, dim),
+      metadata: { tenant },
+    }));
+    await engine.upsert(index, `t-${tenant}`, records);
+    model[tenant]!.upsert(records);
+    observe();
+  };
+  // Writes: four writers over every tenant.
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let tenant = next++; tenant < tenants; tenant = next++) await upsert(tenant, 1 + (tenant % 3));
+    }),
+  );
+  expect(maxNamespaces).toBeLessThanOrEqual(namespacesMax + slack(namespacesMax) + 4);
+  await engine.close();
+
+  // A scan of every tenant in random order; every seventh also takes a write (its eviction
+  // then flushes it).
+  engine = await open(dir);
+  expect(engine.activeActors("namespace")).toBe(0);
+  maxNamespaces = 0;
+  maxSlabs = 0;
+  const order = Array.from({ length: tenants }, (_, tenant) => tenant).sort(() => random() - 0.5);
+  for (const [step, tenant] of order.entries()) {
+    if (step % 7 === 0) await upsert(tenant, 1);
+    const vector = randomVector(random, dim);
+    const result = await engine.query(index, `t-${tenant}`, {
+      topK: 3,
+      vector,
+      includeValues: false,
+      includeMetadata: false,
+    });
+    observe();
+    const ns = model[tenant]!;
+    expect(
+      compareTopK(
+        result.matches,
+        ns.topK("cosine", 3, { vector }),
+        (id) => denseScore("cosine", vector, ns.records.get(id)!.values!),
+        false,
+      ),
+    ).toBe("");
+  }
+  console.log(
+    `engine-residency: scan of ${tenants} tenants: at most ${maxNamespaces} namespaces (cap ${namespacesMax}) and ${maxSlabs} slab actors (cap ${slabsMax}) resident`,
+  );
+  expect(maxNamespaces).toBeLessThanOrEqual(namespacesMax + slack(namespacesMax));
+  expect(maxSlabs).toBeLessThanOrEqual(slabsMax + slack(slabsMax));
+  const { tenancy } = await engine.describeIndexStats(index);
+  expect(tenancy!.residentMax).toBe(namespacesMax);
+  // All but the last cap's worth were sent away, least recently used first.
+  expect(tenancy!.evicted).toBeGreaterThanOrEqual(tenants - namespacesMax - slack(namespacesMax));
+  expect(tenancy!.cataloged).toBeGreaterThanOrEqual(tenants - namespacesMax - slack(namespacesMax));
+  await engine.close();
+
+  // Nothing written during the scan was lost to an eviction.
+  engine = await open(dir);
+  for (let tenant = 0; tenant < tenants; tenant++) {
+    const ids = [...model[tenant]!.records.keys()].sort();
+    const fetched = await engine.fetch(index, `t-${tenant}`, ids);
+    expect(fetched.records.map((record) => record.id).sort()).toEqual(ids);
+    for (const record of fetched.records) {
+      expect(Array.from(record.values!)).toEqual(Array.from(model[tenant]!.records.get(record.id)!.values!));
+    }
+  }
+  await engine.close();
+});
