@@ -6,14 +6,14 @@
  * query (exact, checked by a float64 reference) and the index's stats agree with the model,
  * and the files on disk are far fewer than the namespaces.
  */
-import { afterAll, expect, test } from "bun:test";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { expect, test } from "bun:test";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { parseFilter } from "../storage/filter/mod.ts";
 import { CatalogStore } from "../storage/namespaces/catalog-store.ts";
 import type { Engine } from "./api.ts";
 import { openEngine } from "./mod.ts";
+import { scratchDirs, testSeed } from "./testing/scratch.ts";
 import {
   compareTopK,
   denseScore,
@@ -22,12 +22,8 @@ import {
   seededRandom,
 } from "./testing/reference.ts";
 
-const seed = Number(process.env.NEEDLE_TEST_SEED ?? Date.now() % 100_000);
-console.log(`engine-packed seed=${seed} (NEEDLE_TEST_SEED=${seed} replays)`);
-const dirs: string[] = [];
-afterAll(async () => {
-  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
-});
+const seed = testSeed("engine-packed");
+const scratchDir = scratchDirs("needle-packed");
 
 const dim = 5;
 const index = "small";
@@ -148,8 +144,7 @@ async function expectAgrees(engine: Engine, model: Model, random: () => number):
 }
 
 test(`small namespaces pack into shared slabs, graduate when they grow, and read back exactly (seed ${seed})`, async () => {
-  const dir = await mkdtemp(join(tmpdir(), "needle-packed-"));
-  dirs.push(dir);
+  const dir = await scratchDir();
   const random = seededRandom(seed);
   const model = new Model();
   let engine = await open(dir);

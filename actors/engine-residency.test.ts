@@ -5,12 +5,10 @@
  * count; the least recently used go first; a dirty tenant's eviction flushes it, so nothing
  * written during the scan is lost; every answer is exact. Bounds are on counts, never on time.
  */
-import { afterAll, expect, test } from "bun:test";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { expect, test } from "bun:test";
 import type { Engine } from "./api.ts";
 import { openEngine } from "./mod.ts";
+import { scratchDirs, testSeed } from "./testing/scratch.ts";
 import {
   compareTopK,
   denseScore,
@@ -19,12 +17,8 @@ import {
   seededRandom,
 } from "./testing/reference.ts";
 
-const seed = Number(process.env.NEEDLE_TEST_SEED ?? Date.now() % 100_000);
-console.log(`engine-residency seed=${seed} (NEEDLE_TEST_SEED=${seed} replays)`);
-const dirs: string[] = [];
-afterAll(async () => {
-  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
-});
+const seed = testSeed("engine-residency");
+const scratchDir = scratchDirs("needle-residency");
 
 const dim = 4;
 const index = "tenants";
@@ -46,8 +40,7 @@ function open(dir: string): Promise<Engine> {
 }
 
 test(`a scan of every tenant stays under the residency caps and loses nothing (seed ${seed})`, async () => {
-  const dir = await mkdtemp(join(tmpdir(), "needle-residency-"));
-  dirs.push(dir);
+  const dir = await scratchDir();
   const random = seededRandom(seed);
   const model = Array.from({ length: tenants }, () => new ReferenceNamespace());
   let engine = await open(dir);
