@@ -268,6 +268,9 @@ export interface IndexTenancyStats {
   residentMax: number;
   /** Namespaces passivated to stay under that cap since the process started (every index). */
   evicted: number;
+  /** Packed slab files the catalog names (storage/namespaces/DESIGN.md), and the packed compactions run since the index activated. */
+  packedFiles: number;
+  packedCompactions: number;
 }
 
 /** One level of an index's slabs, summed over its namespaces. */

@@ -14,13 +14,7 @@ import { CatalogStore } from "../storage/namespaces/catalog-store.ts";
 import type { Engine } from "./api.ts";
 import { openEngine } from "./mod.ts";
 import { scratchDirs, testSeed } from "./testing/scratch.ts";
-import {
-  compareTopK,
-  denseScore,
-  randomVector,
-  ReferenceNamespace,
-  seededRandom,
-} from "./testing/reference.ts";
+import { cosineTopKProblem, randomVector, ReferenceNamespace, seededRandom } from "./testing/reference.ts";
 
 const seed = testSeed("engine-packed");
 const scratchDir = scratchDirs("needle-packed");
@@ -109,12 +103,7 @@ async function expectAgrees(engine: Engine, model: Model, random: () => number):
       includeValues: false,
       includeMetadata: false,
     });
-    const problem = compareTopK(
-      result.matches,
-      ns.topK("cosine", 3, { vector }),
-      (id) => denseScore("cosine", vector, ns.records.get(id)!.values!),
-      false,
-    );
+    const problem = cosineTopKProblem(result.matches, ns, vector, 3);
     expect(problem).toBe("");
     // Filtered: a run's filters are evaluated on its own rows (packed slabs have no metadata index).
     const tag = [0, 1, 2, 9][Math.floor(random() * 4)]!;
@@ -127,14 +116,7 @@ async function expectAgrees(engine: Engine, model: Model, random: () => number):
     });
     const accept = (record: { metadata?: Record<string, unknown> }) =>
       record.metadata?.tag === tag || record.metadata?.tag === 1;
-    expect(
-      compareTopK(
-        filtered.matches,
-        ns.topK("cosine", 3, { vector }, accept),
-        (id) => denseScore("cosine", vector, ns.records.get(id)!.values!),
-        false,
-      ),
-    ).toBe("");
+    expect(cosineTopKProblem(filtered.matches, ns, vector, 3, accept)).toBe("");
   }
   const existing = [...new Set([...model.namespaces.keys(), ...model.explicit])].filter((name) =>
     model.exists(name),

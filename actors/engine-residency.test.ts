@@ -9,13 +9,7 @@ import { expect, test } from "bun:test";
 import type { Engine } from "./api.ts";
 import { openEngine } from "./mod.ts";
 import { scratchDirs, testSeed } from "./testing/scratch.ts";
-import {
-  compareTopK,
-  denseScore,
-  randomVector,
-  ReferenceNamespace,
-  seededRandom,
-} from "./testing/reference.ts";
+import { cosineTopKProblem, randomVector, ReferenceNamespace, seededRandom } from "./testing/reference.ts";
 
 const seed = testSeed("engine-residency");
 const scratchDir = scratchDirs("needle-residency");
@@ -89,14 +83,7 @@ test(`a scan of every tenant stays under the residency caps and loses nothing (s
     });
     observe();
     const ns = model[tenant]!;
-    expect(
-      compareTopK(
-        result.matches,
-        ns.topK("cosine", 3, { vector }),
-        (id) => denseScore("cosine", vector, ns.records.get(id)!.values!),
-        false,
-      ),
-    ).toBe("");
+    expect(cosineTopKProblem(result.matches, ns, vector, 3)).toBe("");
   }
   console.log(
     `engine-residency: scan of ${tenants} tenants: at most ${maxNamespaces} namespaces (cap ${namespacesMax}) and ${maxSlabs} slab actors (cap ${slabsMax}) resident`,

@@ -496,6 +496,8 @@ class EmbeddedEngine implements Engine {
     namespaces: (NamespaceStats & { levels: LevelStats[] })[];
     catalogSize: number;
     catalogBytes: number;
+    packedFiles: number;
+    packedCompactions: number;
   }> {
     this.requireIndex(index);
     const snapshot = await this.system.transport.request<NamespaceCounts>(address("index", index), "counts", {
@@ -514,6 +516,8 @@ class EmbeddedEngine implements Engine {
       namespaces: counted.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
       catalogSize: snapshot.catalogSize,
       catalogBytes: snapshot.catalogBytes,
+      packedFiles: snapshot.packedFiles,
+      packedCompactions: snapshot.packedCompactions,
     };
   }
 
@@ -554,6 +558,8 @@ class EmbeddedEngine implements Engine {
         catalogBytesPerNamespace:
           snapshot.catalogSize === 0 ? 0 : snapshot.catalogBytes / snapshot.catalogSize,
         residentMax: this.namespacesResidentMax,
+        packedFiles: snapshot.packedFiles,
+        packedCompactions: snapshot.packedCompactions,
         evicted: this.system.evictedOfKind("namespace"),
       },
     };
@@ -580,7 +586,12 @@ class EmbeddedEngine implements Engine {
     return this.compactor("status");
   }
 
-  compactionSettled(): Promise<CompactionStatus> {
+  async compactionSettled(): Promise<CompactionStatus> {
+    // Packed compaction runs in each active index (actors/index/packed-compaction.ts).
+    for (const index of this.configs.keys()) {
+      if (this.system.isActive(address("index", index)))
+        await this.system.transport.request(address("index", index), "packedSettled", {});
+    }
     return this.compactor("settled");
   }
 

@@ -44,6 +44,7 @@ import type { Metric, VectorRecord } from "../../storage/types.ts";
 import { readRunRecords } from "../slab/shared-readers.ts";
 import type { RawRecord } from "../writer/writer-actor.ts";
 import { warmBuilder } from "../namespace/slab-builder.ts";
+import { PackedCompaction } from "./packed-compaction.ts";
 import { encodeBase, type ReplaySliceInput } from "./replay-slice.ts";
 import { type PackRequest, Packer, packedSlabIdPattern } from "./packer.ts";
 import type { NamespaceManifest } from "../namespace/manifest.ts";
@@ -81,6 +82,9 @@ export interface NamespaceCounts {
   /** Namespaces in the catalog, and the bytes of its in-memory table. */
   catalogSize: number;
   catalogBytes: number;
+  /** Packed files the catalog names, and packed compactions since the index activated. */
+  packedFiles: number;
+  packedCompactions: number;
   /** Clean namespaces: the catalog's committed counts. */
   cataloged: { name: string; records: number; explicit: boolean; levels?: Float64Array }[];
   /** Namespaces with writes only the log or memory holds: their actors must be asked. */
@@ -243,6 +247,17 @@ export function indexFactory(
             .catch(() => {});
         }
       });
+      const resident = new Map<string, number>();
+      const compaction = new PackedCompaction(
+        index,
+        catalog,
+        blobs,
+        packer,
+        (namespace) => resident.has(namespace),
+        (namespace) => entries.has(namespace),
+      );
+      packer.onCommit = () => compaction.schedule();
+      compaction.schedule(); // files left by earlier runs of the process
       return new IndexActor(
         index,
         entries,
@@ -259,6 +274,8 @@ export function indexFactory(
         }),
         catalog,
         packer,
+        resident,
+        compaction,
       );
     }
   };
@@ -273,6 +290,8 @@ class IndexActor implements Actor {
     "page",
     "pack",
     "released",
+    "passivated",
+    "packedSettled",
   ]);
   private trimmedThroughLsn = 0n;
   private trimming: Promise<void> | undefined;
@@ -287,13 +306,23 @@ class IndexActor implements Actor {
     private readonly replayed: Promise<void>,
     private readonly catalog: CatalogStore,
     private readonly packer: Packer,
+    /** Namespaces with an actor now (activations minus passivations): packed compaction leaves them be. */
+    private readonly residentNamespaces: Map<string, number>,
+    private readonly compaction: PackedCompaction,
   ) {}
 
   async receive(verb: string, payload: unknown): Promise<unknown> {
     const message = payload as { namespace: string; oldestLsn?: bigint; exists?: boolean };
     switch (verb) {
       case "activating": {
-        // A namespace activating: its catalog entry, and whether it must replay the log.
+        // A namespace activating: its catalog entry, and whether it must replay the log. One
+        // being moved by packed compaction waits for the move, so it reads its new run.
+        this.residentNamespaces.set(
+          message.namespace,
+          (this.residentNamespaces.get(message.namespace) ?? 0) + 1,
+        );
+        const move = this.compaction.waitForMove(message.namespace);
+        if (move !== undefined) await move;
         const catalogued = this.catalog.table.get(message.namespace);
         const entry = this.entries.get(message.namespace);
         if (!entry) return { needsReplay: false, entry: catalogued };
@@ -355,6 +384,15 @@ class IndexActor implements Actor {
       }
       case "pack":
         return this.packer.pack(payload as PackRequest);
+      case "passivated": {
+        const count = (this.residentNamespaces.get(message.namespace) ?? 1) - 1;
+        if (count > 0) this.residentNamespaces.set(message.namespace, count);
+        else this.residentNamespaces.delete(message.namespace);
+        this.compaction.schedule();
+        return undefined;
+      }
+      case "packedSettled":
+        return this.compaction.settled();
       case "released":
         return this.packer.released((payload as { slabId: string }).slabId);
       default:
@@ -399,7 +437,14 @@ class IndexActor implements Actor {
         explicit: entry.explicit,
         ...(entry.levels ? { levels: entry.levels } : {}),
       }));
-    return { cataloged, ask, catalogSize: this.catalog.table.size, catalogBytes: this.catalog.table.bytes };
+    return {
+      cataloged,
+      ask,
+      catalogSize: this.catalog.table.size,
+      catalogBytes: this.catalog.table.bytes,
+      packedFiles: this.catalog.table.referencedSlabs().filter((slab) => slab !== "").length,
+      packedCompactions: this.compaction.rounds,
+    };
   }
 
   /**
@@ -441,6 +486,7 @@ class IndexActor implements Actor {
 
   /** Lets a running background trim finish (passivation), then closes the catalog. */
   async passivate(): Promise<void> {
+    await this.compaction.stop();
     await this.packer.settle();
     while (this.trimming) await this.trimming;
     // Remember how far every namespace has flushed, so the next start reads only the log above

@@ -97,6 +97,10 @@ export class Packer {
   private tail: Promise<void> = Promise.resolve();
   /** Per packed slab: namespaces that moved off it and have not released it yet. */
   private readonly unreleased = new Map<string, number>();
+  /** Rows of the packed files this packer wrote (packed compaction's dead-share measure). */
+  readonly fileRows = new Map<string, number>();
+  /** Called after every batch's commit (packed compaction looks for files to merge). */
+  onCommit: () => void = () => {};
 
   constructor(
     private readonly index: string,
@@ -218,7 +222,7 @@ export class Packer {
         request.records.length,
       ),
     );
-    await this.commitBatch(slabId, file, entries);
+    await this.commitBatch(slabId, file, entries, rows);
     return requests.map((request) => ({
       slabId: request.records.length > 0 ? slabId : "",
       runLength: request.records.length,
@@ -226,16 +230,31 @@ export class Packer {
     }));
   }
 
-  /** Steps 3 and 4: put the slab (if any), commit the entries, count the runs they leave. */
-  private async commitBatch(slabId: string, file: Uint8Array | undefined, entries: CatalogEntry[]) {
+  /**
+   * Steps 3 and 4: put the slab (if any), commit the entries, count the runs they leave. The
+   * namespaces of a `moved` batch (packed compaction) are idle: none will release its old run,
+   * so none is counted, and the files they left are deleted once no entry names them.
+   */
+  private async commitBatch(
+    slabId: string,
+    file: Uint8Array | undefined,
+    entries: CatalogEntry[],
+    rows: number,
+    moved = false,
+  ) {
     if (file !== undefined) await this.blobs.put(slabKey(this.index, slabId), file);
     const previous = entries.map((entry) => this.catalog.table.get(entry.namespace));
     await this.catalog.commit({ set: entries, drop: [] });
+    if (file !== undefined) this.fileRows.set(slabId, rows);
+    const left = new Set<string>();
     for (const entry of previous) {
-      if (entry?.location.kind === "packed" && entry.location.slab !== "") {
+      if (entry?.location.kind !== "packed" || entry.location.slab === "") continue;
+      left.add(entry.location.slab);
+      if (!moved)
         this.unreleased.set(entry.location.slab, (this.unreleased.get(entry.location.slab) ?? 0) + 1);
-      }
     }
+    if (moved) for (const slab of left) await this.deleteIfUnused(slab);
+    this.onCommit();
   }
 
   /**
@@ -243,7 +262,7 @@ export class Packer {
    * as a batch of its own, then put and committed in order with every other batch. Resolves
    * with the namespaces packed; the others grew past packing (they replay on activation).
    */
-  packSlice(slice: Omit<ReplaySliceInput, "header">): Promise<string[]> {
+  packSlice(slice: Omit<ReplaySliceInput, "header">, options: { moved?: boolean } = {}): Promise<string[]> {
     this.close(); // a batch already collecting goes first
     const slabId = this.nextSlabId();
     const built = buildReplaySlice({
@@ -277,7 +296,13 @@ export class Packer {
           ),
         );
       });
-      await this.commitBatch(slabId, output.file, entries);
+      await this.commitBatch(
+        slabId,
+        output.file,
+        entries,
+        entries.reduce((rows, entry) => rows + entry.records, 0),
+        options.moved,
+      );
       return entries.map((entry) => entry.namespace);
     });
     this.tail = packed.then(
@@ -295,6 +320,7 @@ export class Packer {
   async deleteIfUnused(slabId: string): Promise<void> {
     if (slabId === "" || this.unreleased.has(slabId)) return;
     if (this.catalog.table.slabReferences(slabId) > 0) return;
+    this.fileRows.delete(slabId);
     await this.blobs.delete(slabKey(this.index, slabId)).catch(() => {});
   }
 }

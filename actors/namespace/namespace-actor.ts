@@ -860,7 +860,11 @@ class NamespaceActor implements Actor {
   async passivate(): Promise<void> {
     clearTimeout(this.flushRetryTimer);
     clearTimeout(this.idleFlushTimer);
-    await this.flush();
+    try {
+      await this.flush();
+    } finally {
+      await this.reportPassivated();
+    }
     // Idle now: a namespace that stopped taking writes gets its level 0 merged and indexed.
     this.reportCompaction(true);
   }
@@ -869,7 +873,21 @@ class NamespaceActor implements Actor {
   async stop(): Promise<void> {
     clearTimeout(this.flushRetryTimer);
     clearTimeout(this.idleFlushTimer);
-    await this.flushing;
+    try {
+      await this.flushing;
+    } finally {
+      await this.reportPassivated();
+    }
+  }
+
+  /** The index counts resident namespaces (packed compaction moves only idle ones' runs). */
+  private reportPassivated(): Promise<void> {
+    return this.transport
+      .request(address("index", this.index), "passivated", { namespace: this.state.namespace })
+      .then(
+        () => undefined,
+        () => undefined,
+      );
   }
 }
 

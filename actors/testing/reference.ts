@@ -88,6 +88,25 @@ function sparseOverlap(a: SparseValues, b: SparseValues): number | undefined {
  * returned id's true score is at least as good as the k-th reference score (within `tolerance`),
  * so only genuine ties may swap places. Returns a description of the first problem, or "".
  */
+/**
+ * What is wrong with a dense cosine query's matches against the reference namespace's exact
+ * top k (compareTopK), "" when nothing; `accept` narrows the reference (a filter).
+ */
+export function cosineTopKProblem(
+  matches: { id: string; score: number }[],
+  ns: ReferenceNamespace,
+  vector: Float32Array,
+  k: number,
+  accept?: (record: VectorRecord) => boolean,
+): string {
+  return compareTopK(
+    matches,
+    ns.topK("cosine", k, { vector }, accept),
+    (id) => denseScore("cosine", vector, ns.records.get(id)!.values!),
+    false,
+  );
+}
+
 export function compareTopK(
   actual: { id: string; score: number }[],
   expected: [string, number][],

@@ -83,14 +83,24 @@ test(`the columnar catalog behaves like a Map (seed ${seed})`, () => {
         expect(paged).toEqual(wanted);
       }
       const references = new Map<string, number>();
+      const rows = new Map<string, number>();
       for (const entry of model.values()) {
         if (entry.location.kind === "packed") {
           references.set(entry.location.slab, (references.get(entry.location.slab) ?? 0) + 1);
+          rows.set(entry.location.slab, (rows.get(entry.location.slab) ?? 0) + entry.location.runLength);
         }
       }
       for (let slab = 0; slab < 20; slab++) {
         expect(table.slabReferences(`slab-${slab}`)).toBe(references.get(`slab-${slab}`) ?? 0);
+        expect(table.slabLiveRows(`slab-${slab}`)).toBe(rows.get(`slab-${slab}`) ?? 0);
       }
+      const chosen = new Set(["slab-1", "slab-4"]);
+      expect(table.namespacesIn(chosen).sort(byteOrder)).toEqual(
+        sorted.filter((name) => {
+          const location = model.get(name)!.location;
+          return location.kind === "packed" && chosen.has(location.slab);
+        }),
+      );
       expect(table.referencedSlabs().sort()).toEqual([...references.keys()].sort());
       for (const prefix of ["", "tenant-2", "x"]) {
         const existing = sorted.filter((name) => {

@@ -72,6 +72,8 @@ export class CatalogTable {
   private readonly slabIds: string[] = [];
   /** Per slab number: entries whose packed location names it. */
   private slabRefs = new Uint32Array(16);
+  /** Per slab number: rows of the runs entries name in it (its live rows; compaction's measure). */
+  private slabRows = new Float64Array(16);
   private readonly slabNumbers = new Map<string, number>();
   private sorted: Uint32Array | undefined;
   private totalRecords = 0;
@@ -107,7 +109,7 @@ export class CatalogTable {
       this.sorted = undefined;
     } else {
       this.totalRecords -= this.records[entry]!;
-      if ((this.flags[entry]! & flagPacked) !== 0) this.slabRefs[this.slab[entry]!]!--;
+      if ((this.flags[entry]! & flagPacked) !== 0) this.unreference(entry);
     }
     let flags = flagUsed;
     if (value.explicit) flags |= flagExplicit;
@@ -122,6 +124,7 @@ export class CatalogTable {
       flags |= flagPacked;
       this.slab[entry] = this.slabNumber(value.location.slab);
       this.slabRefs[this.slab[entry]!]!++;
+      this.slabRows[this.slab[entry]!]! += value.location.runLength;
       this.runStart[entry] = value.location.runStart;
       this.runLength[entry] = value.location.runLength;
       if (value.location.deleted !== undefined) this.deleted.set(entry, value.location.deleted.slice());
@@ -141,7 +144,7 @@ export class CatalogTable {
     const entry = this.slots[slot]!;
     this.slots[slot] = removedSlot;
     this.totalRecords -= this.records[entry]!;
-    if ((this.flags[entry]! & flagPacked) !== 0) this.slabRefs[this.slab[entry]!]!--;
+    if ((this.flags[entry]! & flagPacked) !== 0) this.unreference(entry);
     this.flags[entry] = 0;
     this.deleted.delete(entry);
     this.levels.delete(entry);
@@ -239,6 +242,28 @@ export class CatalogTable {
     return number === undefined ? 0 : this.slabRefs[number]!;
   }
 
+  /** Rows of the runs entries name in `slab` (live rows of the file as the catalog sees it). */
+  slabLiveRows(slab: string): number {
+    const number = this.slabNumbers.get(slab);
+    return number === undefined ? 0 : this.slabRows[number]!;
+  }
+
+  /** Namespaces whose packed location is one of `slabs` (a scan: packed-slab compaction). */
+  namespacesIn(slabs: ReadonlySet<string>): string[] {
+    const numbers = new Set<number>();
+    for (const slab of slabs) {
+      const number = this.slabNumbers.get(slab);
+      if (number !== undefined) numbers.add(number);
+    }
+    const out: string[] = [];
+    for (let entry = 0; entry < this.capacity; entry++) {
+      const flags = this.flags[entry]!;
+      if ((flags & flagUsed) !== 0 && (flags & flagPacked) !== 0 && numbers.has(this.slab[entry]!))
+        out.push(this.nameOf(entry));
+    }
+    return out;
+  }
+
   /** Packed slabs some entry names. */
   referencedSlabs(): string[] {
     return this.slabIds.filter((_, number) => this.slabRefs[number]! > 0);
@@ -325,6 +350,11 @@ export class CatalogTable {
     return this.sorted;
   }
 
+  private unreference(entry: number): void {
+    this.slabRefs[this.slab[entry]!]!--;
+    this.slabRows[this.slab[entry]!]! -= this.runLength[entry]!;
+  }
+
   private slabNumber(slab: string): number {
     let number = this.slabNumbers.get(slab);
     if (number === undefined) {
@@ -335,6 +365,9 @@ export class CatalogTable {
         const grown = new Uint32Array(number * 2);
         grown.set(this.slabRefs);
         this.slabRefs = grown;
+        const rows = new Float64Array(number * 2);
+        rows.set(this.slabRows);
+        this.slabRows = rows;
       }
     }
     return number;
