@@ -26,6 +26,8 @@ async function apply(op: (typeof ops)[number]): Promise<void> {
     await engine.delete("fuzz", op.namespace, { ids: op.ids });
   } else if (op.kind === "update") {
     await engine.update("fuzz", op.namespace, { id: op.id, setMetadata: { updated: op.value } });
+  } else if (op.kind === "deleteNamespace") {
+    await engine.deleteNamespace("fuzz", op.namespace);
   } else {
     await engine.delete("fuzz", op.namespace, { deleteAll: true });
   }

@@ -11,7 +11,8 @@ export type FuzzOp =
   | { kind: "upsert"; namespace: string; ids: string[]; value: number }
   | { kind: "delete"; namespace: string; ids: string[] }
   | { kind: "update"; namespace: string; id: string; value: number }
-  | { kind: "deleteAll"; namespace: string };
+  | { kind: "deleteAll"; namespace: string }
+  | { kind: "deleteNamespace"; namespace: string };
 
 export function fuzzOps(seed: number, count: number): FuzzOp[] {
   const random = seededRandom(seed);
@@ -21,7 +22,8 @@ export function fuzzOps(seed: number, count: number): FuzzOp[] {
     const pick = random();
     if (pick < 0.55) return { kind: "upsert", namespace, ids: [id(), id(), id()], value: n };
     if (pick < 0.75) return { kind: "delete", namespace, ids: [id(), id()] };
-    if (pick < 0.97) return { kind: "update", namespace, id: id(), value: n };
+    if (pick < 0.96) return { kind: "update", namespace, id: id(), value: n };
+    if (pick < 0.98) return { kind: "deleteNamespace", namespace };
     return { kind: "deleteAll", namespace };
   });
 }
@@ -38,7 +40,7 @@ export function modelAfter(ops: FuzzOp[], through: number): FuzzModel {
     if (op.kind === "delete") for (const id of op.ids) records.delete(id);
     if (op.kind === "update" && records.has(op.id))
       records.set(op.id, { ...records.get(op.id)!, updated: op.value });
-    if (op.kind === "deleteAll") records.clear();
+    if (op.kind === "deleteAll" || op.kind === "deleteNamespace") records.clear();
   }
   return model;
 }
