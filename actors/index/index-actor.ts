@@ -162,7 +162,18 @@ export function indexFactory(
         "namespaces",
         { cleanThroughLsn: catalog.table.cleanThroughLsn },
       );
+      // Small namespaces (no manifest, packed or never flushed) with writes above their flushed
+      // LSN go to the bulk replay below as columns, with no object each.
+      const bulk: BulkReplay = { names: [], flushedLsn: [] };
       for (const [namespace, range] of ranges) {
+        if (packedRowsMax > 0 && !entries.has(namespace)) {
+          const packed = catalog.table.packedFlushedLsn(namespace);
+          if (packed !== undefined && range.lastLsn > packed) {
+            bulk.names.push(namespace);
+            bulk.flushedLsn.push(packed);
+            continue;
+          }
+        }
         const entry = entries.get(namespace) ?? {
           flushedLsn: catalog.table.get(namespace)?.flushedLsn ?? 0n,
           oldestUnflushedLsn: 0n,
@@ -190,9 +201,7 @@ export function indexFactory(
         );
       }
       // Step 3b.
-      const stale = catalog.table
-        .list({ limit: Number.MAX_SAFE_INTEGER })
-        .filter((name) => !manifested.has(name) && catalog.table.get(name)?.location.kind === "dedicated");
+      const stale = catalog.table.dedicatedNamespaces().filter((name) => !manifested.has(name));
       if (fixes.length > 0 || stale.length > 0) await catalog.commit({ set: fixes, drop: stale });
       // Step 4.
       // Packed slabs: the next sequence follows every one on disk; those no catalog entry names
@@ -229,14 +238,29 @@ export function indexFactory(
       // without activating any (decision 4); before this actor answers anything, so no
       // namespace activates meanwhile. The rest (dedicated ones, or grown past packing)
       // replay in their own activation below.
-      let pending = [...entries].filter(([, entry]) => entry.needsReplay).map(([namespace]) => namespace);
-      if (packedRowsMax > 0) {
-        const replayedHere = await replaySmall(
-          pending.filter((namespace) => !manifested.has(namespace)),
-          { index, context, catalog, blobs, packer, entries, packedRowsMax },
-        );
-        pending = pending.filter((namespace) => !replayedHere.has(namespace));
-      }
+      const pending = [...entries].filter(([, entry]) => entry.needsReplay).map(([namespace]) => namespace);
+      const replayedHere = await replaySmall(bulk, { index, context, catalog, blobs, packer, packedRowsMax });
+      // What the bulk replay left (grown past packing, or a failed slice) replays on activation.
+      bulk.names.forEach((namespace, i) => {
+        if (replayedHere.has(namespace)) return;
+        const range = ranges.get(namespace)!;
+        const flushedLsn = bulk.flushedLsn[i]!;
+        entries.set(namespace, {
+          flushedLsn,
+          oldestUnflushedLsn: flushedLsn + 1n > range.firstLsn ? flushedLsn + 1n : range.firstLsn,
+          mayExist: true,
+          needsReplay: true,
+        });
+        pending.push(namespace);
+      });
+      // The closures below (the replays' promise, the compaction's callbacks) keep this
+      // function's scope alive as long as the actor lives: what it held per namespace must not
+      // stay with it (100,000 tenants' LSN ranges were 20 MB kept for good).
+      ranges.clear();
+      bulk.names.length = 0;
+      bulk.flushedLsn.length = 0;
+      listed.length = 0;
+      manifested.clear();
       // Not awaited here: each namespace's activation asks us `activating` (a concurrent verb).
       // At most `replaysConcurrentMax` at a time: a restart after 100,000 tenants wrote must not
       // activate them all at once (each holds memory, and each asks us: our mailbox is bounded).
@@ -516,6 +540,12 @@ class IndexActor implements Actor {
   }
 }
 
+/** Namespaces for the bulk replay, as columns: names and their flushed LSNs. */
+interface BulkReplay {
+  names: string[];
+  flushedLsn: bigint[];
+}
+
 /**
  * Namespaces a bulk replay hands to the builder thread at a time (replay-slice.ts): it decodes
  * and builds one slice while this thread gathers the next, and only a few slices' records are
@@ -530,29 +560,26 @@ export const bulkReplaySlice = 8_192;
  * graduates).
  */
 async function replaySmall(
-  namespaces: string[],
+  bulk: BulkReplay,
   deps: {
     index: string;
     context: ActorContext;
     catalog: CatalogStore;
     blobs: BlobStore;
     packer: Packer;
-    entries: Map<string, NamespaceEntry>;
     packedRowsMax: number;
   },
 ): Promise<Set<string>> {
   const done = new Set<string>();
   // At most two slices wait on the packer at a time (memory stays a few slices' worth).
   const waiting: Promise<unknown>[] = [];
-  for (let start = 0; start < namespaces.length; start += bulkReplaySlice) {
-    const slice = await gatherSlice(namespaces.slice(start, start + bulkReplaySlice), deps);
+  for (let start = 0; start < bulk.names.length; start += bulkReplaySlice) {
+    const end = start + bulkReplaySlice;
+    const slice = await gatherSlice(bulk.names.slice(start, end), bulk.flushedLsn.slice(start, end), deps);
     waiting.push(
       deps.packer.packSlice(slice).then(
         (packed) => {
-          for (const namespace of packed) {
-            done.add(namespace);
-            deps.entries.delete(namespace); // clean and catalogued now
-          }
+          for (const namespace of packed) done.add(namespace); // clean and catalogued now
         },
         // A failed slice leaves its namespaces to their own activations' replays.
         () => undefined,
@@ -567,23 +594,23 @@ async function replaySmall(
 /** A slice's inputs as flat buffers: its log records undecoded, current runs' records packed. */
 async function gatherSlice(
   names: string[],
+  flushed: bigint[],
   deps: Parameters<typeof replaySmall>[1],
 ): Promise<Omit<ReplaySliceInput, "header">> {
-  const { index, context, catalog, blobs, entries } = deps;
+  const { index, context, catalog, blobs } = deps;
   const logged = await context.transport.request<Map<string, RawRecord[]>>(
     address("writer", index),
     "replayMany",
-    { namespaces: names.map((namespace) => ({ namespace, afterLsn: entries.get(namespace)!.flushedLsn })) },
+    { namespaces: names.map((namespace, i) => ({ namespace, afterLsn: flushed[i]! })) },
   );
   const explicit = new Uint8Array(names.length);
-  const flushedLsn = new BigUint64Array(names.length);
+  const flushedLsn = BigUint64Array.from(flushed);
   const base: (VectorRecord[] | null)[] = [];
   let records = 0;
   let bytes = 0;
   for (const [i, namespace] of names.entries()) {
     const catalogued = catalog.table.get(namespace);
     explicit[i] = catalogued?.explicit === true ? 1 : 0;
-    flushedLsn[i] = entries.get(namespace)!.flushedLsn;
     const run =
       catalogued?.location.kind === "packed" && catalogued.location.runLength > 0
         ? await readRunRecords(blobs, index, catalogued.location.slab, namespace)

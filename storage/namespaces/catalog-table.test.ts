@@ -62,11 +62,17 @@ test(`the columnar catalog behaves like a Map (seed ${seed})`, () => {
       let total = 0;
       for (const entry of model.values()) total += entry.records;
       expect(table.recordCount).toBe(total);
-      for (const [key, entry] of model) expect(table.get(key)).toEqual(entry);
+      const packedFlushedLsn = (entry: CatalogEntry | undefined) =>
+        entry === undefined ? 0n : entry.location.kind === "packed" ? entry.flushedLsn : undefined;
+      for (const [key, entry] of model) {
+        expect(table.get(key)).toEqual(entry);
+        expect(table.packedFlushedLsn(key)).toBe(packedFlushedLsn(entry));
+      }
       for (let probe = 0; probe < 200; probe++) {
         const name = randomName(random);
         expect(table.has(name)).toBe(model.has(name));
         expect(table.get(name)).toEqual(model.get(name));
+        expect(table.packedFlushedLsn(name)).toBe(packedFlushedLsn(model.get(name)));
       }
       const sorted = [...model.keys()].sort(byteOrder);
       for (const prefix of ["", "tenant-1", "t-3/", "ü", "zzz"]) {
@@ -94,6 +100,9 @@ test(`the columnar catalog behaves like a Map (seed ${seed})`, () => {
         expect(table.slabReferences(`slab-${slab}`)).toBe(references.get(`slab-${slab}`) ?? 0);
         expect(table.slabLiveRows(`slab-${slab}`)).toBe(rows.get(`slab-${slab}`) ?? 0);
       }
+      expect(table.dedicatedNamespaces().sort(byteOrder)).toEqual(
+        sorted.filter((name) => model.get(name)!.location.kind === "dedicated"),
+      );
       const chosen = new Set(["slab-1", "slab-4"]);
       expect(table.namespacesIn(chosen).sort(byteOrder)).toEqual(
         sorted.filter((name) => {

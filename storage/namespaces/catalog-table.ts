@@ -93,6 +93,16 @@ export class CatalogTable {
     return entry < 0 ? undefined : this.entryAt(entry);
   }
 
+  /**
+   * A small namespace's flushed LSN without building its entry: 0 when it is not in the
+   * catalog, undefined when it is dedicated (its manifest says).
+   */
+  packedFlushedLsn(namespace: string): bigint | undefined {
+    const entry = this.find(encoder.encode(namespace));
+    if (entry < 0) return 0n;
+    return (this.flags[entry]! & flagPacked) !== 0 ? this.flushedLsn[entry]! : undefined;
+  }
+
   has(namespace: string): boolean {
     return this.find(encoder.encode(namespace)) >= 0;
   }
@@ -260,6 +270,16 @@ export class CatalogTable {
       const flags = this.flags[entry]!;
       if ((flags & flagUsed) !== 0 && (flags & flagPacked) !== 0 && numbers.has(this.slab[entry]!))
         out.push(this.nameOf(entry));
+    }
+    return out;
+  }
+
+  /** Namespaces with a location of their own (dedicated): a scan of the flags, no entry objects. */
+  dedicatedNamespaces(): string[] {
+    const out: string[] = [];
+    for (let entry = 0; entry < this.capacity; entry++) {
+      const flags = this.flags[entry]!;
+      if ((flags & flagUsed) !== 0 && (flags & flagPacked) === 0) out.push(this.nameOf(entry));
     }
     return out;
   }
