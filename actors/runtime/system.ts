@@ -44,8 +44,12 @@ const sweepIntervalMs = 1_000;
 // packs together; 64 at a time made 64-namespace packed files and took 2.4 s for 10,000
 // tenants, 512 takes 1.7 s and writes one file per ~400 of them.
 export const passivationsConcurrentMax = 512;
-/** Passivations an eviction for a kind's cap runs at once. */
-export const evictionsConcurrentMax = 64;
+/**
+ * Passivations an eviction for a kind's cap runs at once: the whole batch up to this many. A
+ * dirty namespace's passivation is a flush the index packs with the others in flight; 64 at a
+ * time made 64-tenant packed files and cut writes to 100,000 new tenants to 3,800 a second.
+ */
+export const evictionsConcurrentMax = passivationsConcurrentMax;
 
 export interface ActorSystemOptions {
   mailboxDepthMax?: number;
@@ -161,8 +165,8 @@ export class ActorSystem {
       .sort((a, b) => a.mailbox.lastActivityMs - b.mailbox.lastActivityMs)
       .slice(0, count);
     let passivated = 0;
-    // A few at a time: a dirty namespace's passivation is a flush, which the index packs
-    // together with the others' (one at a time made one packed file each).
+    // Many at a time: a dirty namespace's passivation is a flush, which the index packs
+    // together with the others' in flight (one at a time made one packed file each).
     for (let start = 0; start < idle.length; start += evictionsConcurrentMax) {
       await Promise.all(
         idle.slice(start, start + evictionsConcurrentMax).map((activation) =>

@@ -323,6 +323,46 @@ describe("segments", () => {
     await reopened.close();
   });
 
+  test("a trim through every durable record rolls a big active segment away; LSNs go on after reopen", async () => {
+    const dir = await freshDir();
+    const log = await openLog({ dir });
+    const big = new Uint8Array(64 * 1024).fill(7);
+    for (let i = 0; i < 20; i++) await log.append(big); // 1.3 MB, one segment
+    expect((await segmentPaths(dir)).length).toBe(1);
+    await log.trimThrough(19n); // not every record: nothing rolls
+    expect((await segmentPaths(dir)).length).toBe(1);
+    // An append racing the roll waits for it and lands in the new segment.
+    const [lsn] = await Promise.all([
+      (async () => {
+        await Bun.sleep(0);
+        return log.append(Uint8Array.of(1));
+      })(),
+      log.trimThrough(20n),
+    ]);
+    expect(lsn).toBe(21n);
+    const paths = await segmentPaths(dir);
+    expect(paths.map((path) => parseSegmentFileName(path.slice(dir.length + 1)))).toEqual([21n]);
+    expect((await stat(paths[0]!)).size).toBeLessThan(1024);
+    await log.close();
+    const reopened = await openLog({ dir });
+    expect(reopened.lastLsn).toBe(21n);
+    expect(await reopened.append(Uint8Array.of(2))).toBe(22n);
+    expect((await readAll(reopened, 20n)).map((record) => [record.lsn, [...record.payload]])).toEqual([
+      [21n, [1]],
+      [22n, [2]],
+    ]);
+    await reopened.close();
+    // A small active segment is not rolled (an idle log would roll at every trim).
+    const small = await freshDir();
+    const quiet = await openLog({ dir: small });
+    await quiet.append(Uint8Array.of(3));
+    await quiet.trimThrough(1n);
+    expect(
+      (await segmentPaths(small)).map((path) => parseSegmentFileName(path.slice(small.length + 1))),
+    ).toEqual([1n]);
+    await quiet.close();
+  });
+
   test("a trim while a replay reads deletes nothing under it; a later trim catches up", async () => {
     const dir = await freshDir();
     const log = await openLog({ dir, segmentBytesMax: 2048 });

@@ -84,6 +84,8 @@ export interface RequestLogStats {
 }
 
 export const segmentBytesMaxDefault = 64 * 1024 * 1024;
+/** A trim through every durable record rolls an active segment at least this big (rollIfTrimmed). */
+export const rollTrimmedBytesMin = 1024 * 1024;
 /** Largest multi-record group-commit write: bounds the bytes one fsync covers. */
 export const groupCommitBytesMax = 1024 * 1024;
 
@@ -329,7 +331,7 @@ export class RequestLog {
   /** Invariant 6: the log refuses appends from now on; the failed batch is cut off the file. */
   private async fail(error: unknown, batch: PendingAppend[]): Promise<void> {
     const cause = error instanceof NeedleError ? error : ioError(this.dir, "append", error);
-    const firstRefusedLsn = batch[0]!.lsn;
+    const firstRefusedLsn = batch[0]?.lsn ?? this.durableLsn + 1n;
     try {
       await this.activeHandle.truncate(this.activeSizeBytes);
       await this.activeHandle.datasync();
@@ -417,6 +419,7 @@ export class RequestLog {
   async trimThrough(lsn: bigint): Promise<void> {
     // Trimming is opportunistic: while a replay reads, skip it; the next trim catches up.
     if (this.replaysReading > 0) return;
+    await this.rollIfTrimmed(lsn);
     let removable = 0;
     while (removable < this.segments.length - 1 && this.segments[removable + 1]!.firstLsn - 1n <= lsn) {
       removable += 1;
@@ -439,6 +442,32 @@ export class RequestLog {
       this.segments.shift();
     }
     await fsyncDirectory(this.dir);
+  }
+
+  /**
+   * A trim through every durable record, with nothing queued, rolls an active segment of at
+   * least `rollTrimmedBytesMin` so the trim can delete it: the active segment was never
+   * trimmed, so a clean shutdown left up to a whole segment (64 MiB) that every later open read
+   * and checked again (30 MB: 150 ms of each reopen of 100,000 tenants). Appends arriving
+   * meanwhile wait for the roll, as they wait for a flush. A failed roll fails the log like a
+   * failed append (a new segment may exist on disk; nothing more may go to the old one).
+   */
+  private async rollIfTrimmed(lsn: bigint): Promise<void> {
+    if (lsn < this.durableLsn || this.activeSizeBytes < rollTrimmedBytesMin) return;
+    if (this.failure !== undefined || this.closed || this.flushing !== undefined || this.queue.length > 0)
+      return;
+    const rolling = (async () => {
+      try {
+        await this.roll(this.durableLsn + 1n);
+      } catch (error) {
+        await this.fail(error, []);
+      }
+    })().finally(() => {
+      this.flushing = undefined;
+      if (this.queue.length > 0 && this.failure === undefined) this.startFlush();
+    });
+    this.flushing = rolling;
+    await rolling;
   }
 
   /** Waits for queued appends to become durable (or fail), then closes the active segment. */

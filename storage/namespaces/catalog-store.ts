@@ -66,11 +66,13 @@ const journalSegmentBytes = 4 * 1024 * 1024;
  */
 export const checkpointEveryRecords = 256;
 /**
- * ...or once its deltas name this many entries and at least as many as the table holds (a
- * recovery packs 100,000 tenants in a dozen deltas: one checkpoint after them, not one per
- * delta; checkpoints stay O(entries changed) amortised).
+ * ...or once its deltas name this many entries and at least half as many as the table holds
+ * (a recovery packs 100,000 tenants in a dozen deltas: a checkpoint or two, not one per delta;
+ * checkpoints stay O(entries changed) amortised).
  */
 export const checkpointEveryEntries = 16_384;
+/** A clean close checkpoints when the journal names more entries than this since the last. */
+export const checkpointAtCloseEntries = 4_096;
 
 export class CatalogStore {
   private readonly inFlight = new Set<Promise<void>>();
@@ -126,7 +128,7 @@ export class CatalogStore {
     this.journalEntries += delta.set.length + delta.drop.length;
     const due =
       this.journalRecords >= checkpointEveryRecords ||
-      this.journalEntries >= Math.max(checkpointEveryEntries, this.table.size);
+      this.journalEntries >= Math.max(checkpointEveryEntries, this.table.size / 2);
     if (due && this.checkpointing === undefined) {
       // In the background: a failed checkpoint changes nothing (the journal still holds it all).
       this.checkpointing = this.checkpoint()
@@ -159,8 +161,15 @@ export class CatalogStore {
     return this.journalDir;
   }
 
+  /**
+   * Closes; after a clean run whose deltas named many entries, writes a checkpoint first, so
+   * the next open reads one columnar file instead of decoding delta after delta (100,000
+   * tenants left in 11 deltas took 0.7 s to reopen). A failed checkpoint changes nothing.
+   */
   async close(): Promise<void> {
     await this.checkpointing;
+    if (this.journalEntries > checkpointAtCloseEntries && !this.journal.failed)
+      await this.checkpoint().catch(() => undefined);
     await this.journal.close();
   }
 }
