@@ -47,13 +47,17 @@ export function parseManifestFileName(name: string, fileName: string): number | 
   return Number.isSafeInteger(version) && version >= 1 ? version : undefined;
 }
 
-export function encodeManifestFile(version: number, body: unknown): Uint8Array {
+export function encodeManifestFile(
+  version: number,
+  body: unknown,
+  bodyBytesMax = manifestBodyBytesMax,
+): Uint8Array {
   const encoded = manifestPackr.pack(body);
-  if (encoded.byteLength > manifestBodyBytesMax) {
+  if (encoded.byteLength > bodyBytesMax) {
     throw invalidArgument(
       "body",
       "manifest body too large",
-      `${manifestBodyBytesMax} bytes`,
+      `${bodyBytesMax} bytes`,
       `${encoded.byteLength} bytes`,
     );
   }

@@ -30,7 +30,13 @@ import {
   isTemporaryName,
   writeFileDurably,
 } from "../fsync.ts";
-import { decodeManifestFile, encodeManifestFile, manifestFileName, parseManifestFileName } from "./format.ts";
+import {
+  decodeManifestFile,
+  encodeManifestFile,
+  manifestBodyBytesMax,
+  manifestFileName,
+  parseManifestFileName,
+} from "./format.ts";
 
 const manifestNamePattern = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -39,7 +45,12 @@ export class ManifestStore<T> {
   readonly name: string;
   private commitQueue: Promise<unknown> = Promise.resolve();
 
-  constructor(dir: string, name: string) {
+  constructor(
+    dir: string,
+    name: string,
+    /** Largest body a commit writes (the format's length field allows up to 4 GiB). */
+    private readonly bodyBytesMax = manifestBodyBytesMax,
+  ) {
     if (!manifestNamePattern.test(name)) {
       throw invalidArgument(
         "name",
@@ -106,7 +117,7 @@ export class ManifestStore<T> {
     if (version === 1) await ensureDirectoryDurably(this.dir);
     await writeFileDurably(
       join(this.dir, manifestFileName(this.name, version)),
-      encodeManifestFile(version, body),
+      encodeManifestFile(version, body, this.bodyBytesMax),
     );
     const temporaryPrefix = `.${this.name}.`;
     await this.removeStale([

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { seededRandom } from "../../ffi/seeded-random.ts";
 import { NeedleError } from "../errors.ts";
 import { RequestLog } from "../log/mod.ts";
-import { manifestPackr } from "../manifest/mod.ts";
+import { ManifestStore, manifestPackr } from "../manifest/mod.ts";
 import {
   CatalogStore,
   checkpointEveryEntries,
@@ -196,4 +196,54 @@ test("one large delta (a recovery packing many tenants) is folded into a checkpo
     runLength: 1,
   });
   await store.close();
+});
+
+test("a checkpoint written before columnar names (one string per namespace) still loads", async () => {
+  const dir = await freshDir();
+  // As the earlier format wrote it: names as strings, the rest as columns.
+  await new ManifestStore(dir, "checkpoint").commit({
+    throughLsn: 0n,
+    cleanThroughLsn: 5n,
+    names: ["alpha", "beta"],
+    explicit: Uint8Array.of(1, 0),
+    flushedLsn: BigUint64Array.of(4n, 5n),
+    records: Float64Array.of(0, 2),
+    slab: Int32Array.of(-1, 0),
+    slabs: ["pack-1"],
+    runStart: Uint32Array.of(0, 3),
+    runLength: Uint32Array.of(0, 2),
+    manifestVersion: Uint32Array.of(7, 0),
+    levelsAt: new Uint32Array(0),
+    levels: [],
+    deletedAt: new Uint32Array(0),
+    deleted: [],
+  });
+  const store = await CatalogStore.open(dir);
+  expect(store.table.cleanThroughLsn).toBe(5n);
+  expect(store.table.get("alpha")).toEqual({
+    namespace: "alpha",
+    explicit: true,
+    flushedLsn: 4n,
+    records: 0,
+    location: { kind: "dedicated" },
+    manifestVersion: 7,
+  });
+  expect(store.table.get("beta")?.location).toEqual({
+    kind: "packed",
+    slab: "pack-1",
+    runStart: 3,
+    runLength: 2,
+  });
+  // The next checkpoint is columnar, and reads back the same.
+  await store.checkpoint();
+  await store.close();
+  const reopened = await CatalogStore.open(dir);
+  expect(reopened.table.list({ limit: 10 })).toEqual(["alpha", "beta"]);
+  expect(reopened.table.get("beta")?.location).toEqual({
+    kind: "packed",
+    slab: "pack-1",
+    runStart: 3,
+    runLength: 2,
+  });
+  await reopened.close();
 });

@@ -21,8 +21,13 @@
 import { join } from "node:path";
 import { corruption } from "../errors.ts";
 import { RequestLog } from "../log/mod.ts";
-import { ManifestStore, manifestPackr } from "../manifest/mod.ts";
-import { type CatalogEntry, type CatalogLocation, CatalogTable } from "./catalog-table.ts";
+import { ManifestStore, manifestFileName, manifestPackr } from "../manifest/mod.ts";
+import {
+  type CatalogColumns,
+  type CatalogEntry,
+  type CatalogLocation,
+  CatalogTable,
+} from "./catalog-table.ts";
 
 export interface CatalogDelta {
   /** Entries added or replaced. */
@@ -33,28 +38,25 @@ export interface CatalogDelta {
   cleanThroughLsn?: bigint;
 }
 
-/** The checkpoint body: the entries as columns (one decode, no object per entry on disk). */
-interface CheckpointBody {
-  throughLsn: bigint;
-  /** Absent in checkpoints written before it was kept. */
-  cleanThroughLsn?: bigint;
-  names: string[];
-  explicit: Uint8Array;
-  flushedLsn: BigUint64Array;
-  records: Float64Array;
-  /** -1 for dedicated entries, else the index into `slabs`. */
-  slab: Int32Array;
-  slabs: string[];
-  runStart: Uint32Array;
-  runLength: Uint32Array;
-  manifestVersion: Uint32Array;
-  /** Entry positions with level stats, and the stats. */
-  levelsAt: Uint32Array;
-  levels: Float64Array[];
-  /** Entry positions with deleted rows, and their bitsets. */
-  deletedAt: Uint32Array;
-  deleted: Uint8Array[];
-}
+/**
+ * The checkpoint body: the entries as columns (CatalogColumns), loaded straight into the
+ * table's arrays. Checkpoints written before the columnar names carry `names` (one string per
+ * entry) instead of `nameBytes`/`nameLengths`/`nameHashes`, and still load (entry by entry).
+ */
+type CheckpointBody = Partial<CatalogColumns> &
+  Omit<CatalogColumns, "nameBytes" | "nameLengths" | "nameHashes"> & {
+    throughLsn: bigint;
+    /** Absent in checkpoints written before it was kept. */
+    cleanThroughLsn?: bigint;
+    /** Older checkpoints: the names, one string each. */
+    names?: string[];
+  };
+
+/**
+ * A checkpoint is about 52 bytes per namespace plus its name: a manifest's 64 MiB would stop
+ * at about 1.2 million namespaces; 2 GiB holds tens of millions.
+ */
+const checkpointBytesMax = 2 * 1024 * 1024 * 1024;
 
 /** Segments of the journal: small, so a checkpoint's trim gives the space back soon. */
 const journalSegmentBytes = 4 * 1024 * 1024;
@@ -89,14 +91,15 @@ export class CatalogStore {
   ) {}
 
   static async open(dir: string): Promise<CatalogStore> {
-    const checkpoints = new ManifestStore<CheckpointBody>(dir, "checkpoint");
+    const checkpoints = new ManifestStore<CheckpointBody>(dir, "checkpoint", checkpointBytesMax);
     const journalDir = join(dir, "journal");
     const journal = await RequestLog.open({ dir: journalDir, segmentBytesMax: journalSegmentBytes });
     try {
       const table = new CatalogTable();
       const loaded = await checkpoints.load();
       const throughLsn = loaded?.body.throughLsn ?? 0n;
-      if (loaded) fillFromCheckpoint(table, loaded.body);
+      if (loaded)
+        loadCheckpoint(table, loaded.body, join(dir, manifestFileName("checkpoint", loaded.version)));
       await journal.replay(throughLsn, (lsn, payload) => {
         applyDelta(table, decodeDelta(payload, journalDir, lsn));
       });
@@ -183,65 +186,22 @@ function applyDelta(table: CatalogTable, delta: CatalogDelta): void {
 }
 
 function checkpointOf(table: CatalogTable, throughLsn: bigint): CheckpointBody {
-  const count = table.size;
-  const body: CheckpointBody = {
-    throughLsn,
-    cleanThroughLsn: table.cleanThroughLsn,
-    names: [],
-    explicit: new Uint8Array(count),
-    flushedLsn: new BigUint64Array(count),
-    records: new Float64Array(count),
-    slab: new Int32Array(count),
-    slabs: [],
-    runStart: new Uint32Array(count),
-    runLength: new Uint32Array(count),
-    manifestVersion: new Uint32Array(count),
-    levelsAt: new Uint32Array(0),
-    levels: [],
-    deletedAt: new Uint32Array(0),
-    deleted: [],
-  };
-  const slabNumbers = new Map<string, number>();
-  const deletedAt: number[] = [];
-  const levelsAt: number[] = [];
-  let at = 0;
-  for (const entry of table.entries()) {
-    body.names.push(entry.namespace);
-    body.explicit[at] = entry.explicit ? 1 : 0;
-    body.flushedLsn[at] = entry.flushedLsn;
-    body.records[at] = entry.records;
-    body.manifestVersion[at] = entry.manifestVersion;
-    if (entry.levels !== undefined) {
-      levelsAt.push(at);
-      body.levels.push(entry.levels);
-    }
-    const location = entry.location;
-    if (location.kind === "packed") {
-      let number = slabNumbers.get(location.slab);
-      if (number === undefined) {
-        number = body.slabs.length;
-        body.slabs.push(location.slab);
-        slabNumbers.set(location.slab, number);
-      }
-      body.slab[at] = number;
-      body.runStart[at] = location.runStart;
-      body.runLength[at] = location.runLength;
-      if (location.deleted !== undefined) {
-        deletedAt.push(at);
-        body.deleted.push(location.deleted);
-      }
-    } else {
-      body.slab[at] = -1;
-    }
-    at++;
-  }
-  body.deletedAt = Uint32Array.from(deletedAt);
-  body.levelsAt = Uint32Array.from(levelsAt);
-  return body;
+  return { throughLsn, cleanThroughLsn: table.cleanThroughLsn, ...table.columns() };
 }
 
-function fillFromCheckpoint(table: CatalogTable, body: CheckpointBody): void {
+/** Loads a checkpoint into an empty table; CORRUPTION naming the file when its columns disagree. */
+function loadCheckpoint(table: CatalogTable, body: CheckpointBody, file: string): void {
   table.cleanThroughLsn = body.cleanThroughLsn ?? 0n;
+  if (body.nameBytes === undefined || body.nameLengths === undefined || body.nameHashes === undefined) {
+    fillFromCheckpoint(table, body);
+    return;
+  }
+  const problem = table.loadColumns(body as CatalogColumns);
+  if (problem !== undefined) throw corruption(file, `catalog checkpoint: ${problem}`);
+}
+
+/** An older checkpoint (names as strings), entry by entry. */
+function fillFromCheckpoint(table: CatalogTable, body: CheckpointBody): void {
   const deleted = new Map<number, Uint8Array>();
   body.deletedAt.forEach((at, i) => {
     deleted.set(at, body.deleted[i]!);
@@ -250,7 +210,7 @@ function fillFromCheckpoint(table: CatalogTable, body: CheckpointBody): void {
   body.levelsAt.forEach((at, i) => {
     levels.set(at, body.levels[i]!);
   });
-  body.names.forEach((namespace, at) => {
+  (body.names ?? []).forEach((namespace, at) => {
     const slab = body.slab[at]!;
     const location: CatalogLocation =
       slab < 0

@@ -103,6 +103,21 @@ test(`the columnar catalog behaves like a Map (seed ${seed})`, () => {
       expect(table.dedicatedNamespaces().sort(byteOrder)).toEqual(
         sorted.filter((name) => model.get(name)!.location.kind === "dedicated"),
       );
+      // Columns (the checkpoint's form) load into an equal table, hash slots and all.
+      const copy = new CatalogTable();
+      expect(copy.loadColumns(table.columns())).toBeUndefined();
+      expect(copy.size).toBe(table.size);
+      expect(copy.recordCount).toBe(table.recordCount);
+      for (const [key, entry] of model) expect(copy.get(key)).toEqual(entry);
+      for (let probe = 0; probe < 50; probe++) {
+        const name = randomName(random);
+        expect(copy.has(name)).toBe(model.has(name));
+      }
+      for (let slab = 0; slab < 20; slab++) {
+        expect(copy.slabReferences(`slab-${slab}`)).toBe(table.slabReferences(`slab-${slab}`));
+        expect(copy.slabLiveRows(`slab-${slab}`)).toBe(table.slabLiveRows(`slab-${slab}`));
+      }
+      expect(copy.list({ limit: 1_000_000 })).toEqual(table.list({ limit: 1_000_000 }));
       const chosen = new Set(["slab-1", "slab-4"]);
       expect(table.namespacesIn(chosen).sort(byteOrder)).toEqual(
         sorted.filter((name) => {
@@ -128,6 +143,30 @@ test(`the columnar catalog behaves like a Map (seed ${seed})`, () => {
       const iterated = [...table.entries()].sort((a, b) => byteOrder(a.namespace, b.namespace));
       expect(iterated).toEqual(sorted.map((name) => model.get(name)!));
     }
+  }
+});
+
+test("columns that disagree load nothing and say what is wrong", () => {
+  const table = new CatalogTable();
+  table.set({
+    namespace: "a",
+    explicit: false,
+    flushedLsn: 3n,
+    records: 1,
+    location: { kind: "packed", slab: "s", runStart: 0, runLength: 1 },
+    manifestVersion: 0,
+  });
+  const columns = table.columns();
+  const bad = [
+    { ...columns, flushedLsn: new BigUint64Array(0) },
+    { ...columns, nameBytes: new Uint8Array(5) },
+    { ...columns, slab: Int32Array.of(3) },
+    { ...columns, levelsAt: Uint32Array.of(0) },
+  ];
+  for (const body of bad) {
+    const fresh = new CatalogTable();
+    expect(fresh.loadColumns(body)).toBeString();
+    expect(fresh.size).toBe(0);
   }
 });
 

@@ -37,6 +37,33 @@ export interface CatalogEntry {
   levels?: Float64Array;
 }
 
+/**
+ * Every entry as columns (the catalog checkpoint's body): names as one UTF-8 block with
+ * lengths and their hashes, so loading fills the table's own arrays and hash slots without a
+ * string or an object per namespace (1,000,000 entries loaded one object at a time took 1.5 s).
+ */
+export interface CatalogColumns {
+  nameBytes: Uint8Array;
+  nameLengths: Uint16Array;
+  /** CRC-32 of each name's bytes (the table's hash). */
+  nameHashes: Uint32Array;
+  explicit: Uint8Array;
+  flushedLsn: BigUint64Array;
+  records: Float64Array;
+  /** -1 for dedicated entries, else the index into `slabs`. */
+  slab: Int32Array;
+  slabs: string[];
+  runStart: Uint32Array;
+  runLength: Uint32Array;
+  manifestVersion: Uint32Array;
+  /** Entry positions with level stats, and the stats. */
+  levelsAt: Uint32Array;
+  levels: Float64Array[];
+  /** Entry positions with deleted rows, and their bitsets. */
+  deletedAt: Uint32Array;
+  deleted: Uint8Array[];
+}
+
 const flagUsed = 1;
 const flagExplicit = 2;
 const flagPacked = 4;
@@ -282,6 +309,167 @@ export class CatalogTable {
       if ((flags & flagUsed) !== 0 && (flags & flagPacked) === 0) out.push(this.nameOf(entry));
     }
     return out;
+  }
+
+  /** Every entry as columns, in entry order (for the checkpoint). */
+  columns(): CatalogColumns {
+    const used: number[] = [];
+    let nameTotal = 0;
+    for (let entry = 0; entry < this.capacity; entry++) {
+      if ((this.flags[entry]! & flagUsed) === 0) continue;
+      used.push(entry);
+      nameTotal += this.nameLength[entry]!;
+    }
+    const count = used.length;
+    const columns: CatalogColumns = {
+      nameBytes: new Uint8Array(nameTotal),
+      nameLengths: new Uint16Array(count),
+      nameHashes: new Uint32Array(count),
+      explicit: new Uint8Array(count),
+      flushedLsn: new BigUint64Array(count),
+      records: new Float64Array(count),
+      slab: new Int32Array(count),
+      slabs: [],
+      runStart: new Uint32Array(count),
+      runLength: new Uint32Array(count),
+      manifestVersion: new Uint32Array(count),
+      levelsAt: new Uint32Array(0),
+      levels: [],
+      deletedAt: new Uint32Array(0),
+      deleted: [],
+    };
+    const slabIndex = new Map<number, number>();
+    const levelsAt: number[] = [];
+    const deletedAt: number[] = [];
+    let offset = 0;
+    used.forEach((entry, at) => {
+      const name = this.nameBytes(entry);
+      columns.nameBytes.set(name, offset);
+      offset += name.length;
+      columns.nameLengths[at] = name.length;
+      columns.nameHashes[at] = this.hashOf(name);
+      const flags = this.flags[entry]!;
+      columns.explicit[at] = (flags & flagExplicit) !== 0 ? 1 : 0;
+      columns.flushedLsn[at] = this.flushedLsn[entry]!;
+      columns.records[at] = this.records[entry]!;
+      columns.manifestVersion[at] = this.manifestVersion[entry]!;
+      if ((flags & flagPacked) !== 0) {
+        let index = slabIndex.get(this.slab[entry]!);
+        if (index === undefined) {
+          index = columns.slabs.length;
+          columns.slabs.push(this.slabIds[this.slab[entry]!]!);
+          slabIndex.set(this.slab[entry]!, index);
+        }
+        columns.slab[at] = index;
+        columns.runStart[at] = this.runStart[entry]!;
+        columns.runLength[at] = this.runLength[entry]!;
+        const deleted = this.deleted.get(entry);
+        if (deleted !== undefined) {
+          deletedAt.push(at);
+          columns.deleted.push(deleted);
+        }
+      } else {
+        columns.slab[at] = -1;
+      }
+      const levels = this.levels.get(entry);
+      if (levels !== undefined) {
+        levelsAt.push(at);
+        columns.levels.push(levels);
+      }
+    });
+    columns.levelsAt = Uint32Array.from(levelsAt);
+    columns.deletedAt = Uint32Array.from(deletedAt);
+    return columns;
+  }
+
+  /**
+   * Fills an empty table from columns (a checkpoint) directly into its arrays and slots.
+   * Returns what is wrong with the columns (lengths, slab references), or undefined; on a
+   * problem the table is left empty.
+   */
+  loadColumns(columns: CatalogColumns): string | undefined {
+    const count = columns.nameLengths.length;
+    if (this.count !== 0) return "the table is not empty";
+    for (const [field, length] of [
+      ["nameHashes", columns.nameHashes.length],
+      ["explicit", columns.explicit.length],
+      ["flushedLsn", columns.flushedLsn.length],
+      ["records", columns.records.length],
+      ["slab", columns.slab.length],
+      ["runStart", columns.runStart.length],
+      ["runLength", columns.runLength.length],
+      ["manifestVersion", columns.manifestVersion.length],
+    ] as const) {
+      if (length !== count) return `${field} has ${length} entries, names ${count}`;
+    }
+    let nameTotal = 0;
+    for (let at = 0; at < count; at++) nameTotal += columns.nameLengths[at]!;
+    if (nameTotal !== columns.nameBytes.length) return "name lengths do not add up to the name bytes";
+    for (let at = 0; at < count; at++) {
+      if (columns.slab[at]! >= columns.slabs.length)
+        return `entry ${at} names slab ${columns.slab[at]} of ${columns.slabs.length}`;
+    }
+    if (
+      columns.levelsAt.length !== columns.levels.length ||
+      columns.deletedAt.length !== columns.deleted.length
+    )
+      return "level or deleted-row lists differ in length from their positions";
+    const size = Math.max(16, count);
+    this.arena = new Uint8Array(Math.max(1 << 12, nameTotal));
+    this.arena.set(columns.nameBytes);
+    this.arenaUsed = nameTotal;
+    this.nameStart = new Uint32Array(size);
+    this.nameLength = new Uint16Array(size);
+    this.nameLength.set(columns.nameLengths);
+    this.flags = new Uint8Array(size);
+    this.flushedLsn = new BigUint64Array(size);
+    this.flushedLsn.set(columns.flushedLsn);
+    this.records = new Float64Array(size);
+    this.records.set(columns.records);
+    this.slab = new Uint32Array(size);
+    this.runStart = new Uint32Array(size);
+    this.runLength = new Uint32Array(size);
+    this.manifestVersion = new Uint32Array(size);
+    this.manifestVersion.set(columns.manifestVersion);
+    const slabNumbers = columns.slabs.map((slab) => this.slabNumber(slab));
+    let slots = 16;
+    while (slots < count * 2) slots *= 2;
+    this.slots = new Int32Array(slots).fill(emptySlot);
+    const mask = slots - 1;
+    let start = 0;
+    for (let entry = 0; entry < count; entry++) {
+      this.nameStart[entry] = start;
+      start += columns.nameLengths[entry]!;
+      let flags = flagUsed;
+      if (columns.explicit[entry] === 1) flags |= flagExplicit;
+      const slab = columns.slab[entry]!;
+      if (slab >= 0) {
+        flags |= flagPacked;
+        const number = slabNumbers[slab]!;
+        this.slab[entry] = number;
+        this.runStart[entry] = columns.runStart[entry]!;
+        this.runLength[entry] = columns.runLength[entry]!;
+        this.slabRefs[number]!++;
+        this.slabRows[number]! += columns.runLength[entry]!;
+      }
+      this.flags[entry] = flags;
+      this.totalRecords += columns.records[entry]!;
+      // Names are unique: the first free slot on the probe path is the entry's.
+      let slot = columns.nameHashes[entry]! & mask;
+      while (this.slots[slot] !== emptySlot) slot = (slot + 1) & mask;
+      this.slots[slot] = entry;
+    }
+    columns.levelsAt.forEach((at, i) => {
+      this.levels.set(at, columns.levels[i]!.slice());
+    });
+    columns.deletedAt.forEach((at, i) => {
+      this.deleted.set(at, columns.deleted[i]!.slice());
+    });
+    this.slotsUsed = count;
+    this.capacity = count;
+    this.count = count;
+    this.sorted = undefined;
+    return undefined;
   }
 
   /** Packed slabs some entry names. */
