@@ -6,6 +6,8 @@
  * written during the scan is lost; every answer is exact. Bounds are on counts, never on time.
  */
 import { expect, test } from "bun:test";
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
 import type { Engine } from "./api.ts";
 import { openEngine } from "./mod.ts";
 import { scratchDirs, testSeed } from "./testing/scratch.ts";
@@ -107,5 +109,33 @@ test(`a scan of every tenant stays under the residency caps and loses nothing (s
       expect(Array.from(record.values!)).toEqual(Array.from(model[tenant]!.records.get(record.id)!.values!));
     }
   }
+  await engine.close();
+});
+
+test("the request log is trimmed while new tenants keep arriving (resident tenants hold only their own records)", async () => {
+  const dir = await scratchDir();
+  const engine = await openEngine({
+    dir,
+    flushIdleMs: 600_000,
+    namespacesResidentMax: 50,
+    logSegmentBytesMax: 64 * 1024,
+    log: () => {},
+  });
+  await engine.createIndex({ name: index, dimension: dim, metric: "cosine", vectorType: "dense" });
+  const random = seededRandom(seed + 1);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      for (let tenant = next++; tenant < 3000; tenant = next++) {
+        await engine.upsert(index, `n-${tenant}`, [{ id: "a", values: randomVector(random, dim) }]);
+      }
+    }),
+  );
+  // About 40 segments were written; what the resident (unflushed) tenants wrote spans the
+  // last one or two. Trims run in the background: wait (bounded) for them to catch up.
+  const segments = async () =>
+    (await readdir(join(dir, "indexes", index, "log"))).filter((name) => name.endsWith(".wal")).length;
+  for (let waited = 0; (await segments()) > 3 && waited < 100; waited++) await Bun.sleep(20);
+  expect(await segments()).toBeLessThanOrEqual(3);
   await engine.close();
 });

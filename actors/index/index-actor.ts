@@ -355,6 +355,19 @@ class IndexActor implements Actor {
         return { needsReplay: needs, entry: catalogued };
       }
       case "unflushed": {
+        const { beforeWrite } = payload as { beforeWrite?: boolean };
+        if (beforeWrite === true && message.oldestLsn !== undefined && message.oldestLsn !== 0n) {
+          // Said before a clean namespace's next write: it can only name its flushed LSN + 1
+          // (a new tenant: 1), yet that write will be logged above the log's last LSN now, the
+          // tighter bound. With thousands of new tenants resident and dirty, the loose one held
+          // the whole log untrimmed (300 MB at 1,000,000 tenants, all read back at recovery).
+          const last = await this.context.transport.request<bigint>(
+            address("writer", this.index),
+            "lastLsn",
+            {},
+          );
+          if (last + 1n > message.oldestLsn) message.oldestLsn = last + 1n;
+        }
         const entry = this.entries.get(message.namespace) ?? {
           flushedLsn: 0n,
           oldestUnflushedLsn: 0n,

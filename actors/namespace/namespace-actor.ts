@@ -410,6 +410,7 @@ class NamespaceActor implements Actor {
         namespace: this.state.namespace,
         oldestLsn: oldest,
         exists: this.state.exists,
+        beforeWrite: true,
       });
     } catch (error) {
       if (this.state.oldestUnflushedLsn === oldest && this.state.appliedLsn < oldest) {
