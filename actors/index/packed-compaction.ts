@@ -22,9 +22,8 @@
  */
 import type { BlobStore } from "../../storage/blob/mod.ts";
 import type { CatalogStore } from "../../storage/namespaces/catalog-store.ts";
-import type { VectorRecord } from "../../storage/types.ts";
 import { slabKey } from "../layout.ts";
-import { acquireReader, readRunRecords, releaseReader } from "../slab/shared-readers.ts";
+import { acquireReader, releaseReader } from "../slab/shared-readers.ts";
 import type { Packer } from "./packer.ts";
 import { encodeBase } from "./replay-slice.ts";
 
@@ -44,6 +43,12 @@ export const compactionDelayMs = 200;
  */
 export const headerReadsPerRound = 16;
 
+/** A round's move: who withdrew while the file was built, and the commit once it runs. */
+interface Move {
+  withdrawn: Set<string>;
+  committing?: Promise<void>;
+}
+
 interface Candidate {
   slab: string;
   live: number;
@@ -52,8 +57,8 @@ interface Candidate {
 }
 
 export class PackedCompaction {
-  /** Namespaces being moved now, and the move's end. */
-  private readonly moving = new Map<string, Promise<void>>();
+  /** Namespaces being moved now, and their move. */
+  private readonly moving = new Map<string, Move>();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -102,9 +107,19 @@ export class PackedCompaction {
     await this.running;
   }
 
-  /** An activation of `namespace` waits for its move, if one runs (invariant: it reads the new run). */
+  /**
+   * An activation of a namespace being moved: while the new file is being built, the
+   * namespace is taken out of the move (it keeps its old run; the copy in the new file is
+   * dead on arrival) and need not wait; once the move is committing (one catalog append), it
+   * waits for that, so it reads whichever run the catalog ends up naming.
+   */
   waitForMove(namespace: string): Promise<void> | undefined {
-    return this.moving.get(namespace);
+    const move = this.moving.get(namespace);
+    if (move === undefined) return undefined;
+    if (move.committing !== undefined) return move.committing;
+    this.moving.delete(namespace);
+    move.withdrawn.add(namespace);
+    return undefined;
   }
 
   private async runRounds(): Promise<void> {
@@ -118,25 +133,36 @@ export class PackedCompaction {
     const chosen = this.choose(await this.candidates());
     if (chosen.length === 0) return false;
     const names = chosen.flatMap((candidate) => candidate.movable);
-    let moved!: () => void;
+    const move: Move = { withdrawn: new Set() };
+    let committed!: () => void;
     const done = new Promise<void>((resolve) => {
-      moved = resolve;
+      committed = resolve;
     });
-    for (const namespace of names) this.moving.set(namespace, done);
+    for (const namespace of names) this.moving.set(namespace, move);
     try {
       const explicit = new Uint8Array(names.length);
       const flushedLsn = new BigUint64Array(names.length);
-      const base: VectorRecord[][] = [];
+      // The builder thread reads the runs itself: per namespace its file and rows.
+      const files: string[] = [];
+      const fileIndex = new Map<string, number>();
+      const file = new Int32Array(names.length).fill(-1);
+      const start = new Uint32Array(names.length);
+      const length = new Uint32Array(names.length);
       for (const [i, namespace] of names.entries()) {
         const entry = this.catalog.table.get(namespace)!;
         explicit[i] = entry.explicit ? 1 : 0;
         flushedLsn[i] = entry.flushedLsn;
         const location = entry.location;
-        base.push(
-          location.kind === "packed" && location.runLength > 0
-            ? await readRunRecords(this.blobs, this.index, location.slab, namespace)
-            : [],
-        );
+        if (location.kind !== "packed" || location.runLength === 0) continue;
+        let index = fileIndex.get(location.slab);
+        if (index === undefined) {
+          index = files.length;
+          files.push(await this.blobs.localPath(slabKey(this.index, location.slab)));
+          fileIndex.set(location.slab, index);
+        }
+        file[i] = index;
+        start[i] = location.runStart;
+        length[i] = location.runLength;
       }
       await this.packer.packSlice(
         {
@@ -144,16 +170,26 @@ export class PackedCompaction {
           names,
           explicit,
           flushedLsn,
-          base: encodeBase(base),
+          base: encodeBase(names.map(() => null)),
+          baseRuns: { files, file, start, length },
           log: new Uint8Array(0),
           spans: new Uint32Array(0),
           lsns: new BigUint64Array(0),
         },
-        { moved: true },
+        {
+          moved: true,
+          // Right before the commit: activations from now on wait for it; those that came
+          // during the build keep their old runs (and a stopping index commits nothing).
+          beforeCommit: () => {
+            move.committing = done;
+            if (this.stopped) for (const namespace of names) move.withdrawn.add(namespace);
+            return move.withdrawn;
+          },
+        },
       );
     } finally {
-      for (const namespace of names) this.moving.delete(namespace);
-      moved();
+      for (const namespace of names) if (this.moving.get(namespace) === move) this.moving.delete(namespace);
+      committed();
     }
     return true;
   }

@@ -262,7 +262,14 @@ export class Packer {
    * as a batch of its own, then put and committed in order with every other batch. Resolves
    * with the namespaces packed; the others grew past packing (they replay on activation).
    */
-  packSlice(slice: Omit<ReplaySliceInput, "header">, options: { moved?: boolean } = {}): Promise<string[]> {
+  packSlice(
+    slice: Omit<ReplaySliceInput, "header">,
+    options: {
+      moved?: boolean;
+      /** Called right before the commit; the namespaces it returns are left out of it. */
+      beforeCommit?: () => ReadonlySet<string>;
+    } = {},
+  ): Promise<string[]> {
     this.close(); // a batch already collecting goes first
     const slabId = this.nextSlabId();
     const built = buildReplaySlice({
@@ -282,9 +289,10 @@ export class Packer {
     const names = slice.names;
     const packed = this.tail.then(async () => {
       const output = await built;
+      const leftOut = options.beforeCommit?.() ?? new Set<string>();
       const entries: CatalogEntry[] = [];
       names.forEach((namespace, i) => {
-        if (output.skipped[i] === 1) return;
+        if (output.skipped[i] === 1 || leftOut.has(namespace)) return;
         entries.push(
           packedEntry(
             namespace,
@@ -300,7 +308,7 @@ export class Packer {
         slabId,
         output.file,
         entries,
-        entries.reduce((rows, entry) => rows + entry.records, 0),
+        output.runLength.reduce((rows, length) => rows + length, 0),
         options.moved,
       );
       return entries.map((entry) => entry.namespace);

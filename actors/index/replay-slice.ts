@@ -19,8 +19,23 @@ import type { VectorRecord } from "../../storage/types.ts";
 import { decodeLogBody } from "../codec.ts";
 import { type SlabBuildJob, jobFromRecords } from "../namespace/slab-build-job.ts";
 import { packedKey } from "../../storage/namespaces/packed-keys.ts";
+import { corruption } from "../../storage/errors.ts";
+import { RunView } from "../../storage/namespaces/run-view.ts";
 import { compareIds } from "../../storage/slab/ids.ts";
+import { SlabReader } from "../../storage/slab/mod.ts";
 import { applyWrite, type ReplayState } from "./bulk-replay.ts";
+
+/**
+ * Current runs the builder thread reads itself from their packed files (packed compaction: a
+ * main-thread read of 30,000 runs held the event loop for seconds): per namespace the file
+ * (an index into `files`, -1 for none), and the run's rows.
+ */
+export interface BaseRuns {
+  files: string[];
+  file: Int32Array<ArrayBuffer>;
+  start: Uint32Array<ArrayBuffer>;
+  length: Uint32Array<ArrayBuffer>;
+}
 
 export interface ReplaySliceInput {
   /** The packed slab's header; minLsn and maxLsn are filled from the records. */
@@ -30,6 +45,8 @@ export interface ReplaySliceInput {
   explicit: Uint8Array<ArrayBuffer>;
   flushedLsn: BigUint64Array<ArrayBuffer>;
   base: Uint8Array<ArrayBuffer>;
+  /** Runs to read on the builder thread, in addition to (not instead of) `base`. */
+  baseRuns?: BaseRuns;
   log: Uint8Array<ArrayBuffer>;
   spans: Uint32Array<ArrayBuffer>;
   lsns: BigUint64Array<ArrayBuffer>;
@@ -60,11 +77,27 @@ export function replaySlice(
 ): ReplaySliceOutput {
   const count = input.names.length;
   const base = basePackr.unpack(input.base) as (VectorRecord[] | null)[];
-  const states: ReplayState[] = input.names.map((_, i) => {
+  const readers = (input.baseRuns?.files ?? []).map((path) => SlabReader.openFile(path));
+  const states: ReplayState[] = input.names.map((namespace, i) => {
     const records = new Map<string, VectorRecord>();
     for (const record of base[i] ?? []) records.set(record.id, record);
+    const runs = input.baseRuns;
+    const file = runs?.file[i] ?? -1;
+    if (runs !== undefined && file >= 0) {
+      const view = new RunView(readers[file]!, namespace, () => {});
+      if (view.info.rowCount !== runs.length[i] || view.rowOffset !== runs.start[i])
+        throw corruption(
+          runs.files[file]!,
+          `the run of namespace ${namespace} is not where the catalog says`,
+        );
+      for (let row = 0; row < view.info.rowCount; row++) {
+        const record = view.record(row, { values: true, metadata: true });
+        records.set(record.id, record);
+      }
+    }
     return { records, explicit: input.explicit[i] === 1 };
   });
+  for (const reader of readers) reader.close();
   const output: ReplaySliceOutput = {
     skipped: new Uint8Array(count),
     explicit: new Uint8Array(count),
