@@ -225,7 +225,7 @@ async function main(): Promise<void> {
         ["stats exact", "statsExact", -1, "yes"],
         ["RSS after recovery, queries, stats (MB)", "rssMb", 0, "400"],
         ["close() (ms)", "closeMs", 0, "5,000"],
-        ["files per 100 namespaces", "filesPerHundredNamespaces", 1, "1"],
+        ["files per 100 namespaces", "filesPerHundredNamespaces", 2, "1"],
         ["bytes on disk per namespace", "bytesPerNamespace", 0, "2,048"],
         ["clean reopen + first query (ms)", "cleanReopenAndFirstQueryMs", 0, "500"],
       ] as const
