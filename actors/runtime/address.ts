@@ -50,6 +50,12 @@ export function subjectOf(target: Address, verb: string): string {
   return `${subjectPrefix}.${target.kind}.${token}.${verb}`;
 }
 
+/** The subject matching every key and verb of a kind: what a host of that kind subscribes to. */
+export function kindSubjects(kind: ActorKind): string {
+  if (!actorKinds.includes(kind)) throw new NeedleError("INTERNAL", `unknown actor kind "${kind}"`);
+  return `${subjectPrefix}.${kind}.*.*`;
+}
+
 export function parseSubject(subject: string): { address: Address; verb: string } {
   const parts = subject.split(".");
   if (parts.length !== 4 || parts[0] !== subjectPrefix) {

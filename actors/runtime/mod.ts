@@ -3,6 +3,7 @@ export {
   type ActorKind,
   type Address,
   actorKinds,
+  kindSubjects,
   address,
   addressText,
   parseSubject,

@@ -4,6 +4,7 @@
  * over NATS. Both must preserve the order of requests sent from one caller to one address, which
  * the writer relies on for LSN order.
  */
+import { NeedleError } from "../../storage/errors.ts";
 import type { Address } from "./address.ts";
 
 export interface RequestOptions {
@@ -30,8 +31,28 @@ export class InProcessTransport implements Transport {
   readonly name = "in-process";
   constructor(private readonly system: Deliverer) {}
 
-  request<T>(target: Address, verb: string, payload: unknown): Promise<T> {
-    return this.system.deliver(target, verb, payload) as Promise<T>;
+  request<T>(target: Address, verb: string, payload: unknown, options: RequestOptions = {}): Promise<T> {
+    const answer = this.system.deliver(target, verb, payload) as Promise<T>;
+    if (options.timeoutMs === undefined) return answer;
+    // The same contract as over NATS: no answer in time is UNAVAILABLE (the work goes on).
+    const timeoutMs = options.timeoutMs;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new NeedleError(
+              "UNAVAILABLE",
+              `no answer from ${target.kind} ${target.key} within ${timeoutMs} ms`,
+              {
+                retryAfterSeconds: 1,
+              },
+            ),
+          ),
+        timeoutMs,
+      );
+    });
+    return Promise.race([answer, timedOut]).finally(() => clearTimeout(timer));
   }
 
   async close(): Promise<void> {}

@@ -1,0 +1,44 @@
+/**
+ * A `nats-server` of a test's own (issue 8 decision 9): loopback only, a random free port the
+ * server picks itself (read back from its ports file, so no port race), JetStream with a
+ * temporary store when asked; `stop()` ends it and removes its directory. Never a server
+ * someone else started.
+ */
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface TestNatsServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const startTimeoutMs = 10_000;
+
+export async function startNatsServer(options: { jetstream?: boolean } = {}): Promise<TestNatsServer> {
+  const dir = await mkdtemp(join(tmpdir(), "needle-nats-"));
+  const args = ["-a", "127.0.0.1", "-p", "-1", "--ports_file_dir", dir];
+  if (options.jetstream) args.push("-js", "-sd", join(dir, "store"));
+  const proc = Bun.spawn(["nats-server", ...args], { stdout: "ignore", stderr: "ignore" });
+  const stop = async () => {
+    proc.kill();
+    await proc.exited;
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    for (let waited = 0; waited < startTimeoutMs; waited += 20) {
+      const portsFile = (await readdir(dir)).find((name) => name.endsWith(".ports"));
+      if (portsFile !== undefined) {
+        const ports = JSON.parse(await readFile(join(dir, portsFile), "utf8")) as { nats?: string[] };
+        const url = ports.nats?.[0];
+        if (url !== undefined) return { url, stop };
+      }
+      if (proc.exitCode !== null) throw new Error(`nats-server exited with ${proc.exitCode}`);
+      await Bun.sleep(20);
+    }
+    throw new Error(`nats-server did not start within ${startTimeoutMs} ms`);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
