@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect } from "nats";
 import { NeedleError } from "../../storage/errors.ts";
-import { startNatsServer, type TestNatsServer } from "../testing/nats-server.ts";
+import { startNatsServer, type TestNatsServer } from "../../storage/testing/nats-server.ts";
 import { address } from "./address.ts";
 import { NatsHost, NatsTransport } from "./nats-transport.ts";
 import { ActorSystem } from "./system.ts";

@@ -1,0 +1,56 @@
+/**
+ * The Object Store blob store against the shared contract (blob-store.suite.ts), on a
+ * JetStream `nats-server` this file starts (free port, temporary store), one fresh bucket
+ * per fixture; plus what only it has: an overwritten blob's local copy is a new file.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, type NatsConnection } from "nats";
+import { startNatsServer, type TestNatsServer } from "../testing/nats-server.ts";
+import { blobStoreSuite } from "./blob-store.suite.ts";
+import { NatsObjectBlobStore } from "./nats-object-store.ts";
+
+let server: TestNatsServer;
+let connection: NatsConnection;
+let buckets = 0;
+beforeAll(async () => {
+  server = await startNatsServer({ jetstream: true });
+  connection = await connect({ servers: server.url });
+});
+afterAll(async () => {
+  await connection.drain();
+  await server.stop();
+});
+
+async function makeStore() {
+  const bucket = `blobs-${++buckets}`;
+  const objects = await connection.jetstream().views.os(bucket);
+  const cacheDir = await mkdtemp(join(tmpdir(), "needle-os-cache-"));
+  return {
+    store: new NatsObjectBlobStore(objects, cacheDir),
+    dispose: async () => {
+      await objects.destroy();
+      await rm(cacheDir, { recursive: true, force: true });
+    },
+  };
+}
+
+blobStoreSuite("NatsObjectBlobStore", makeStore);
+
+test("object store: an overwritten blob gets a fresh local copy; the old one stays readable", async () => {
+  const { store, dispose } = await makeStore();
+  try {
+    await store.put("s/one.slab", Uint8Array.of(1, 2, 3));
+    const first = await store.localPath("s/one.slab");
+    expect(await store.localPath("s/one.slab")).toBe(first); // cached
+    await store.put("s/one.slab", Uint8Array.of(9));
+    const second = await store.localPath("s/one.slab");
+    expect(second).not.toBe(first);
+    expect([...(await readFile(second))]).toEqual([9]);
+    expect([...(await readFile(first))]).toEqual([1, 2, 3]);
+  } finally {
+    await dispose();
+  }
+});
