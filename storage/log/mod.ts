@@ -13,3 +13,4 @@ export {
   segmentBytesMaxDefault,
 } from "./request-log.ts";
 export { payloadBytesMax as logPayloadBytesMax } from "./format.ts";
+export type { Log } from "./log.ts";

@@ -16,6 +16,7 @@ import {
   trimMarkerName,
 } from "./format.ts";
 import { groupCommitBytesMax, RequestLog, type RequestLogHooks, type RequestLogOptions } from "./mod.ts";
+import { logSuite } from "./log.suite.ts";
 import { payloadForLsn } from "./test-payload.ts";
 
 const dirs: string[] = [];
@@ -590,4 +591,9 @@ describe("recovery of torn and corrupt logs", () => {
     expectRecordsExactly(await readAll(reopened), 1n, 5n);
     await reopened.close();
   });
+});
+
+logSuite("RequestLog", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "needle-log-suite-"));
+  return { open: () => RequestLog.open({ dir }), dispose: () => rm(dir, { recursive: true, force: true }) };
 });

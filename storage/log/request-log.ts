@@ -59,6 +59,7 @@ import {
   readSegmentBytes,
   recoverLog,
 } from "./recovery.ts";
+import type { Log } from "./log.ts";
 
 export interface RequestLogOptions {
   dir: string;
@@ -102,7 +103,7 @@ interface PendingAppend {
   reject: (error: unknown) => void;
 }
 
-export class RequestLog {
+export class RequestLog implements Log {
   readonly dir: string;
   readonly segmentBytesMax: number;
   private readonly hooks: RequestLogHooks;

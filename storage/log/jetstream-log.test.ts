@@ -1,0 +1,54 @@
+/**
+ * The JetStream request log against the shared Log contract (log.suite.ts), on a JetStream
+ * `nats-server` this file starts (free port, temporary store), a fresh stream per fixture;
+ * plus what only it has: an append retried with the same message id is stored once.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { connect, type NatsConnection } from "nats";
+import { startNatsServer, type TestNatsServer } from "../testing/nats-server.ts";
+import { JetStreamLog } from "./jetstream-log.ts";
+import { logSuite } from "./log.suite.ts";
+
+let server: TestNatsServer;
+let connection: NatsConnection;
+let streams = 0;
+beforeAll(async () => {
+  server = await startNatsServer({ jetstream: true });
+  connection = await connect({ servers: server.url });
+});
+afterAll(async () => {
+  await connection.drain();
+  await server.stop();
+});
+
+async function makeFixture() {
+  const n = ++streams;
+  const options = { connection, stream: `LOG_${n}`, subject: `test.log.${n}` };
+  return {
+    open: () => JetStreamLog.open(options),
+    dispose: async () => {
+      await (await connection.jetstreamManager()).streams.delete(options.stream).catch(() => false);
+    },
+  };
+}
+
+logSuite("JetStreamLog", makeFixture);
+
+test("jetstream: an append retried with the same message id is stored once, answering the first LSN", async () => {
+  const fixture = await makeFixture();
+  try {
+    const log = await fixture.open();
+    const payload = new TextEncoder().encode("batch 7 of ns-a");
+    const first = await log.append(payload, { messageId: "ns-a:1:7" });
+    await log.append(new TextEncoder().encode("other"), { messageId: "ns-b:1:1" });
+    const retried = await log.append(payload, { messageId: "ns-a:1:7" });
+    expect(retried).toBe(first);
+    const records: bigint[] = [];
+    await log.replay(0n, (lsn) => {
+      records.push(lsn);
+    });
+    expect(records).toEqual([1n, 2n]);
+  } finally {
+    await fixture.dispose();
+  }
+});
