@@ -3,30 +3,20 @@
  * JetStream `nats-server` this file starts (free port, temporary store), one fresh bucket
  * per fixture; plus what only it has: an overwritten blob's local copy is a new file.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect, type NatsConnection } from "nats";
-import { startNatsServer, type TestNatsServer } from "../testing/nats-server.ts";
+import { natsServerForFile } from "../testing/nats-server.ts";
 import { blobStoreSuite } from "./blob-store.suite.ts";
 import { NatsObjectBlobStore } from "./nats-object-store.ts";
 
-let server: TestNatsServer;
-let connection: NatsConnection;
+const nats = natsServerForFile({ jetstream: true });
 let buckets = 0;
-beforeAll(async () => {
-  server = await startNatsServer({ jetstream: true });
-  connection = await connect({ servers: server.url });
-});
-afterAll(async () => {
-  await connection.drain();
-  await server.stop();
-});
 
 async function makeStore() {
   const bucket = `blobs-${++buckets}`;
-  const objects = await connection.jetstream().views.os(bucket);
+  const objects = await nats().connection.jetstream().views.os(bucket);
   const cacheDir = await mkdtemp(join(tmpdir(), "needle-os-cache-"));
   return {
     store: new NatsObjectBlobStore(objects, cacheDir),

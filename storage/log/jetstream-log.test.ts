@@ -3,31 +3,21 @@
  * `nats-server` this file starts (free port, temporary store), a fresh stream per fixture;
  * plus what only it has: an append retried with the same message id is stored once.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { connect, type NatsConnection } from "nats";
-import { startNatsServer, type TestNatsServer } from "../testing/nats-server.ts";
+import { expect, test } from "bun:test";
+import { natsServerForFile } from "../testing/nats-server.ts";
 import { JetStreamLog } from "./jetstream-log.ts";
 import { logSuite } from "./log.suite.ts";
 
-let server: TestNatsServer;
-let connection: NatsConnection;
+const nats = natsServerForFile({ jetstream: true });
 let streams = 0;
-beforeAll(async () => {
-  server = await startNatsServer({ jetstream: true });
-  connection = await connect({ servers: server.url });
-});
-afterAll(async () => {
-  await connection.drain();
-  await server.stop();
-});
 
 async function makeFixture() {
   const n = ++streams;
-  const options = { connection, stream: `LOG_${n}`, subject: `test.log.${n}` };
+  const options = { connection: nats().connection, stream: `LOG_${n}`, subject: `test.log.${n}` };
   return {
     open: () => JetStreamLog.open(options),
     dispose: async () => {
-      await (await connection.jetstreamManager()).streams.delete(options.stream).catch(() => false);
+      await (await nats().connection.jetstreamManager()).streams.delete(options.stream).catch(() => false);
     },
   };
 }

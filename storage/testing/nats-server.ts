@@ -4,9 +4,11 @@
  * temporary store when asked; `stop()` ends it and removes its directory. Never a server
  * someone else started.
  */
+import { afterAll, beforeAll } from "bun:test";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect, type NatsConnection } from "nats";
 
 export interface TestNatsServer {
   url: string;
@@ -41,4 +43,25 @@ export async function startNatsServer(options: { jetstream?: boolean } = {}): Pr
     await stop();
     throw error;
   }
+}
+
+/**
+ * For a test file: a server (and a client connection to it) started before the file's tests
+ * and stopped after them. Call at the top level; use the getter inside tests.
+ */
+export function natsServerForFile(options: { jetstream?: boolean } = {}): () => {
+  server: TestNatsServer;
+  connection: NatsConnection;
+} {
+  let server: TestNatsServer | undefined;
+  let connection: NatsConnection | undefined;
+  beforeAll(async () => {
+    server = await startNatsServer(options);
+    connection = await connect({ servers: server.url });
+  });
+  afterAll(async () => {
+    await connection?.drain();
+    await server?.stop();
+  });
+  return () => ({ server: server!, connection: connection! });
 }
