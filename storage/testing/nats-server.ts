@@ -21,7 +21,15 @@ export async function startNatsServer(options: { jetstream?: boolean } = {}): Pr
   const dir = await mkdtemp(join(tmpdir(), "needle-nats-"));
   const args = ["-a", "127.0.0.1", "-p", "-1", "--ports_file_dir", dir];
   if (options.jetstream) args.push("-js", "-sd", join(dir, "store"));
-  const proc = Bun.spawn(["nats-server", ...args], { stdout: "ignore", stderr: "ignore" });
+  let proc: ReturnType<typeof Bun.spawn>;
+  try {
+    proc = Bun.spawn(["nats-server", ...args], { stdout: "ignore", stderr: "ignore" });
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw new Error(
+      `cannot start nats-server (${(error as Error).message}): the distributed-mode tests need it on the PATH (Debian: apt-get install nats-server)`,
+    );
+  }
   const stop = async () => {
     proc.kill();
     await proc.exited;
