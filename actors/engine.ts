@@ -59,7 +59,7 @@ import { indexFactory, type NamespaceCounts, type NamespacePage } from "./index/
 import { canonicalNamespace, catalogDir, indexDir, namespaceKey } from "./layout.ts";
 import { type LevelStats, namespaceFactory } from "./namespace/namespace-actor.ts";
 import { levelStatsWidth } from "./namespace/catalog-entry.ts";
-import { Permits } from "./namespace/permits.ts";
+import { Permits } from "./runtime/permits.ts";
 import { routerFactory } from "./router/router-actor.ts";
 import { type ActorKind, ActorSystem, type Address, address } from "./runtime/mod.ts";
 import { slabFactory } from "./slab/slab-actor.ts";

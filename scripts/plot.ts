@@ -12,26 +12,12 @@ export interface PlotPoint {
 }
 
 export async function recallQpsSvg(title: string, points: PlotPoint[]): Promise<string> {
-  const spec: TopLevelSpec = {
-    title,
-    width: 640,
-    height: 380,
-    background: "white",
-    data: { values: points },
-    mark: { type: "line", point: true },
-    encoding: {
+  return render(
+    lineChart(title, points, {
       x: { field: "recall", type: "quantitative", title: "recall@10", scale: { zero: false } },
-      y: {
-        field: "qps",
-        type: "quantitative",
-        title: "queries per second (one core)",
-        scale: { type: "log" },
-      },
-      color: { field: "system", type: "nominal", title: null, legend: { orient: "bottom", columns: 2 } },
       order: { field: "recall", type: "quantitative" },
-    },
-  };
-  return render(spec);
+    }),
+  );
 }
 
 export interface SelectivityPoint {
@@ -44,7 +30,22 @@ export interface SelectivityPoint {
 
 /** Queries per second against filter selectivity (both log scales), one line per system. */
 export async function selectivityQpsSvg(title: string, points: SelectivityPoint[]): Promise<string> {
-  const spec: TopLevelSpec = {
+  return render(
+    lineChart(title, points, {
+      x: {
+        field: "selectivity",
+        type: "quantitative",
+        title: "share of rows the filter keeps",
+        scale: { type: "log" },
+      },
+      tooltip: [{ field: "recall", type: "quantitative" }],
+    }),
+  );
+}
+
+/** One line per system, queries per second on a log y axis; `encoding` adds the x axis and the rest. */
+function lineChart(title: string, points: object[], encoding: Record<string, unknown>): TopLevelSpec {
+  return {
     title,
     width: 640,
     height: 380,
@@ -52,12 +53,6 @@ export async function selectivityQpsSvg(title: string, points: SelectivityPoint[
     data: { values: points },
     mark: { type: "line", point: true },
     encoding: {
-      x: {
-        field: "selectivity",
-        type: "quantitative",
-        title: "share of rows the filter keeps",
-        scale: { type: "log" },
-      },
       y: {
         field: "qps",
         type: "quantitative",
@@ -65,10 +60,9 @@ export async function selectivityQpsSvg(title: string, points: SelectivityPoint[
         scale: { type: "log" },
       },
       color: { field: "system", type: "nominal", title: null, legend: { orient: "bottom", columns: 2 } },
-      tooltip: [{ field: "recall", type: "quantitative" }],
+      ...encoding,
     },
-  };
-  return render(spec);
+  } as TopLevelSpec;
 }
 
 /** Renders a Vega-Lite spec to SVG headless (no canvas, no browser). */

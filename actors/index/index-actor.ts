@@ -37,15 +37,15 @@ import type { BlobStore } from "../../storage/blob/mod.ts";
 import { ManifestStore } from "../../storage/manifest/mod.ts";
 import { CatalogStore } from "../../storage/namespaces/catalog-store.ts";
 import type { CatalogEntry } from "../../storage/namespaces/catalog-table.ts";
-import { indexDir, logDir, namespaceKey, namespacesDir, slabPrefix } from "../layout.ts";
+import { indexDir, logDir, namespaceKey, namespacesDir, slabKey, slabPrefix } from "../layout.ts";
 import { catalogEntryOf } from "../namespace/catalog-entry.ts";
 import { countLive, liveFromDeleted } from "../namespace/deletions.ts";
-import type { Metric, VectorRecord } from "../../storage/types.ts";
-import { readRunRecords } from "../slab/shared-readers.ts";
+import type { Metric } from "../../storage/types.ts";
 import type { RawRecord } from "../writer/writer-actor.ts";
 import { warmBuilder } from "../namespace/slab-builder.ts";
 import { PackedCompaction } from "./packed-compaction.ts";
-import { encodeBase, type ReplaySliceInput } from "./replay-slice.ts";
+import type { ReplaySliceInput } from "./replay-slice.ts";
+import { sliceRuns } from "./slice-runs.ts";
 import { type PackRequest, Packer, packedSlabIdPattern } from "./packer.ts";
 import type { NamespaceManifest } from "../namespace/manifest.ts";
 import { type Actor, type ActorContext, address } from "../runtime/mod.ts";
@@ -616,19 +616,12 @@ async function gatherSlice(
     "replayMany",
     { namespaces: names.map((namespace, i) => ({ namespace, afterLsn: flushed[i]! })) },
   );
-  const explicit = new Uint8Array(names.length);
-  const flushedLsn = BigUint64Array.from(flushed);
-  const base: (VectorRecord[] | null)[] = [];
+  const { explicit, runs } = await sliceRuns(names, catalog.table, (slab) =>
+    blobs.localPath(slabKey(index, slab)),
+  );
   let records = 0;
   let bytes = 0;
-  for (const [i, namespace] of names.entries()) {
-    const catalogued = catalog.table.get(namespace);
-    explicit[i] = catalogued?.explicit === true ? 1 : 0;
-    const run =
-      catalogued?.location.kind === "packed" && catalogued.location.runLength > 0
-        ? await readRunRecords(blobs, index, catalogued.location.slab, namespace)
-        : null;
-    base.push(run);
+  for (const namespace of names) {
     for (const record of logged.get(namespace) ?? []) {
       records++;
       bytes += record.bytes.byteLength;
@@ -654,8 +647,9 @@ async function gatherSlice(
     packedRowsMax: deps.packedRowsMax,
     names,
     explicit,
-    flushedLsn,
-    base: encodeBase(base),
+    // The LSNs the log was read above (replayMany), not a second look at the catalog.
+    flushedLsn: BigUint64Array.from(flushed),
+    baseRuns: runs,
     log,
     spans,
     lsns,

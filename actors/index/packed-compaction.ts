@@ -25,7 +25,7 @@ import type { CatalogStore } from "../../storage/namespaces/catalog-store.ts";
 import { slabKey } from "../layout.ts";
 import { acquireReader, releaseReader } from "../slab/shared-readers.ts";
 import type { Packer } from "./packer.ts";
-import { encodeBase } from "./replay-slice.ts";
+import { sliceRuns } from "./slice-runs.ts";
 
 /** A file with fewer live rows than this is small: merged with other small ones. */
 export const smallFileRows = 4_096;
@@ -140,38 +140,17 @@ export class PackedCompaction {
     });
     for (const namespace of names) this.moving.set(namespace, move);
     try {
-      const explicit = new Uint8Array(names.length);
-      const flushedLsn = new BigUint64Array(names.length);
       // The builder thread reads the runs itself: per namespace its file and rows.
-      const files: string[] = [];
-      const fileIndex = new Map<string, number>();
-      const file = new Int32Array(names.length).fill(-1);
-      const start = new Uint32Array(names.length);
-      const length = new Uint32Array(names.length);
-      for (const [i, namespace] of names.entries()) {
-        const entry = this.catalog.table.get(namespace)!;
-        explicit[i] = entry.explicit ? 1 : 0;
-        flushedLsn[i] = entry.flushedLsn;
-        const location = entry.location;
-        if (location.kind !== "packed" || location.runLength === 0) continue;
-        let index = fileIndex.get(location.slab);
-        if (index === undefined) {
-          index = files.length;
-          files.push(await this.blobs.localPath(slabKey(this.index, location.slab)));
-          fileIndex.set(location.slab, index);
-        }
-        file[i] = index;
-        start[i] = location.runStart;
-        length[i] = location.runLength;
-      }
+      const { explicit, flushedLsn, runs } = await sliceRuns(names, this.catalog.table, (slab) =>
+        this.blobs.localPath(slabKey(this.index, slab)),
+      );
       await this.packer.packSlice(
         {
           packedRowsMax: Number.MAX_SAFE_INTEGER,
           names,
           explicit,
           flushedLsn,
-          base: encodeBase(names.map(() => null)),
-          baseRuns: { files, file, start, length },
+          baseRuns: runs,
           log: new Uint8Array(0),
           spans: new Uint32Array(0),
           lsns: new BigUint64Array(0),

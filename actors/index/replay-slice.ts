@@ -44,8 +44,9 @@ export interface ReplaySliceInput {
   names: string[];
   explicit: Uint8Array<ArrayBuffer>;
   flushedLsn: BigUint64Array<ArrayBuffer>;
-  base: Uint8Array<ArrayBuffer>;
-  /** Runs to read on the builder thread, in addition to (not instead of) `base`. */
+  /** Current runs' records, packed (encodeBase); absent when the runs come as `baseRuns`. */
+  base?: Uint8Array<ArrayBuffer>;
+  /** Runs to read on the builder thread (sliceRuns), in addition to `base`. */
   baseRuns?: BaseRuns;
   log: Uint8Array<ArrayBuffer>;
   spans: Uint32Array<ArrayBuffer>;
@@ -76,7 +77,7 @@ export function replaySlice(
   build: (job: SlabBuildJob) => Uint8Array,
 ): ReplaySliceOutput {
   const count = input.names.length;
-  const base = basePackr.unpack(input.base) as (VectorRecord[] | null)[];
+  const base = input.base === undefined ? [] : (basePackr.unpack(input.base) as (VectorRecord[] | null)[]);
   const readers = (input.baseRuns?.files ?? []).map((path) => SlabReader.openFile(path));
   const states: ReplayState[] = input.names.map((namespace, i) => {
     const records = new Map<string, VectorRecord>();

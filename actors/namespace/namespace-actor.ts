@@ -48,7 +48,7 @@ import { type PackAnswer, type PackRequest, packedSlabIdPattern } from "../index
 import { readRunRecords } from "../slab/shared-readers.ts";
 import { runSlabKey } from "../slab/slab-actor.ts";
 import { catalogEntryOf } from "./catalog-entry.ts";
-import type { Permits } from "./permits.ts";
+import type { Permits } from "../runtime/permits.ts";
 import { jobFromRecords } from "./slab-build-job.ts";
 import { buildSlab } from "./slab-builder.ts";
 import { countLive, liveFromDeleted } from "./deletions.ts";
@@ -81,7 +81,7 @@ export interface NamespaceSettings {
   flushIdleMs: number;
   /** Namespaces up to this many live rows are packed (0: never); see EngineOptions. */
   packedRowsMax: number;
-  /** Packed flushes in flight at once, across namespaces (see permits.ts). */
+  /** Packed flushes in flight at once, across namespaces (runtime/permits.ts). */
   packPermits: Permits;
   indexConfig(index: string): IndexConfig;
   /** Dedicated read capacity: never passivated; idle memtables flush instead (actors/residency.ts). */

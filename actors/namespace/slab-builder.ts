@@ -125,8 +125,8 @@ export function warmBuilder(): void {
 
 /** A bulk replay's slice, decoded, applied and built (actors/index/replay-slice.ts). */
 export function buildReplaySlice(input: ReplaySliceInput): Promise<ReplaySliceOutput> {
-  const transfer = [input.explicit, input.flushedLsn, input.base, input.log, input.spans, input.lsns].map(
-    (array) => array.buffer,
+  const transfer = [input.explicit, input.flushedLsn, input.base, input.log, input.spans, input.lsns].flatMap(
+    (array) => (array === undefined ? [] : [array.buffer]),
   );
   return send({ replaySlice: input }, transfer, () => replaySlice(input, (job) => encodeJob(job)));
 }

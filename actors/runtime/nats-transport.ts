@@ -15,36 +15,13 @@
 import { ErrorCode as NatsErrorCode, type Msg, type NatsConnection, type Subscription } from "nats";
 import { NeedleError } from "../../storage/errors.ts";
 import { type ActorKind, type Address, kindSubjects, parseSubject, subjectOf } from "./address.ts";
+import { Permits } from "./permits.ts";
 import type { Deliverer, RequestOptions, Transport } from "./transport.ts";
 import { decodeAnswer, decodeWire, encodeAnswer, encodeFailure, encodeWire } from "./wire.ts";
 
 export const natsRequestTimeoutMs = 30_000;
 export const natsInFlightMax = 1_024;
 const unavailableRetryAfterSeconds = 1;
-
-/** Requests allowed out at once; later ones queue in arrival order. */
-class Permits {
-  private available: number;
-  private readonly waiting: (() => void)[] = [];
-
-  constructor(count: number) {
-    this.available = count;
-  }
-
-  async acquire(): Promise<void> {
-    if (this.available > 0) {
-      this.available--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-
-  release(): void {
-    const next = this.waiting.shift();
-    if (next !== undefined) next();
-    else this.available++;
-  }
-}
 
 export class NatsTransport implements Transport {
   readonly name = "nats";
@@ -67,14 +44,13 @@ export class NatsTransport implements Transport {
   ): Promise<T> {
     const subject = subjectOf(target, verb);
     const timeout = options.timeoutMs ?? this.timeoutMs;
-    await this.permits.acquire();
     let reply: Msg;
     try {
-      reply = await this.connection.request(subject, encodeWire(payload), { timeout });
+      reply = await this.permits.run(() =>
+        this.connection.request(subject, encodeWire(payload), { timeout }),
+      );
     } catch (error) {
       throw unavailable(error, subject, timeout);
-    } finally {
-      this.permits.release();
     }
     return decodeAnswer(reply.data, `answer on ${subject}`) as T;
   }

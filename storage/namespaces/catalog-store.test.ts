@@ -18,6 +18,7 @@ import {
   checkpointEveryRecords,
   decodeDelta,
 } from "./catalog-store.ts";
+import type { CatalogLocation } from "./catalog-table.ts";
 import { contents, deltaFor, tableAfter } from "./catalog-testing.ts";
 
 const seed = Number(process.env.NEEDLE_TEST_SEED ?? Date.now() % 100_000);
@@ -228,22 +229,13 @@ test("a checkpoint written before columnar names (one string per namespace) stil
     location: { kind: "dedicated" },
     manifestVersion: 7,
   });
-  expect(store.table.get("beta")?.location).toEqual({
-    kind: "packed",
-    slab: "pack-1",
-    runStart: 3,
-    runLength: 2,
-  });
+  const betaRun: CatalogLocation = { kind: "packed", slab: "pack-1", runStart: 3, runLength: 2 };
+  expect(store.table.get("beta")?.location).toEqual(betaRun);
   // The next checkpoint is columnar, and reads back the same.
   await store.checkpoint();
   await store.close();
   const reopened = await CatalogStore.open(dir);
   expect(reopened.table.list({ limit: 10 })).toEqual(["alpha", "beta"]);
-  expect(reopened.table.get("beta")?.location).toEqual({
-    kind: "packed",
-    slab: "pack-1",
-    runStart: 3,
-    runLength: 2,
-  });
+  expect(reopened.table.get("beta")?.location).toEqual(betaRun);
   await reopened.close();
 });

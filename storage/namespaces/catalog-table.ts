@@ -292,21 +292,20 @@ export class CatalogTable {
       const number = this.slabNumbers.get(slab);
       if (number !== undefined) numbers.add(number);
     }
-    const out: string[] = [];
-    for (let entry = 0; entry < this.capacity; entry++) {
-      const flags = this.flags[entry]!;
-      if ((flags & flagUsed) !== 0 && (flags & flagPacked) !== 0 && numbers.has(this.slab[entry]!))
-        out.push(this.nameOf(entry));
-    }
-    return out;
+    return this.namesWhere((entry, flags) => (flags & flagPacked) !== 0 && numbers.has(this.slab[entry]!));
   }
 
   /** Namespaces with a location of their own (dedicated): a scan of the flags, no entry objects. */
   dedicatedNamespaces(): string[] {
+    return this.namesWhere((_, flags) => (flags & flagPacked) === 0);
+  }
+
+  /** Names of the entries in use that `keep` picks, by a scan of the columns. */
+  private namesWhere(keep: (entry: number, flags: number) => boolean): string[] {
     const out: string[] = [];
     for (let entry = 0; entry < this.capacity; entry++) {
       const flags = this.flags[entry]!;
-      if ((flags & flagUsed) !== 0 && (flags & flagPacked) === 0) out.push(this.nameOf(entry));
+      if ((flags & flagUsed) !== 0 && keep(entry, flags)) out.push(this.nameOf(entry));
     }
     return out;
   }

@@ -1,6 +1,7 @@
 /**
  * A counting semaphore: at most `count` holders at once, the rest wait in arrival order.
- * Packed flushes take one each (namespace-actor.ts): thousands of tenants going idle together
+ * Packed flushes take one each (namespace-actor.ts), and NATS requests in flight
+ * (nats-transport.ts). For packed flushes: thousands of tenants going idle together
  * would otherwise all hand their flushes to the index at once and fill its bounded mailbox,
  * refusing the writes and activations that need it (measured: 100,000 tenants, OVERLOADED).
  */
