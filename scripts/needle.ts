@@ -4,22 +4,25 @@
  *   bun run needle serve [--host 127.0.0.1] [--port 5080] [--data ./data]
  *                        [--api-key KEY]... [--public-url URL] [--log-level info]
  *                        [--flush-rows-max N] [--min-free-bytes 64MB] [--min-free-percent 0]
- *                        [--memory-max 4GB]
+ *                        [--memory-max 4GB] [--nats nats://127.0.0.1:4222]
  *
  * Environment: NEEDLE_HOST, NEEDLE_PORT, NEEDLE_DATA, NEEDLE_API_KEYS (comma-separated),
- * NEEDLE_LOG_LEVEL, NEEDLE_MIN_FREE_BYTES, NEEDLE_MIN_FREE_PERCENT, NEEDLE_MEMORY_MAX. Flags win
+ * NEEDLE_LOG_LEVEL, NEEDLE_MIN_FREE_BYTES, NEEDLE_MIN_FREE_PERCENT, NEEDLE_MEMORY_MAX, NEEDLE_NATS. Flags win
  * over the environment. Sizes take units (kb, mb, gb, tb: powers of 1024).
  *
  * `serve` steps:
  *   1. Parse flags; refuse to bind a non-loopback address without API keys.
  *   2. Open the engine on the data directory (recovers the request log).
  *   3. Listen; print exactly one stdout line, the URL (`http://127.0.0.1:<port>`), first.
+ *      With --nats, also serve the NATS API (micro service `needle`, gateway/nats) on the same
+ *      engine; the `nats` client is loaded only then.
  *   4. On SIGTERM/SIGINT: stop accepting, let in-flight requests finish (bounded), close the
  *      engine (flush + fsync), exit 0. A second signal exits at once with status 130.
  * Logs are JSON lines on stderr: one per request (method, route, status, duration, bytes).
  */
 import { parseArgs } from "node:util";
 import bytes from "bytes";
+import type { Engine } from "../actors/api.ts";
 import { openEngine } from "../actors/mod.ts";
 import {
   createApp,
@@ -43,7 +46,9 @@ const usage = `usage: needle serve [--host HOST] [--port PORT] [--data DIR] [--a
   --min-free-bytes  refuse writes while the data volume has less free space (default 64mb)
   --min-free-percent  the same as a percentage of the volume (default 0); the larger wins
   --memory-max  memory budget: above it idle namespaces and slabs are released first, then
-                writes are refused with 503 until memory is back under it (default: none)`;
+                writes are refused with 503 until memory is back under it (default: none)
+  --nats        also serve the NATS API (service "needle", subjects needle.api.v1.>) through
+                the NATS server at this URL (env NEEDLE_NATS; default: HTTP only)`;
 
 /** How long shutdown waits for in-flight requests before closing the engine anyway. */
 const drainMsMax = 10_000;
@@ -87,6 +92,7 @@ async function serve(argv: string[]): Promise<void> {
       "min-free-bytes": { type: "string" },
       "min-free-percent": { type: "string" },
       "memory-max": { type: "string" },
+      nats: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -143,6 +149,9 @@ async function serve(argv: string[]): Promise<void> {
     log: (line) => logLine(logLevel, "info", { msg: line }),
   });
 
+  const natsUrl = values.nats ?? env.NEEDLE_NATS;
+  const natsApi = natsUrl === undefined ? undefined : await serveNats(natsUrl, engine, logLevel);
+
   let inFlight = 0;
   let app: ReturnType<typeof createApp> | undefined;
   const server = Bun.serve({
@@ -192,6 +201,9 @@ async function serve(argv: string[]): Promise<void> {
     const deadline = Date.now() + drainMsMax;
     while (inFlight > 0 && Date.now() < deadline) await Bun.sleep(10);
     await Promise.race([stopped, Bun.sleep(Math.max(0, deadline - Date.now()))]);
+    await natsApi?.stop().catch((error: unknown) => {
+      logLine(logLevel, "warn", { msg: "NATS API stop failed", error: String(error) });
+    });
     try {
       await engine.close();
     } catch (error) {
@@ -203,6 +215,29 @@ async function serve(argv: string[]): Promise<void> {
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+/** Connects to NATS and serves the API there; exits with a clear message when it cannot. */
+async function serveNats(url: string, engine: Engine, logLevel: Level): Promise<{ stop(): Promise<void> }> {
+  const { connect } = await import("nats");
+  const { startApiService } = await import("../gateway/nats/service.ts");
+  let connection: Awaited<ReturnType<typeof connect>>;
+  try {
+    connection = await connect({ servers: url, name: "needle-serve" });
+  } catch (error) {
+    await engine.close().catch(() => {});
+    fail(`cannot connect to NATS at ${url} (--nats): ${(error as Error).message}`);
+  }
+  const service = await startApiService(connection, engine, {
+    log: (entry) => logLine(logLevel, "error", { msg: "nats request failed", ...entry }),
+  });
+  logLine(logLevel, "info", { msg: "serving the NATS API", nats: url, service: "needle" });
+  return {
+    stop: async () => {
+      await service.stop();
+      await connection.drain();
+    },
+  };
 }
 
 async function main(): Promise<void> {

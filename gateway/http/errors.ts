@@ -1,6 +1,7 @@
 /**
  * Turns NeedleErrors into HTTP answers in Pinecone's two error shapes. This file (with the
- * rest of gateway/http) is the only place in Needle that knows HTTP status codes.
+ * rest of gateway/http) is the only place in Needle that knows HTTP status codes; the NATS
+ * door (gateway/nats) asks it for the status and client message it puts in its error headers.
  *
  * - Control plane (`/indexes...`): `{"error":{"code":"INVALID_ARGUMENT","message":"..."},"status":400}`.
  * - Data plane (index host): gRPC-gateway status `{"code":3,"message":"...","details":[]}`.
