@@ -9,6 +9,7 @@
  * Namespace names are canonical: the engine maps "" and "__default__" to the same namespace
  * and reports it as "__default__".
  */
+import type { LogProvider } from "../storage/log/log.ts";
 import type { PlanSettings } from "../storage/compaction/plan.ts";
 import type { FreeSpaceOptions } from "../storage/free-space.ts";
 import type { Filter, Metadata, Metric, SparseValues, VectorRecord } from "../storage/types.ts";
@@ -385,6 +386,11 @@ export interface EngineOptions {
   slabActorsResidentMax?: number;
   /** Request log segment size, bytes (the log is trimmed a whole segment at a time). */
   logSegmentBytesMax?: number;
+  /**
+   * Where the request logs live. Default: segment files in each index's directory. The
+   * distributed mode passes JetStream streams (storage/log/jetstream-logs.ts).
+   */
+  logs?: LogProvider;
   /** Bounded mailbox depth per actor. */
   mailboxDepthMax?: number;
   /** Memory budget for open slabs, bytes. */

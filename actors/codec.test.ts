@@ -74,6 +74,14 @@ describe("log body codec", () => {
     expect(decodeLogBody(shifted.subarray(1))).toEqual(body);
   });
 
+  test("decodes a Node Buffer at an unaligned position inside a larger pool (a NATS message)", () => {
+    const body = { namespace: "n", write: writes[0]! };
+    const encoded = encodeLogBody(body);
+    const pool = Buffer.alloc(encoded.byteLength + 64, 0xab);
+    pool.set(encoded, 33);
+    expect(decodeLogBody(pool.subarray(33, 33 + encoded.byteLength))).toEqual(body);
+  });
+
   test("a payload of another format or a wrong block size is CORRUPTION, never a crash", () => {
     const encoded = encodeLogBody({ namespace: "n", write: writes[0]! });
     const bad = [

@@ -154,12 +154,14 @@ export function decodeLogBody(bytes: Uint8Array, source = "request log"): LogBod
   const blockBytes = records.length * dim * 4;
   if (blockOffset + blockBytes !== bytes.byteLength)
     throw corruption(source, "log record vector block has the wrong size");
-  // A Float32Array view needs a 4-byte aligned start; a record inside a segment may not have one.
+  // A Float32Array view needs a 4-byte aligned start; a record inside a segment may not have
+  // one, and is copied. Copied with Uint8Array's slice: on a Node Buffer (what a NATS client
+  // hands out) slice() is a view, whose `.buffer` is the whole pool (it decoded garbage).
   const start = bytes.byteOffset + blockOffset;
   const block =
     start % 4 === 0
       ? new Float32Array(bytes.buffer, start, records.length * dim)
-      : new Float32Array(bytes.slice(blockOffset).buffer, 0, records.length * dim);
+      : new Float32Array(Uint8Array.prototype.slice.call(bytes, blockOffset).buffer, 0, records.length * dim);
   const withValues: VectorRecord[] = records.map((record, row) => ({
     ...record,
     values: block.subarray(row * dim, (row + 1) * dim),

@@ -12,8 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openEngine } from "./mod.ts";
 import { seededRandom } from "./testing/reference.ts";
-import { forEachLine } from "./testing/child-lines.ts";
-import { crashBatch, crashBatchRecords } from "./testing/crash-data.ts";
+import { expectCrashOutcome, runCrashChild } from "./testing/crash-check.ts";
 
 const seed = Number(process.env.NEEDLE_TEST_SEED ?? Date.now() % 100_000);
 const trials = 8;
@@ -32,32 +31,6 @@ function faultsFor(random: () => number): string {
   ]);
 }
 
-async function runChildUntilKilled(
-  dir: string,
-  firstBatch: number,
-  killAfterMs: number,
-  faults: string | undefined,
-): Promise<number> {
-  const child = Bun.spawn(
-    [process.execPath, join(import.meta.dir, "testing/crash-child.ts"), dir, `${firstBatch}`],
-    {
-      stdout: "pipe",
-      stderr: "inherit",
-      env: faults === undefined ? process.env : { ...process.env, NEEDLE_FAULTS: faults },
-    },
-  );
-  let lastAcked = firstBatch - 1;
-  let killTimer: ReturnType<typeof setTimeout> | undefined;
-  await forEachLine(child.stdout, (line) => {
-    if (line === "ready") killTimer = setTimeout(() => child.kill("SIGKILL"), killAfterMs);
-    const match = /^ack (\d+) /.exec(line);
-    if (match) lastAcked = Number(match[1]);
-  });
-  clearTimeout(killTimer);
-  await child.exited;
-  return lastAcked;
-}
-
 test(
   `SIGKILL during ingest loses no acknowledged batch (seed=${seed})`,
   async () => {
@@ -70,26 +43,15 @@ test(
         const killAfterMs = 50 + Math.floor(random() * 600);
         // Every other trial runs under injected storage faults (refused batches are retried).
         const faults = trial % 2 === 1 ? faultsFor(random) : undefined;
-        const lastAcked = await runChildUntilKilled(dir, complete, killAfterMs, faults);
+        const lastAcked = await runCrashChild(
+          dir,
+          complete,
+          killAfterMs,
+          faults === undefined ? {} : { NEEDLE_FAULTS: faults },
+        );
         const engine = await openEngine({ dir, log: () => {} });
         try {
-          const inFlight = lastAcked + 1;
-          const ids = (batch: number) => crashBatch(batch).map((r) => r.id);
-          for (let batch = 0; batch <= lastAcked; batch += 1) {
-            const fetched = await engine.fetch("crash", "ns", ids(batch));
-            expect(fetched.records.length).toBe(crashBatchRecords);
-            const expected = crashBatch(batch)[7]!;
-            const got = fetched.records.find((r) => r.id === expected.id)!;
-            expect(Array.from(got.values!)).toEqual(Array.from(expected.values!));
-            expect(got.metadata).toEqual(expected.metadata!);
-          }
-          const partial = await engine.fetch("crash", "ns", ids(inFlight));
-          expect([0, crashBatchRecords]).toContain(partial.records.length);
-          const beyond = await engine.fetch("crash", "ns", ids(inFlight + 1));
-          expect(beyond.records.length).toBe(0);
-          complete = lastAcked + 1 + (partial.records.length > 0 ? 1 : 0);
-          const stats = await engine.describeIndexStats("crash");
-          expect(stats.totalVectorCount).toBe(complete * crashBatchRecords);
+          complete = await expectCrashOutcome(engine, lastAcked);
         } finally {
           await engine.close();
         }

@@ -179,7 +179,7 @@ class EmbeddedEngine implements Engine {
     this.freeSpace = new FreeSpaceGuard(options.dir, options.freeSpace);
     const isResident = (index: string) => this.configs.get(index)?.readCapacity.mode === "Dedicated";
     this.residency = new Residency(this.system.transport, isResident, log);
-    this.system.register("writer", writerFactory(dataDir, options.logSegmentBytesMax));
+    this.system.register("writer", writerFactory(dataDir, options.logSegmentBytesMax, options.logs));
     this.system.register(
       "index",
       indexFactory(
@@ -290,6 +290,7 @@ class EmbeddedEngine implements Engine {
     // removing again here costs little and covers a delete whose removal failed.
     const dir = indexDir(this.options.dir, config.name);
     await removeTree(dir);
+    await this.options.logs?.remove(config.name);
     await ensureDirectoryDurably(dir);
     this.configs.set(config.name, config);
     try {
@@ -357,6 +358,7 @@ class EmbeddedEngine implements Engine {
     await this.system.passivateWhere((target) => belongsTo(target, name), shutdownOrder);
     await removeTree(indexDir(this.options.dir, name));
     await fsyncDirectory(join(this.options.dir, "indexes"));
+    await this.options.logs?.remove(name);
     this.ackedLsn.delete(name);
   }
 

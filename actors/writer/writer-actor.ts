@@ -12,6 +12,7 @@
  * recovery do not depend on the write path.
  */
 import { NeedleError } from "../../storage/errors.ts";
+import type { Log, LogProvider } from "../../storage/log/log.ts";
 import { RequestLog } from "../../storage/log/mod.ts";
 import { decodeLogBody, encodeLogBody, type LogBody, logBodyNamespace } from "../codec.ts";
 import { logDir } from "../layout.ts";
@@ -36,9 +37,13 @@ export type WriterMessage =
 export const reopenBackoffBaseMs = 100;
 export const reopenBackoffCapMs = 5_000;
 
-export function writerFactory(dataDir: string, segmentBytesMax?: number) {
+export function writerFactory(dataDir: string, segmentBytesMax?: number, logs?: LogProvider) {
   return async (context: ActorContext): Promise<Actor> => {
-    const open = () => RequestLog.open({ dir: logDir(dataDir, context.self.key), segmentBytesMax });
+    const index = context.self.key;
+    const open = (): Promise<Log> =>
+      logs !== undefined
+        ? logs.open(index)
+        : RequestLog.open({ dir: logDir(dataDir, index), segmentBytesMax });
     return new WriterActor(await open(), open, context.now);
   };
 }
@@ -51,19 +56,19 @@ class WriterActor implements Actor {
    * bytes, not their objects.
    */
   private replayIndex: { throughLsn: bigint; records: Map<string, RawRecord[]> } | undefined;
-  private reopening: Promise<RequestLog> | undefined;
+  private reopening: Promise<Log> | undefined;
   private reopenFailures = 0;
   private reopenNotBeforeMs = 0;
   private lastReopenError: unknown;
 
   constructor(
-    private log: RequestLog,
-    private readonly openLog: () => Promise<RequestLog>,
+    private log: Log,
+    private readonly openLog: () => Promise<Log>,
     private readonly now: () => number,
   ) {}
 
   /** The log, reopened first if a failure stopped it (see the module comment). */
-  private usableLog(): Promise<RequestLog> {
+  private usableLog(): Promise<Log> {
     if (!this.log.failed) return Promise.resolve(this.log);
     if (this.reopening) return this.reopening;
     if (this.now() < this.reopenNotBeforeMs) return Promise.reject(this.lastReopenError);

@@ -41,6 +41,18 @@ afterAll(async () => {
 
 const decoder = new TextDecoder();
 
+async function untilAvailable<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      expect((error as { code?: string }).code).toBe("UNAVAILABLE");
+      if (tries >= 30) throw error;
+      await Bun.sleep(200);
+    }
+  }
+}
+
 test("R3: killing the stream leader during ingest loses no acknowledged append and applies none twice", async () => {
   const connection = await connectTo(cluster.urls());
   const log = await JetStreamLog.open({ connection, stream, subject, replicas: 3 });
@@ -81,19 +93,19 @@ test("R3: killing the stream leader during ingest loses no acknowledged append a
   console.log(`killed leader ${killedName}; ${retries} appends retried after the kill`);
 
   const readThrough = async (servers: string[]) => {
-    const reader = await JetStreamLog.open({
-      connection: await connectTo(servers),
-      stream,
-      subject,
-      replicas: 3,
+    const readerConnection = await connectTo(servers);
+    // Right after the kill the stream may still be electing a leader: opening and reading
+    // answer UNAVAILABLE until it has one, as they would to any client.
+    return untilAvailable(async () => {
+      const reader = await JetStreamLog.open({ connection: readerConnection, stream, subject, replicas: 3 });
+      const seen = new Map<string, bigint>();
+      await reader.replay(0n, (lsn, payload) => {
+        const id = decoder.decode(payload);
+        expect(seen.has(id)).toBe(false);
+        seen.set(id, lsn);
+      });
+      return seen;
     });
-    const seen = new Map<string, bigint>();
-    await reader.replay(0n, (lsn, payload) => {
-      const id = decoder.decode(payload);
-      expect(seen.has(id)).toBe(false);
-      seen.set(id, lsn);
-    });
-    return seen;
   };
   const survivors = await readThrough(cluster.urls());
   expect(new Map([...survivors].sort())).toEqual(new Map([...acknowledged].sort()));

@@ -8,6 +8,7 @@
  */
 import {
   DeliverPolicy,
+  type JetStreamClient,
   type JetStreamManager,
   type NatsConnection,
   RetentionPolicy,
@@ -25,6 +26,15 @@ export interface JetStreamLogOptions {
   replicas?: number;
   /** How long a message id is remembered for deduplication. Default 2 minutes. */
   duplicateWindowMs?: number;
+  /** A replay that receives nothing for this long fails as UNAVAILABLE. Default 5 s. */
+  replayStallMs?: number;
+}
+
+const replayStallMsDefault = 5_000;
+
+/** JetStream's "stream not found" (API error 10059). */
+export function isStreamNotFound(error: unknown): boolean {
+  return (error as { api_error?: { err_code?: number } }).api_error?.err_code === 10059;
 }
 
 export class JetStreamLog implements Log {
@@ -44,7 +54,6 @@ export class JetStreamLog implements Log {
 
   /** Creates the stream if it is missing; reads where it stands. */
   static async open(options: JetStreamLogOptions): Promise<JetStreamLog> {
-    const manager = await options.connection.jetstreamManager();
     const config = {
       name: options.stream,
       subjects: [options.subject],
@@ -54,8 +63,26 @@ export class JetStreamLog implements Log {
       duplicate_window: (options.duplicateWindowMs ?? 120_000) * 1_000_000,
       max_msg_size: payloadBytesMax,
     };
-    const info = await manager.streams.info(options.stream).catch(() => undefined);
-    const state = (info ?? (await manager.streams.add(config))).state;
+    let state: { last_seq: number; first_seq: number; messages: number };
+    let manager: JetStreamManager;
+    try {
+      manager = await options.connection.jetstreamManager();
+      const info = await manager.streams.info(options.stream).catch((error: unknown) => {
+        if (isStreamNotFound(error)) return undefined;
+        throw error;
+      });
+      state = (info ?? (await manager.streams.add(config))).state;
+    } catch (error) {
+      // No answer (a leader election after a node failed) or no quorum: a retry may succeed.
+      throw new NeedleError(
+        "UNAVAILABLE",
+        `stream ${options.stream} cannot be opened: ${(error as Error).message}`,
+        {
+          retryAfterSeconds: 1,
+          cause: error instanceof Error ? error : undefined,
+        },
+      );
+    }
     const lastLsn = BigInt(state.last_seq);
     const firstLsn = state.messages === 0 ? lastLsn + 1n : BigInt(state.first_seq);
     return new JetStreamLog(options, manager, lastLsn, firstLsn);
@@ -89,14 +116,7 @@ export class JetStreamLog implements Log {
       if (lsn > this.durable) this.durable = lsn;
       return lsn;
     } catch (error) {
-      throw new NeedleError(
-        "UNAVAILABLE",
-        `stream ${this.options.stream} did not take the append: ${asNeedleError(error).message}`,
-        {
-          retryAfterSeconds: 1,
-          cause: error instanceof Error ? error : undefined,
-        },
-      );
+      throw this.unavailable("did not take the append", error);
     }
   }
 
@@ -117,22 +137,62 @@ export class JetStreamLog implements Log {
         },
       );
     }
-    const consumer = await this.options.connection.jetstream().consumers.get(this.options.stream, {
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: Number(afterLsn + 1n),
-    });
-    const messages = await consumer.consume();
+    let messages: Awaited<ReturnType<Awaited<ReturnType<JetStreamClient["consumers"]["get"]>>["consume"]>>;
+    const stallMs = this.options.replayStallMs ?? replayStallMsDefault;
+    try {
+      const consumer = await this.options.connection.jetstream().consumers.get(this.options.stream, {
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: Number(afterLsn + 1n),
+      });
+      // consume() of an ordered consumer may never resolve while the stream has no leader.
+      const consuming = consumer.consume();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const gaveUp = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no consumer within ${stallMs} ms`)), stallMs);
+      });
+      try {
+        messages = await Promise.race([consuming, gaveUp]);
+      } catch (error) {
+        void consuming.then(
+          (late) => late.stop(),
+          () => {},
+        );
+        throw error;
+      } finally {
+        clearTimeout(timer);
+      }
+    } catch (error) {
+      throw this.unavailable("cannot be read", error);
+    }
+    // An ordered consumer can stall for good when the stream's leader changes under it (seen
+    // in the R3 kill test): a read that gets nothing for `replayStallMs` gives up as
+    // UNAVAILABLE, and the caller retries with a fresh consumer.
+    let lastProgress = Date.now();
+    let reached = afterLsn;
+    const watchdog = setInterval(() => {
+      if (Date.now() - lastProgress > stallMs) messages.stop(new Error(`no record for ${stallMs} ms`));
+    }, stallMs / 4);
     try {
       for await (const message of messages) {
         const lsn = BigInt(message.seq);
         if (lsn > through) break;
-        const visited = visit(lsn, message.data);
+        // A plain Uint8Array of its own: the client hands out a Node Buffer viewing its read
+        // chunk, whose slice() is a view too (the log body decoder once read garbage through
+        // it), and callers keep payloads (the writer's replay index), which would pin chunks.
+        const visited = visit(lsn, new Uint8Array(message.data));
         if (visited !== undefined) await visited;
+        reached = lsn;
+        lastProgress = Date.now();
         if (lsn >= through) break;
       }
+    } catch (error) {
+      throw this.unavailable(`stopped delivering records after LSN ${reached}`, error);
     } finally {
+      clearInterval(watchdog);
       messages.stop();
     }
+    if (reached < through)
+      throw this.unavailable(`ended its records at LSN ${reached}, before ${through}`, undefined);
   }
 
   async trimThrough(lsn: bigint): Promise<void> {
@@ -143,4 +203,16 @@ export class JetStreamLog implements Log {
   }
 
   async close(): Promise<void> {}
+
+  /** No answer (a leader election after a node failed) or no quorum: a retry may succeed. */
+  private unavailable(what: string, error: unknown): NeedleError {
+    return new NeedleError(
+      "UNAVAILABLE",
+      `stream ${this.options.stream} ${what}: ${asNeedleError(error).message}`,
+      {
+        retryAfterSeconds: 1,
+        cause: error instanceof Error ? error : undefined,
+      },
+    );
+  }
 }

@@ -178,21 +178,40 @@ class ClusterNode implements TestNatsNode {
   }
 }
 
-/** Until a JetStream request succeeds through every node (the meta group has a leader). */
+/**
+ * Until JetStream answers through every node and can place a stream on all of them (the meta
+ * group has a leader and knows every peer: until then an R3 stream is refused with "no
+ * suitable peers for placement").
+ */
 async function waitForJetStream(urls: string[]): Promise<void> {
   const deadline = Date.now() + clusterReadyMs;
+  const retry = async (what: string, attempt: () => Promise<unknown>) => {
+    for (;;) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (Date.now() > deadline)
+          throw new Error(`JetStream cluster not ready (${what}): ${(error as Error).message}`);
+        await Bun.sleep(100);
+      }
+    }
+  };
   for (const url of urls) {
     const connection = await connect({ servers: url });
     try {
-      for (;;) {
-        try {
-          await (await connection.jetstreamManager({ timeout: 1_000 })).getAccountInfo();
-          break;
-        } catch (error) {
-          if (Date.now() > deadline)
-            throw new Error(`JetStream cluster not ready: ${(error as Error).message}`);
-          await Bun.sleep(100);
-        }
+      const manager = (await retry("manager", () =>
+        connection.jetstreamManager({ timeout: 1_000 }),
+      )) as Awaited<ReturnType<NatsConnection["jetstreamManager"]>>;
+      await retry("account", () => manager.getAccountInfo());
+      if (url === urls[0]) {
+        await retry("placement", () =>
+          manager.streams.add({
+            name: "needle-test-probe",
+            subjects: ["needle.test.probe"],
+            num_replicas: urls.length,
+          }),
+        );
+        await manager.streams.delete("needle-test-probe");
       }
     } finally {
       await connection.close();
