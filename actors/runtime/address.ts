@@ -16,6 +16,8 @@ export const actorKinds = [
   "executor",
   "router",
   "compactor",
+  // Cluster mode (actors/distribution): the host owning an index, key = the index name.
+  "owner",
 ] as const;
 export type ActorKind = (typeof actorKinds)[number];
 
@@ -54,6 +56,11 @@ export function subjectOf(target: Address, verb: string): string {
 export function kindSubjects(kind: ActorKind): string {
   if (!actorKinds.includes(kind)) throw new NeedleError("INTERNAL", `unknown actor kind "${kind}"`);
   return `${subjectPrefix}.${kind}.*.*`;
+}
+
+/** The subject matching every verb of one address: what its owner subscribes to. */
+export function addressSubjects(target: Address): string {
+  return subjectOf(target, "verb").replace(/\.verb$/, ".*");
 }
 
 export function parseSubject(subject: string): { address: Address; verb: string } {

@@ -26,6 +26,8 @@ export interface JetStreamLogOptions {
   replicas?: number;
   /** How long a message id is remembered for deduplication. Default 2 minutes. */
   duplicateWindowMs?: number;
+  /** False: trimThrough keeps everything (cluster v1). Default true. */
+  trim?: boolean;
   /** A replay that receives nothing for this long fails as UNAVAILABLE. Default 5 s. */
   replayStallMs?: number;
 }
@@ -196,7 +198,7 @@ export class JetStreamLog implements Log {
   }
 
   async trimThrough(lsn: bigint): Promise<void> {
-    if (lsn < this.first) return;
+    if (lsn < this.first || this.options.trim === false) return;
     const keepFrom = lsn >= this.durable ? this.durable + 1n : lsn + 1n;
     await this.manager.streams.purge(this.options.stream, { seq: Number(keepFrom) });
     this.first = keepFrom;

@@ -5,12 +5,28 @@
  * valid in stream names and as one subject token.
  */
 
-/** The JetStream stream holding one index's request log. */
-export function logStreamName(index: string): string {
-  return `needle-log-${index}`;
+/**
+ * The JetStream stream holding one index's request log. In a cluster each creation of an index
+ * gets its own incarnation (a nuid), so a stream a crashed delete left behind is never read
+ * by a new index of the same name.
+ */
+export function logStreamName(index: string, incarnation?: string): string {
+  return incarnation === undefined ? `needle-log-${index}` : `needle-log-${index}-${incarnation}`;
 }
 
 /** The subject an index's log records are published on. */
-export function logSubject(index: string): string {
-  return `needle.log.${index}`;
+export function logSubject(index: string, incarnation?: string): string {
+  return incarnation === undefined ? `needle.log.${index}` : `needle.log.${index}.${incarnation}`;
+}
+
+/** KV bucket of live hosts (heartbeats; the bucket's TTL drops a silent host). */
+export const membersBucket = "needle-members";
+/** KV bucket of ownership leases. */
+export const leasesBucket = "needle-leases";
+/** KV bucket of the cluster's indexes (key = index name, value = its configuration). */
+export const catalogBucket = "needle-catalog";
+
+/** The lease key of an index's owner. */
+export function indexLeaseKey(index: string): string {
+  return `index.${index}`;
 }

@@ -221,7 +221,9 @@ async function waitForJetStream(urls: string[]): Promise<void> {
 
 /**
  * For a test file: a server (and a client connection to it) started before the file's tests
- * and stopped after them. Call at the top level; use the getter inside tests.
+ * and stopped after them. Call at the top level; use the getter inside tests. Bun runs
+ * afterAll hooks in the order they were registered, so a file whose own afterAll still needs
+ * the server (hosts handing leases back) starts and stops one itself (startNatsServer).
  */
 export function natsServerForFile(options: { jetstream?: boolean } = {}): () => {
   server: TestNatsServer;

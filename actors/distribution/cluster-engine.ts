@@ -1,0 +1,213 @@
+/**
+ * The gateway's Engine in cluster v1 (actors/distribution/DESIGN.md decisions 10-14): control
+ * operations on the KV catalog, data operations forwarded to the index's owner over NATS
+ * (`needle.owner.<index>.<method>`, arguments and result in msgpack, typed errors rebuilt).
+ * It keeps no data, so any number of gateways answer alike, and every read of an index goes
+ * through its one owner (strong consistency).
+ *
+ * Failover (decision 14): a request that finds no owner is retried with backoff for up to
+ * `failoverWaitMs`, then answered UNAVAILABLE; NOT_FOUND at once if the index is not in the
+ * catalog. A request the owner does not answer within `requestTimeoutMs` is UNAVAILABLE and
+ * not retried (a write may or may not have been applied).
+ */
+import { ErrorCode as NatsErrorCode, type NatsConnection, nuid } from "nats";
+import { NeedleError } from "../../storage/errors.ts";
+import { removeLogStream } from "../../storage/log/jetstream-logs.ts";
+import { logStreamName } from "../../storage/nats/names.ts";
+import type { Filter, VectorRecord } from "../../storage/types.ts";
+import type {
+  CompactionStatus,
+  ConfigureIndexRequest,
+  CreateIndexRequest,
+  DeleteRequest,
+  Engine,
+  FetchByMetadataRequest,
+  FetchByMetadataResult,
+  FetchResult,
+  IndexConfig,
+  IndexDescription,
+  IndexStats,
+  ListNamespacesRequest,
+  ListNamespacesResult,
+  ListRequest,
+  ListResult,
+  NamespaceStats,
+  QueryRequest,
+  QueryResult,
+  UpdateRequest,
+  UpdateResult,
+  WriteResult,
+} from "../api.ts";
+import { configAfterChange, configFromCreate } from "../index-config.ts";
+import { address } from "../runtime/address.ts";
+import { NatsTransport } from "../runtime/nats-transport.ts";
+import type { ClusterCatalog } from "./cluster-catalog.ts";
+import type { OwnerVerb } from "./index-owner.ts";
+
+export const failoverWaitMsDefault = 15_000;
+export const requestTimeoutMsDefault = 5_000;
+const retryFirstMs = 50;
+const retryMaxMs = 1_000;
+
+export interface ClusterEngineOptions {
+  failoverWaitMs?: number;
+  requestTimeoutMs?: number;
+}
+
+export class ClusterEngine implements Engine {
+  private readonly transport: NatsTransport;
+  private readonly failoverWaitMs: number;
+  private readonly requestTimeoutMs: number;
+
+  constructor(
+    private readonly connection: NatsConnection,
+    private readonly catalog: ClusterCatalog,
+    options: ClusterEngineOptions = {},
+  ) {
+    this.requestTimeoutMs = options.requestTimeoutMs ?? requestTimeoutMsDefault;
+    this.failoverWaitMs = options.failoverWaitMs ?? failoverWaitMsDefault;
+    this.transport = new NatsTransport(connection, { timeoutMs: this.requestTimeoutMs });
+  }
+
+  // ----- control plane: the catalog ------------------------------------------------------
+
+  async createIndex(request: CreateIndexRequest): Promise<IndexDescription> {
+    const config = configFromCreate(request, new Date().toISOString());
+    await this.catalog.create({ config, incarnation: nuid.next() });
+    return describe(config);
+  }
+
+  async describeIndex(name: string): Promise<IndexDescription> {
+    return describe((await this.catalog.require(name)).config);
+  }
+
+  async listIndexes(): Promise<IndexDescription[]> {
+    return (await this.catalog.list()).map((index) => describe(index.config));
+  }
+
+  async configureIndex(name: string, request: ConfigureIndexRequest): Promise<IndexDescription> {
+    return describe(await this.catalog.update(name, (current) => configAfterChange(current, request)));
+  }
+
+  async deleteIndex(name: string): Promise<void> {
+    const removed = await this.catalog.delete(name, (current) => {
+      if (current.deletionProtection === "enabled") {
+        throw new NeedleError("FAILED_PRECONDITION", "Deletion protection is enabled for this index", {
+          field: "deletion_protection",
+        });
+      }
+    });
+    // The owner drops it at its next tick; the stream goes now (a failure here leaves only an
+    // unreferenced stream: a new index of the name gets a new incarnation).
+    await removeLogStream(this.connection, logStreamName(name, removed.incarnation)).catch(() => {});
+  }
+
+  // ----- data plane: the owner -----------------------------------------------------------
+
+  upsert(index: string, namespace: string, records: VectorRecord[]) {
+    return this.ask<WriteResult & { upsertedCount: number }>(index, "upsert", [namespace, records]);
+  }
+  query(index: string, namespace: string, request: QueryRequest): Promise<QueryResult> {
+    return this.ask(index, "query", [namespace, request]);
+  }
+  fetch(index: string, namespace: string, ids: string[]): Promise<FetchResult> {
+    return this.ask(index, "fetch", [namespace, ids]);
+  }
+  fetchByMetadata(
+    index: string,
+    namespace: string,
+    request: FetchByMetadataRequest,
+  ): Promise<FetchByMetadataResult> {
+    return this.ask(index, "fetchByMetadata", [namespace, request]);
+  }
+  update(index: string, namespace: string, request: UpdateRequest): Promise<UpdateResult> {
+    return this.ask(index, "update", [namespace, request]);
+  }
+  delete(index: string, namespace: string, request: DeleteRequest): Promise<WriteResult> {
+    return this.ask(index, "delete", [namespace, request]);
+  }
+  list(index: string, namespace: string, request: ListRequest): Promise<ListResult> {
+    return this.ask(index, "list", [namespace, request]);
+  }
+  describeIndexStats(index: string, filter?: Filter): Promise<IndexStats> {
+    return this.ask(index, "describeIndexStats", [filter]);
+  }
+  listNamespaces(index: string, request: ListNamespacesRequest): Promise<ListNamespacesResult> {
+    return this.ask(index, "listNamespaces", [request]);
+  }
+  describeNamespace(index: string, namespace: string): Promise<NamespaceStats> {
+    return this.ask(index, "describeNamespace", [namespace]);
+  }
+  createNamespace(index: string, namespace: string): Promise<NamespaceStats> {
+    return this.ask(index, "createNamespace", [namespace]);
+  }
+  deleteNamespace(index: string, namespace: string): Promise<WriteResult> {
+    return this.ask(index, "deleteNamespace", [namespace]);
+  }
+  waitForLsn(index: string, lsn: bigint, timeoutMs: number): Promise<void> {
+    return this.ask(index, "waitForLsn", [lsn, timeoutMs], this.requestTimeoutMs + timeoutMs);
+  }
+
+  /** One data operation at the owner, riding over a failover (module comment). */
+  private async ask<T>(index: string, verb: OwnerVerb, args: unknown[], timeoutMs?: number): Promise<T> {
+    const deadline = performance.now() + this.failoverWaitMs;
+    for (let wait = retryFirstMs; ; wait = Math.min(retryMaxMs, wait * 2)) {
+      try {
+        return await this.transport.request<T>(address("owner", index), verb, args, { timeoutMs });
+      } catch (error) {
+        if (!isNoOwner(error)) throw error;
+        await this.catalog.require(index); // NOT_FOUND when the index is gone
+        if (performance.now() + wait > deadline) {
+          throw new NeedleError("UNAVAILABLE", `index ${index} has no owner yet (a host is taking it over)`, {
+            retryAfterSeconds: 1,
+            cause: error,
+          });
+        }
+        await Bun.sleep(wait);
+      }
+    }
+  }
+
+  // ----- per-host matters ----------------------------------------------------------------
+
+  pauseCompaction(): Promise<CompactionStatus> {
+    return Promise.reject(perHost("pausing compaction"));
+  }
+  resumeCompaction(): Promise<CompactionStatus> {
+    return Promise.reject(perHost("resuming compaction"));
+  }
+  compactionStatus(): Promise<CompactionStatus> {
+    return Promise.reject(perHost("the compactor's status"));
+  }
+  compactionSettled(): Promise<CompactionStatus> {
+    return Promise.reject(perHost("waiting for compaction"));
+  }
+  activeActors(_kind: "namespace" | "slab"): number {
+    return 0; // a gateway holds no namespaces or slabs
+  }
+
+  async close(): Promise<void> {}
+}
+
+function describe(config: IndexConfig): IndexDescription {
+  return {
+    ...config,
+    tags: { ...config.tags },
+    status: { ready: true, state: "Ready" },
+    readCapacityStatus: { state: "Ready" },
+  };
+}
+
+function isNoOwner(error: unknown): boolean {
+  const cause = (error as { cause?: { code?: string } }).cause;
+  return (
+    error instanceof NeedleError && error.code === "UNAVAILABLE" && cause?.code === NatsErrorCode.NoResponders
+  );
+}
+
+function perHost(what: string): NeedleError {
+  return new NeedleError(
+    "UNIMPLEMENTED",
+    `${what} is not served by a cluster gateway: compaction runs inside each index's owner (cluster v1)`,
+  );
+}

@@ -1,0 +1,186 @@
+/**
+ * Cluster v1 in one process (decisions 10-14), on a test's own JetStream server: two owner
+ * hosts and two gateways, each its own NATS connection. An index is owned by exactly one
+ * host; a write through one gateway is read through the other at once; when the owner's
+ * connection dies (its heartbeats, lease renewals and subscriptions with it), the other host
+ * takes the index over from the stream with every acknowledged write and nothing twice;
+ * deleting an index drops it everywhere, and a new index of the name starts empty.
+ * (Processes killed with SIGKILL are the end-to-end tests' job.)
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, type NatsConnection } from "nats";
+import { startNatsServer, type TestNatsServer } from "../../storage/testing/nats-server.ts";
+import { ClusterCatalog } from "./cluster-catalog.ts";
+import { ClusterEngine } from "./cluster-engine.ts";
+import { IndexOwner } from "./index-owner.ts";
+import { Membership } from "./membership.ts";
+
+let server: TestNatsServer;
+const timing = { heartbeatMs: 150, ttlMs: 800 };
+const leaseTtlMs = 1_200;
+
+interface Host {
+  name: string;
+  connection: NatsConnection;
+  membership: Membership;
+  owner: IndexOwner;
+  dir: string;
+}
+
+const hosts: Host[] = [];
+const gateways: ClusterEngine[] = [];
+const connections: NatsConnection[] = [];
+
+async function connectNew(): Promise<NatsConnection> {
+  const connection = await connect({ servers: server.url });
+  connections.push(connection);
+  return connection;
+}
+
+async function startHost(name: string): Promise<Host> {
+  const connection = await connectNew();
+  const membership = await Membership.open(
+    connection,
+    { name, roles: ["namespace"], pid: process.pid },
+    timing,
+  );
+  const catalog = await ClusterCatalog.open(connection);
+  const dir = await mkdtemp(join(tmpdir(), `needle-owner-${name}-`));
+  const owner = await IndexOwner.start({
+    connection,
+    membership,
+    catalog,
+    dir,
+    leaseTtlMs,
+    tickMs: 150,
+    engine: { flushRowsMax: 200 },
+    log: () => {},
+  });
+  const host = { name, connection, membership, owner, dir };
+  hosts.push(host);
+  return host;
+}
+
+beforeAll(async () => {
+  server = await startNatsServer({ jetstream: true });
+  await startHost("host-a");
+  await startHost("host-b");
+  for (let i = 0; i < 2; i++) {
+    const connection = await connectNew();
+    gateways.push(
+      new ClusterEngine(connection, await ClusterCatalog.open(connection), { requestTimeoutMs: 3_000 }),
+    );
+  }
+});
+
+afterAll(async () => {
+  // Owners hand their indexes back (leases released) before the server goes.
+  for (const host of hosts) await host.owner.close().catch(() => {});
+  for (const connection of connections) await connection.close().catch(() => {});
+  await server?.stop();
+  for (const host of hosts) await rm(host.dir, { recursive: true, force: true });
+});
+
+async function until(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  withinMs = 15_000,
+): Promise<void> {
+  const deadline = performance.now() + withinMs;
+  while (!(await condition())) {
+    if (performance.now() > deadline) throw new Error(`not within ${withinMs} ms: ${what}`);
+    await Bun.sleep(50);
+  }
+}
+
+const owners = (index: string) => hosts.filter((host) => host.owner.ownedIndexes().includes(index));
+const record = (i: number) => ({ id: `r${i}`, values: Float32Array.from([i, i % 7, 1]), metadata: { i } });
+
+test("one owner per index; a write through one gateway is read through the other at once", async () => {
+  const [one, two] = gateways as [ClusterEngine, ClusterEngine];
+  for (const name of ["alpha", "beta", "gamma", "delta"]) {
+    await one.createIndex({ name, dimension: 3, metric: "euclidean", vectorType: "dense" });
+  }
+  expect((await two.listIndexes()).map((index) => index.name)).toEqual(["alpha", "beta", "delta", "gamma"]);
+  expect(
+    (
+      await two
+        .createIndex({ name: "alpha", dimension: 3, metric: "euclidean", vectorType: "dense" })
+        .catch((e) => e)
+    ).code,
+  ).toBe("ALREADY_EXISTS");
+  for (let i = 0; i < 50; i++) {
+    const index = ["alpha", "beta", "gamma", "delta"][i % 4]!;
+    const written = await one.upsert(index, "ns", [record(i)]);
+    // The other gateway sees it at once: every read goes through the index's one owner.
+    const read = await two.fetch(index, "ns", [`r${i}`]);
+    expect(read.records.map((r) => r.id)).toEqual([`r${i}`]);
+    expect(read.lsn >= written.lsn).toBe(true);
+  }
+  for (const name of ["alpha", "beta", "gamma", "delta"]) expect(owners(name)).toHaveLength(1);
+  // Both hosts own something (rendezvous over two members, four indexes: almost surely).
+  const query = await two.query("alpha", "ns", {
+    vector: Float32Array.from([4, 4, 1]),
+    topK: 3,
+    includeValues: false,
+    includeMetadata: true,
+  });
+  const alpha = Array.from({ length: 50 }, (_, i) => i).filter((i) => i % 4 === 0);
+  const distance = (i: number) => (i - 4) ** 2 + ((i % 7) - 4) ** 2;
+  const expected = alpha
+    .sort((x, y) => distance(x) - distance(y))
+    .slice(0, 3)
+    .map((i) => `r${i}`);
+  expect(query.matches.map((match) => match.id)).toEqual(expected);
+  expect((await one.fetch("missing", "ns", ["x"]).catch((e) => e)).code).toBe("NOT_FOUND");
+}, 30_000);
+
+test("the owner's connection dies: the other host takes over from the stream, nothing lost or doubled", async () => {
+  const [one, two] = gateways as [ClusterEngine, ClusterEngine];
+  // Enough rows that the owner flushes slabs (flushRowsMax 200): they are only on its disk, so
+  // the new owner must find every row in the stream (decision 13: never trimmed in v1).
+  const bulk = Array.from({ length: 600 }, (_, i) => record(1_000 + i));
+  for (let at = 0; at < bulk.length; at += 100) await one.upsert("alpha", "bulk", bulk.slice(at, at + 100));
+  await two.describeIndexStats("alpha"); // lets the flushes run
+  await Bun.sleep(300);
+  const victim = owners("alpha")[0]!;
+  const survivor = hosts.find((host) => host !== victim)!;
+  const before = await two.describeIndexStats("alpha");
+  await victim.membership.abandon();
+  await victim.connection.close(); // heartbeats, lease renewals and subscriptions stop
+  const acknowledged: string[] = [];
+  // Writes during the failover wait for the new owner (no owner -> retried), then land.
+  for (let i = 100; i < 110; i++) {
+    await one.upsert("alpha", "ns", [record(i)]);
+    acknowledged.push(`r${i}`);
+  }
+  expect(survivor.owner.ownedIndexes()).toContain("alpha");
+  const after = await two.describeIndexStats("alpha");
+  expect(after.totalVectorCount).toBe(before.totalVectorCount + 10);
+  const fetched = await two.fetch("alpha", "ns", acknowledged);
+  const bulkBack = await two.fetch(
+    "alpha",
+    "bulk",
+    bulk.map((r) => r.id),
+  );
+  expect(bulkBack.records).toHaveLength(bulk.length);
+  expect(fetched.records.map((r) => r.id).sort()).toEqual([...acknowledged].sort());
+  await until("every index has moved to the survivor", () =>
+    ["alpha", "beta", "gamma", "delta"].every((name) => survivor.owner.ownedIndexes().includes(name)),
+  );
+}, 60_000);
+
+test("delete drops the index everywhere; a new index of the name starts empty", async () => {
+  const [one, two] = gateways as [ClusterEngine, ClusterEngine];
+  await one.deleteIndex("beta");
+  expect((await two.describeIndex("beta").catch((e) => e)).code).toBe("NOT_FOUND");
+  await until("no host owns beta", () => owners("beta").length === 0);
+  await two.createIndex({ name: "beta", dimension: 3, metric: "euclidean", vectorType: "dense" });
+  const stats = await one.describeIndexStats("beta");
+  expect(stats.totalVectorCount).toBe(0);
+  await one.configureIndex("beta", { deletionProtection: "enabled" });
+  expect((await two.deleteIndex("beta").catch((e) => e)).code).toBe("FAILED_PRECONDITION");
+}, 30_000);

@@ -1,0 +1,243 @@
+/**
+ * The `namespace` role in cluster v1 (actors/distribution/DESIGN.md decisions 10-14): this
+ * host owns the indexes that rank it first among the live namespace hosts, runs each in its
+ * own embedded engine (a local working directory; the log on the index's JetStream stream,
+ * never trimmed), and answers their data operations on `needle.owner.<index>.<method>`.
+ *
+ * Each tick (a heartbeat):
+ *   - an index it ranks first for and does not own: take its lease (create-if-absent; while
+ *     an old owner's lease lives, the next tick tries again), create it afresh in the local
+ *     engine (whatever the directory held of an earlier ownership is removed), let it replay
+ *     its whole stream, then subscribe;
+ *   - an index it owns but no longer ranks first for, or that left the catalog: unsubscribe,
+ *     finish what is in flight, drop it locally, release the lease;
+ *   - a lease that lapsed: drop at once (fail-stop). Each request also checks the lease
+ *     before it runs, so a host that lost it answers UNAVAILABLE, never stale data.
+ */
+import type { KV, NatsConnection, Subscription, Msg } from "nats";
+import { NeedleError } from "../../storage/errors.ts";
+import { jetStreamLogs } from "../../storage/log/jetstream-logs.ts";
+import { indexLeaseKey, leasesBucket } from "../../storage/nats/names.ts";
+import type { CreateIndexRequest, Engine, EngineOptions, IndexConfig } from "../api.ts";
+import { openEngine } from "../engine.ts";
+import { address, addressSubjects, parseSubject } from "../runtime/address.ts";
+import { decodeWire, encodeAnswer, encodeFailure } from "../runtime/wire.ts";
+import type { ClusterCatalog, ClusterIndex } from "./cluster-catalog.ts";
+import { Lease } from "./lease.ts";
+import type { Membership } from "./membership.ts";
+import { ownerOf } from "./placement.ts";
+
+export const leaseTtlMsDefault = 10_000;
+
+/** The Engine methods an owner answers for its index (first argument: the index name). */
+export const ownerVerbs = [
+  "upsert",
+  "query",
+  "fetch",
+  "fetchByMetadata",
+  "update",
+  "delete",
+  "list",
+  "describeIndexStats",
+  "listNamespaces",
+  "describeNamespace",
+  "createNamespace",
+  "deleteNamespace",
+  "waitForLsn",
+] as const;
+export type OwnerVerb = (typeof ownerVerbs)[number];
+
+export interface IndexOwnerOptions {
+  connection: NatsConnection;
+  membership: Membership;
+  catalog: ClusterCatalog;
+  /** The local working directory (slabs, manifests of the owned indexes). */
+  dir: string;
+  /** Replicas of the log streams this host creates (1 or 3). */
+  logReplicas?: number;
+  leaseTtlMs?: number;
+  /** How often placement is looked at (default: the membership heartbeat, 1 s). */
+  tickMs?: number;
+  engine?: Partial<EngineOptions>;
+  log?: (line: string) => void;
+}
+
+interface Owned {
+  incarnation: string;
+  lease: Lease;
+  subscription: Subscription;
+  inFlight: Set<Promise<void>>;
+}
+
+export class IndexOwner {
+  private readonly owned = new Map<string, Owned>();
+  private readonly busy = new Set<string>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private ticking: Promise<void> | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly options: IndexOwnerOptions,
+    private readonly engine: Engine,
+    private readonly leases: KV,
+    /** Index name -> the incarnation owned, naming its stream for the local engine's writer. */
+    private readonly incarnations: Map<string, string>,
+  ) {}
+
+  static async start(options: IndexOwnerOptions): Promise<IndexOwner> {
+    const ttl = options.leaseTtlMs ?? leaseTtlMsDefault;
+    const leases = await options.connection.jetstream().views.kv(leasesBucket, { ttl, history: 1 });
+    const incarnations = new Map<string, string>();
+    const engine = await openEngine({
+      ...options.engine,
+      dir: options.dir,
+      log: options.log,
+      logs: jetStreamLogs(options.connection, {
+        replicas: options.logReplicas,
+        retain: true,
+        incarnationOf: (index) => incarnations.get(index),
+      }),
+    });
+    // Whatever the directory holds is from an earlier life of this host: never trusted.
+    for (const index of await engine.listIndexes()) await engine.deleteIndex(index.name).catch(() => {});
+    const owner = new IndexOwner(options, engine, leases, incarnations);
+    owner.timer = setInterval(() => void owner.tick(), options.tickMs ?? 1_000);
+    await owner.tick();
+    return owner;
+  }
+
+  /** The indexes this host answers for now. */
+  ownedIndexes(): string[] {
+    return [...this.owned.keys()].sort();
+  }
+
+  /** One look at placement (the timer calls it; tests may too). */
+  tick(): Promise<void> {
+    this.ticking ??= this.tickNow().finally(() => {
+      this.ticking = undefined;
+    });
+    return this.ticking;
+  }
+
+  private async tickNow(): Promise<void> {
+    if (this.closed) return;
+    const self = this.options.membership.self.name;
+    let members: string[];
+    let indexes: ClusterIndex[];
+    try {
+      members = await this.options.membership.live("namespace");
+      indexes = await this.options.catalog.list();
+    } catch (error) {
+      this.options.log?.(`needle: placement skipped a tick: ${(error as Error).message}`);
+      return;
+    }
+    const wanted = new Map<string, ClusterIndex>();
+    for (const index of indexes)
+      if (ownerOf(index.config.name, members) === self) wanted.set(index.config.name, index);
+    for (const [name, owned] of this.owned) {
+      const keep = wanted.get(name);
+      if (!owned.lease.holds()) await this.drop(name, "its lease lapsed");
+      else if (keep === undefined || keep.incarnation !== owned.incarnation)
+        await this.drop(name, "placement moved it or it was deleted");
+    }
+    for (const [name, index] of wanted) {
+      if (!this.owned.has(name) && !this.busy.has(name)) await this.claim(index);
+    }
+  }
+
+  private async claim(index: ClusterIndex): Promise<void> {
+    const name = index.config.name;
+    this.busy.add(name);
+    try {
+      const lease = await Lease.acquire(this.leases, indexLeaseKey(name), this.options.membership.self.name, {
+        ttlMs: this.options.leaseTtlMs ?? leaseTtlMsDefault,
+        onLost: (why) => {
+          this.options.log?.(`needle: lost index ${name}: ${why}`);
+          void this.drop(name, why);
+        },
+      });
+      if (lease === undefined) return; // an earlier owner's lease still lives: next tick
+      try {
+        this.incarnations.set(name, index.incarnation);
+        await this.engine.createIndex(localCreateRequest(index.config));
+        // Replays the whole stream before the first request is taken.
+        await this.engine.describeIndexStats(name);
+        if (!lease.holds()) throw new NeedleError("UNAVAILABLE", `lease of ${name} lapsed while it replayed`);
+        const inFlight = new Set<Promise<void>>();
+        const subscription = this.options.connection.subscribe(addressSubjects(address("owner", name)), {
+          callback: (error, msg) => {
+            if (error === null) this.answer(name, lease, msg, inFlight);
+          },
+        });
+        this.owned.set(name, { incarnation: index.incarnation, lease, subscription, inFlight });
+        this.options.log?.(`needle: owns index ${name}`);
+      } catch (error) {
+        await this.engine.deleteIndex(name).catch(() => {});
+        this.incarnations.delete(name);
+        await lease.release();
+        this.options.log?.(`needle: could not take index ${name}: ${(error as Error).message}`);
+      }
+    } finally {
+      this.busy.delete(name);
+    }
+  }
+
+  private answer(name: string, lease: Lease, msg: Msg, inFlight: Set<Promise<void>>): void {
+    const answered = (async () => {
+      try {
+        const { verb } = parseSubject(msg.subject);
+        if (!(ownerVerbs as readonly string[]).includes(verb))
+          throw new NeedleError("INTERNAL", `an index owner has no verb ${verb}`);
+        if (!lease.holds())
+          throw new NeedleError("UNAVAILABLE", `this host no longer owns index ${name}`, {
+            retryAfterSeconds: 1,
+          });
+        const args = decodeWire(msg.data, `request on ${msg.subject}`) as unknown[];
+        const method = (this.engine as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[
+          verb
+        ]!;
+        msg.respond(encodeAnswer(await method.call(this.engine, name, ...args)));
+      } catch (failure) {
+        msg.respond(encodeFailure(failure));
+      }
+    })();
+    inFlight.add(answered);
+    void answered.finally(() => inFlight.delete(answered));
+  }
+
+  private async drop(name: string, why: string): Promise<void> {
+    const owned = this.owned.get(name);
+    if (owned === undefined) return;
+    this.owned.delete(name);
+    owned.subscription.unsubscribe();
+    await Promise.allSettled([...owned.inFlight]);
+    await this.engine.deleteIndex(name).catch(() => {});
+    this.incarnations.delete(name);
+    await owned.lease.release();
+    this.options.log?.(`needle: dropped index ${name}: ${why}`);
+  }
+
+  /** Hands every index back (leases released, so successors need not wait) and closes. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    await this.ticking;
+    for (const name of [...this.owned.keys()]) await this.drop(name, "the host is stopping");
+    await this.engine.close();
+  }
+}
+
+/** The owner's local copy: deletion protection is the catalog's business, not the copy's. */
+function localCreateRequest(config: IndexConfig): CreateIndexRequest {
+  return {
+    name: config.name,
+    dimension: config.dimension,
+    metric: config.metric,
+    vectorType: config.vectorType,
+    deletionProtection: "disabled",
+    tags: config.tags,
+    deployment: config.deployment,
+    readCapacity: config.readCapacity,
+    metadataIndexed: config.metadataIndexed,
+  };
+}
