@@ -5,24 +5,31 @@
  *                        [--api-key KEY]... [--public-url URL] [--log-level info]
  *                        [--flush-rows-max N] [--min-free-bytes 64MB] [--min-free-percent 0]
  *                        [--memory-max 4GB] [--nats nats://127.0.0.1:4222]
+ *                        [--role gateway,namespace,executor|all --name NAME --replicas 1|3]
  *
  * Environment: NEEDLE_HOST, NEEDLE_PORT, NEEDLE_DATA, NEEDLE_API_KEYS (comma-separated),
- * NEEDLE_LOG_LEVEL, NEEDLE_MIN_FREE_BYTES, NEEDLE_MIN_FREE_PERCENT, NEEDLE_MEMORY_MAX, NEEDLE_NATS. Flags win
+ * NEEDLE_LOG_LEVEL, NEEDLE_MIN_FREE_BYTES, NEEDLE_MIN_FREE_PERCENT, NEEDLE_MEMORY_MAX, NEEDLE_NATS, NEEDLE_ROLES. Flags win
  * over the environment. Sizes take units (kb, mb, gb, tb: powers of 1024).
  *
  * `serve` steps:
  *   1. Parse flags; refuse to bind a non-loopback address without API keys.
- *   2. Open the engine on the data directory (recovers the request log).
- *   3. Listen; print exactly one stdout line, the URL (`http://127.0.0.1:<port>`), first.
+ *   2. Open the engine on the data directory (recovers the request log); with --role, join the
+ *      cluster on --nats instead (actors/distribution/host.ts): the gateway role serves a
+ *      ClusterEngine, the namespace role owns indexes in --data.
+ *   3. Listen; print exactly one stdout line, the URL (`http://127.0.0.1:<port>`), first; a
+ *      cluster member without the gateway role prints `member <name> pid <pid>` instead.
  *      With --nats, also serve the NATS API (micro service `needle`, gateway/nats) on the same
  *      engine; the `nats` client is loaded only then.
  *   4. On SIGTERM/SIGINT: stop accepting, let in-flight requests finish (bounded), close the
- *      engine (flush + fsync), exit 0. A second signal exits at once with status 130.
+ *      engine (flush + fsync) or hand owned indexes back, exit 0. A second signal exits at
+ *      once with status 130.
  * Logs are JSON lines on stderr: one per request (method, route, status, duration, bytes).
  */
 import { parseArgs } from "node:util";
 import bytes from "bytes";
+import type { NatsConnection } from "nats";
 import type { Engine } from "../actors/api.ts";
+import type { ClusterHost } from "../actors/distribution/host.ts";
 import { openEngine } from "../actors/mod.ts";
 import {
   createApp,
@@ -34,6 +41,7 @@ import {
 
 const usage = `usage: needle serve [--host HOST] [--port PORT] [--data DIR] [--api-key KEY]...
                     [--public-url URL] [--log-level debug|info|warn|error] [--flush-rows-max N]
+                    [--nats URL [--role ROLES] [--name NAME] [--replicas 1|3]]
 
   --host        address to bind (default 127.0.0.1; env NEEDLE_HOST)
   --port        port to bind; 0 picks a free port (default 5080; env NEEDLE_PORT)
@@ -48,7 +56,14 @@ const usage = `usage: needle serve [--host HOST] [--port PORT] [--data DIR] [--a
   --memory-max  memory budget: above it idle namespaces and slabs are released first, then
                 writes are refused with 503 until memory is back under it (default: none)
   --nats        also serve the NATS API (service "needle", subjects needle.api.v1.>) through
-                the NATS server at this URL (env NEEDLE_NATS; default: HTTP only)`;
+                the NATS server at this URL (env NEEDLE_NATS; default: HTTP only); several
+                URLs of one cluster may be given, comma-separated
+  --role        join a cluster on --nats in these roles instead of serving local files:
+                gateway (HTTP and NATS API), namespace (owns indexes; --data is its working
+                directory), executor (the same as namespace in cluster v1), all;
+                comma-separated or repeated (env NEEDLE_ROLES)
+  --name        this member's name in the cluster (default <hostname>-<pid>)
+  --replicas    replicas of the log streams and catalog a cluster member creates: 1 or 3`;
 
 /** How long shutdown waits for in-flight requests before closing the engine anyway. */
 const drainMsMax = 10_000;
@@ -93,6 +108,9 @@ async function serve(argv: string[]): Promise<void> {
       "min-free-percent": { type: "string" },
       "memory-max": { type: "string" },
       nats: { type: "string" },
+      role: { type: "string", multiple: true },
+      name: { type: "string" },
+      replicas: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -141,16 +159,65 @@ async function serve(argv: string[]): Promise<void> {
   if (minFreePercent !== undefined && !(minFreePercent >= 0 && minFreePercent < 100)) {
     fail(`--min-free-percent must be a number from 0 to 100, got ${percentText}`);
   }
-  const engine = await openEngine({
-    dir: dataDir,
+  const engineOptions = {
     freeSpace: { minFreeBytes, minFreePercent },
     memoryMaxBytes,
     ...(flushRowsText === undefined ? {} : { flushRowsMax: Number(flushRowsText) }),
-    log: (line) => logLine(logLevel, "info", { msg: line }),
-  });
-
+    log: (line: string) => logLine(logLevel, "info", { msg: line }),
+  };
   const natsUrl = values.nats ?? env.NEEDLE_NATS;
-  const natsApi = natsUrl === undefined ? undefined : await serveNats(natsUrl, engine, logLevel);
+  const roleValues = values.role ?? (env.NEEDLE_ROLES === undefined ? [] : [env.NEEDLE_ROLES]);
+  const replicasText = values.replicas ?? "1";
+  if (replicasText !== "1" && replicasText !== "3") fail(`--replicas must be 1 or 3, got ${replicasText}`);
+  if (roleValues.length > 0 && natsUrl === undefined)
+    fail("--role needs --nats URL: the roles of a cluster meet on NATS");
+
+  // Embedded (no --role): the engine on local files, and the NATS API too with --nats.
+  // Cluster (--role): this process's roles; the front doors serve the gateway's engine.
+  const connection = natsUrl === undefined ? undefined : await connectNats(natsUrl);
+  let cluster: ClusterHost | undefined;
+  let engine: Engine | undefined;
+  if (roleValues.length === 0) {
+    engine = await openEngine({ ...engineOptions, dir: dataDir });
+  } else {
+    const { parseRoles, startClusterHost } = await import("../actors/distribution/host.ts");
+    let roles: ReturnType<typeof parseRoles>;
+    try {
+      roles = parseRoles(roleValues);
+    } catch (error) {
+      fail((error as Error).message);
+    }
+    cluster = await startClusterHost({
+      connection: connection!,
+      roles,
+      name: values.name,
+      dir: dataDir,
+      replicas: Number(replicasText),
+      engine: engineOptions,
+      log: engineOptions.log,
+    });
+    engine = cluster.engine;
+    logLine(logLevel, "info", { msg: "cluster member", name: cluster.name, roles, nats: natsUrl });
+  }
+  const natsApi =
+    connection === undefined || engine === undefined
+      ? undefined
+      : await serveNatsApi(connection, engine, logLevel);
+  const closeAll = async () => {
+    await natsApi?.stop();
+    await cluster?.close();
+    if (cluster === undefined) await engine?.close();
+    await connection?.drain();
+  };
+  if (engine === undefined) {
+    // A cluster member without the gateway role: no HTTP; its first line names it.
+    process.stdout.write(`member ${cluster!.name} pid ${process.pid}\n`);
+    onSignals(logLevel, async () => {
+      await closeAll();
+    });
+    return;
+  }
+  const served = engine;
 
   let inFlight = 0;
   let app: ReturnType<typeof createApp> | undefined;
@@ -175,7 +242,7 @@ async function serve(argv: string[]): Promise<void> {
   });
   const urlHost = host.includes(":") ? `[${host}]` : host;
   const publicUrl = values["public-url"] ?? `http://${urlHost}:${server.port}`;
-  app = createApp(engine, {
+  app = createApp(served, {
     apiKeys,
     publicUrl,
     log: (entry: RequestLogEntry) => {
@@ -192,22 +259,30 @@ async function serve(argv: string[]): Promise<void> {
     });
   }
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) process.exit(130);
-    stopping = true;
-    logLine(logLevel, "info", { msg: "shutting down", signal, inFlight });
+  onSignals(logLevel, async () => {
+    logLine(logLevel, "info", { msg: "draining", inFlight });
     const stopped = server.stop(false);
     const deadline = Date.now() + drainMsMax;
     while (inFlight > 0 && Date.now() < deadline) await Bun.sleep(10);
     await Promise.race([stopped, Bun.sleep(Math.max(0, deadline - Date.now()))]);
-    await natsApi?.stop().catch((error: unknown) => {
-      logLine(logLevel, "warn", { msg: "NATS API stop failed", error: String(error) });
-    });
+    await closeAll();
+  });
+}
+
+/**
+ * SIGTERM/SIGINT run `stop` (bounded work, then exit 0; exit 1 if it throws); a second signal
+ * exits at once with status 130.
+ */
+function onSignals(logLevel: Level, stop: () => Promise<void>): void {
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    logLine(logLevel, "info", { msg: "shutting down", signal });
     try {
-      await engine.close();
+      await stop();
     } catch (error) {
-      logLine(logLevel, "error", { msg: "engine close failed", error: String(error) });
+      logLine(logLevel, "error", { msg: "shutdown failed", error: String(error) });
       process.exit(1);
     }
     logLine(logLevel, "info", { msg: "stopped" });
@@ -217,27 +292,28 @@ async function serve(argv: string[]): Promise<void> {
   process.on("SIGINT", () => void shutdown("SIGINT"));
 }
 
-/** Connects to NATS and serves the API there; exits with a clear message when it cannot. */
-async function serveNats(url: string, engine: Engine, logLevel: Level): Promise<{ stop(): Promise<void> }> {
+async function connectNats(url: string): Promise<NatsConnection> {
   const { connect } = await import("nats");
-  const { startApiService } = await import("../gateway/nats/service.ts");
-  let connection: Awaited<ReturnType<typeof connect>>;
   try {
-    connection = await connect({ servers: url, name: "needle-serve" });
+    // Reconnect for as long as it takes: a cluster node restarting must not end this process.
+    return await connect({ servers: url.split(","), name: "needle", maxReconnectAttempts: -1 });
   } catch (error) {
-    await engine.close().catch(() => {});
     fail(`cannot connect to NATS at ${url} (--nats): ${(error as Error).message}`);
   }
+}
+
+/** Serves the NATS API (micro service `needle`) with `engine` on `connection`. */
+async function serveNatsApi(
+  connection: NatsConnection,
+  engine: Engine,
+  logLevel: Level,
+): Promise<{ stop(): Promise<void> }> {
+  const { startApiService } = await import("../gateway/nats/service.ts");
   const service = await startApiService(connection, engine, {
     log: (entry) => logLine(logLevel, "error", { msg: "nats request failed", ...entry }),
   });
-  logLine(logLevel, "info", { msg: "serving the NATS API", nats: url, service: "needle" });
-  return {
-    stop: async () => {
-      await service.stop();
-      await connection.drain();
-    },
-  };
+  logLine(logLevel, "info", { msg: "serving the NATS API", service: "needle" });
+  return service;
 }
 
 async function main(): Promise<void> {

@@ -12,7 +12,8 @@
  *   - an index it owns but no longer ranks first for, or that left the catalog: unsubscribe,
  *     finish what is in flight, drop it locally, release the lease;
  *   - a lease that lapsed: drop at once (fail-stop). Each request also checks the lease
- *     before it runs, so a host that lost it answers UNAVAILABLE, never stale data.
+ *     before it runs: a host that lost it stays silent (the owner's answer is the one the
+ *     caller gets) and drops the index, never answering from stale state.
  */
 import type { KV, NatsConnection, Subscription, Msg } from "nats";
 import { NeedleError } from "../../storage/errors.ts";
@@ -53,8 +54,8 @@ export interface IndexOwnerOptions {
   catalog: ClusterCatalog;
   /** The local working directory (slabs, manifests of the owned indexes). */
   dir: string;
-  /** Replicas of the log streams this host creates (1 or 3). */
-  logReplicas?: number;
+  /** Replicas of the log streams and the leases bucket this host creates (1 or 3). */
+  replicas?: number;
   leaseTtlMs?: number;
   /** How often placement is looked at (default: the membership heartbeat, 1 s). */
   tickMs?: number;
@@ -86,14 +87,16 @@ export class IndexOwner {
 
   static async start(options: IndexOwnerOptions): Promise<IndexOwner> {
     const ttl = options.leaseTtlMs ?? leaseTtlMsDefault;
-    const leases = await options.connection.jetstream().views.kv(leasesBucket, { ttl, history: 1 });
+    const leases = await options.connection
+      .jetstream()
+      .views.kv(leasesBucket, { ttl, history: 1, replicas: options.replicas ?? 1 });
     const incarnations = new Map<string, string>();
     const engine = await openEngine({
       ...options.engine,
       dir: options.dir,
       log: options.log,
       logs: jetStreamLogs(options.connection, {
-        replicas: options.logReplicas,
+        replicas: options.replicas,
         retain: true,
         incarnationOf: (index) => incarnations.get(index),
       }),
@@ -121,6 +124,9 @@ export class IndexOwner {
 
   private async tickNow(): Promise<void> {
     if (this.closed) return;
+    // Fail-stop first: it must not wait for NATS to answer the lookups below.
+    for (const [name, owned] of this.owned)
+      if (!owned.lease.holds()) await this.drop(name, "its lease lapsed");
     const self = this.options.membership.self.name;
     let members: string[];
     let indexes: ClusterIndex[];
@@ -136,8 +142,7 @@ export class IndexOwner {
       if (ownerOf(index.config.name, members) === self) wanted.set(index.config.name, index);
     for (const [name, owned] of this.owned) {
       const keep = wanted.get(name);
-      if (!owned.lease.holds()) await this.drop(name, "its lease lapsed");
-      else if (keep === undefined || keep.incarnation !== owned.incarnation)
+      if (keep === undefined || keep.incarnation !== owned.incarnation)
         await this.drop(name, "placement moved it or it was deleted");
     }
     for (const [name, index] of wanted) {
@@ -183,15 +188,17 @@ export class IndexOwner {
   }
 
   private answer(name: string, lease: Lease, msg: Msg, inFlight: Set<Promise<void>>): void {
+    if (!lease.holds()) {
+      // Not ours any more (a host thawed after its lease lapsed): stay silent, so the
+      // request's answer comes from the owner now, and stop listening at once.
+      void this.drop(name, "its lease lapsed");
+      return;
+    }
     const answered = (async () => {
       try {
         const { verb } = parseSubject(msg.subject);
         if (!(ownerVerbs as readonly string[]).includes(verb))
           throw new NeedleError("INTERNAL", `an index owner has no verb ${verb}`);
-        if (!lease.holds())
-          throw new NeedleError("UNAVAILABLE", `this host no longer owns index ${name}`, {
-            retryAfterSeconds: 1,
-          });
         const args = decodeWire(msg.data, `request on ${msg.subject}`) as unknown[];
         const method = (this.engine as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[
           verb

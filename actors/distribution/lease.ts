@@ -5,8 +5,9 @@
  *   - acquire: create the key (compare-and-set on "absent"); taken only when nobody holds it
  *     or the holder's entry expired (the bucket's TTL removes entries not renewed in time) or
  *     was released.
- *   - renew: every third of the TTL, update with the revision last written; a failed update
- *     (someone else's revision, or the key gone) means the lease is lost.
+ *   - renew: every third of the TTL, update with the revision last written; an update the
+ *     server refuses (someone else's revision, or the key gone) means the lease is lost; one
+ *     that got no answer (a NATS node failing over) is tried again at the next renewal.
  *   - holds(): true only while the last renewal is younger than the TTL on this host's clock,
  *     and nothing said "lost": an owner checks it before acting and fail-stops otherwise.
  *     A renewal that is merely late (a stalled event loop) turns `holds()` false before the
@@ -74,7 +75,12 @@ export class Lease {
       this.renewedAtMs = started;
       return true;
     } catch (error) {
-      this.lose(`renewal of lease ${this.key} failed: ${(error as Error).message}`);
+      // Refused by the server (another revision: someone else holds it, or it expired and
+      // was deleted): lost. No answer (a NATS node failing over): try again at the next
+      // renewal; holds() turns false by itself once the TTL passes without one.
+      if ((error as { api_error?: unknown }).api_error !== undefined) {
+        this.lose(`renewal of lease ${this.key} was refused: ${(error as Error).message}`);
+      }
       return false;
     }
   }
@@ -86,9 +92,12 @@ export class Lease {
 
   async release(): Promise<void> {
     if (this.released) return;
+    // Lapsed (no renewal within the TTL): the key may be a successor's already, and the host
+    // may have lost NATS; the delete would at best do nothing.
+    const lapsed = !this.holds();
     this.released = true;
     clearInterval(this.timer);
-    if (this.lost) return;
+    if (this.lost || lapsed) return;
     await this.kv.delete(this.key, { previousSeq: this.revision }).catch(() => undefined);
   }
 

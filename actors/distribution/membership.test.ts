@@ -27,7 +27,7 @@ test("heartbeats keep members live; a leave removes at once, a crash within the 
   await c.leave();
   expect(await a.live("gateway")).toEqual(["b"]);
 
-  b.abandon();
+  await b.abandon();
   expect(await a.live("namespace")).toEqual(["a", "b"]);
   const stoppedAt = performance.now();
   while ((await a.live("namespace")).includes("b")) {

@@ -22,6 +22,8 @@ export interface MembershipOptions {
   ttlMs?: number;
   /** The bucket (tests use their own). */
   bucket?: string;
+  /** Replicas of the bucket if this host creates it: 3 in a three-node cluster. */
+  replicas?: number;
 }
 
 export const heartbeatMsDefault = 1_000;
@@ -43,7 +45,9 @@ export class Membership {
     options: MembershipOptions = {},
   ): Promise<Membership> {
     const ttl = options.ttlMs ?? memberTtlMsDefault;
-    const kv = await connection.jetstream().views.kv(options.bucket ?? membersBucket, { ttl, history: 1 });
+    const kv = await connection
+      .jetstream()
+      .views.kv(options.bucket ?? membersBucket, { ttl, history: 1, replicas: options.replicas ?? 1 });
     const membership = new Membership(kv, self);
     await membership.beat();
     membership.timer = setInterval(() => {
@@ -79,7 +83,8 @@ export class Membership {
   }
 
   /** Stops the heartbeat without removing the entry, as a crash would (tests). */
-  abandon(): void {
+  async abandon(): Promise<void> {
     clearInterval(this.timer);
+    await this.beats; // a beat in flight would otherwise land after the "crash"
   }
 }

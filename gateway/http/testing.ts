@@ -29,7 +29,15 @@ export function makeDataDir(prefix: string): { dir: string; remove(): void } {
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export async function startServer(dataDir: string, extraArgs: string[] = []): Promise<RunningServer> {
+/**
+ * `firstLine`: what the first stdout line must look like (default: the URL; a cluster member
+ * without the gateway role prints `member <name> pid <pid>`, answered as `url`).
+ */
+export async function startServer(
+  dataDir: string,
+  extraArgs: string[] = [],
+  options: { firstLine?: RegExp } = {},
+): Promise<RunningServer> {
   const child = Bun.spawn(
     [
       process.execPath,
@@ -73,8 +81,10 @@ export async function startServer(dataDir: string, extraArgs: string[] = []): Pr
   }
   reader.releaseLock();
   const url = stdoutText.split("\n")[0]!.trim();
-  if (!/^http:\/\/127\.0\.0\.1:\d+$/.test(url))
-    throw new Error(`unexpected first line ${JSON.stringify(url)}`);
+  if (!(options.firstLine ?? /^http:\/\/127\.0\.0\.1:\d+$/).test(url)) {
+    child.kill("SIGKILL");
+    throw new Error(`unexpected first line ${JSON.stringify(url)}; stderr:\n${stderrText}`);
+  }
   return {
     url,
     process: child,
