@@ -320,6 +320,7 @@ async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
   try {
     if (command === "serve") return await serve(rest);
+    if (command === "cluster") return await (await import("./cluster.ts")).cluster(rest);
     if (command === undefined || command === "help" || command === "--help" || command === "-h") {
       process.stdout.write(`${usage}\n`);
       return;

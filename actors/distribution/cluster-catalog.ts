@@ -45,11 +45,12 @@ export class ClusterCatalog {
   }
 
   async list(): Promise<ClusterIndex[]> {
-    // Keys first: awaiting inside the keys() iteration ends it early.
-    const keys: string[] = [];
-    for await (const key of await this.kv.keys()) keys.push(key);
+    // Keys first (awaiting inside the keys() iteration ends it early), each once: a key put
+    // again while the listing runs is delivered again.
+    const keys = new Set<string>();
+    for await (const key of await this.kv.keys()) keys.add(key);
     const indexes: ClusterIndex[] = [];
-    for (const key of keys.sort()) {
+    for (const key of [...keys].sort()) {
       const index = await this.get(key);
       if (index !== undefined) indexes.push(index);
     }

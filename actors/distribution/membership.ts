@@ -62,9 +62,10 @@ export class Membership {
 
   /** Names of the live members with `role`, sorted. */
   async live(role: Role): Promise<string[]> {
-    // Keys first: awaiting inside the keys() iteration ends it early.
-    const keys: string[] = [];
-    for await (const key of await this.kv.keys()) keys.push(key);
+    // Keys first (awaiting inside the keys() iteration ends it early), each once: a key put
+    // again while the listing runs is delivered again.
+    const keys = new Set<string>();
+    for await (const key of await this.kv.keys()) keys.add(key);
     const names: string[] = [];
     for (const key of keys) {
       const entry = await this.kv.get(key);

@@ -32,7 +32,8 @@ const records: PineconeRecord[] = Array.from({ length: 150 }, (_, i) => ({
   metadata: { group: i % 3, name: `record ${i}`, tags: i % 2 === 0 ? ["even"] : ["odd"] },
 }));
 
-const nats = natsServerForFile();
+// NATS's own default max_payload (1 MiB), so the test of an answer over it stays small.
+const nats = natsServerForFile({ maxPayloadBytes: 1024 * 1024 });
 let dir: string;
 let engine: Engine;
 let api: ApiService;

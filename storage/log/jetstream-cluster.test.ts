@@ -113,10 +113,14 @@ test("R3: killing the stream leader during ingest loses no acknowledged append a
   const node = cluster.nodes.find((candidate) => candidate.name === killedName)!;
   await node.restart();
   // Once its replica is current, a client connected only to it reads the same records.
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 30_000;
+  const direct = await connectTo([node.url]);
   for (;;) {
-    const direct = await connectTo([node.url]);
-    const info = await (await direct.jetstreamManager()).streams.info(stream).catch(() => undefined);
+    // Until the returned node has caught up, JetStream requests through it may time out.
+    const info = await direct
+      .jetstreamManager()
+      .then((manager) => manager.streams.info(stream))
+      .catch(() => undefined);
     const current = info?.cluster?.replicas?.find((replica) => replica.name === node.name)?.current;
     if (current === true || info?.cluster?.leader === node.name) break;
     expect(Date.now()).toBeLessThan(deadline);

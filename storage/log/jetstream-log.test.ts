@@ -42,3 +42,17 @@ test("jetstream: an append retried with the same message id is stored once, answ
     await fixture.dispose();
   }
 });
+
+test("jetstream: a record over the server's max_payload is PAYLOAD_TOO_LARGE naming the limit, and nothing is stored", async () => {
+  const fixture = await makeFixture();
+  try {
+    const log = await fixture.open();
+    const serverMax = nats().connection.info!.max_payload;
+    const error = await log.append(new Uint8Array(serverMax)).catch((thrown: unknown) => thrown);
+    expect(error).toMatchObject({ code: "PAYLOAD_TOO_LARGE", field: "records", received: serverMax });
+    expect((error as { limit: number }).limit).toBeLessThan(serverMax);
+    expect(await log.append(new Uint8Array(1_000))).toBe(1n);
+  } finally {
+    await fixture.dispose();
+  }
+});

@@ -33,6 +33,8 @@ export interface JetStreamLogOptions {
 }
 
 const replayStallMsDefault = 5_000;
+/** Room kept below max_payload for the message's subject and headers. */
+const jetStreamHeadroomBytes = 4_096;
 
 /** JetStream's "stream not found" (API error 10059). */
 export function isStreamNotFound(error: unknown): boolean {
@@ -105,6 +107,14 @@ export class JetStreamLog implements Log {
         limit: `1-${payloadBytesMax} bytes`,
         received: `${payload.byteLength} bytes`,
       });
+    }
+    const serverMax = this.options.connection.info?.max_payload;
+    if (serverMax !== undefined && payload.byteLength > serverMax - jetStreamHeadroomBytes) {
+      throw new NeedleError(
+        "PAYLOAD_TOO_LARGE",
+        `a log record of ${payload.byteLength} bytes does not fit the NATS server's max_payload of ${serverMax} bytes: send smaller batches, or raise max_payload (needle cluster sets 8 MiB)`,
+        { field: "records", limit: serverMax - jetStreamHeadroomBytes, received: payload.byteLength },
+      );
     }
     try {
       const ack = await this.options.connection
