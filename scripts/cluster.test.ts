@@ -1,6 +1,7 @@
 /**
  * `needle cluster`: three NATS nodes, two owners and two gateways come up with one line each;
- * an index created, written and queried through one gateway answers through the other;
+ * an index created, written and queried through one gateway answers through the other and
+ * through the NATS API the gateways serve;
  * SIGTERM stops every process it started and exits 0. Without nats-server on the PATH it
  * refuses to start, saying how to install it.
  */
@@ -8,7 +9,9 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { connect } from "nats";
 import { forEachLine } from "../actors/testing/child-lines.ts";
+import { NeedleNatsClient } from "../gateway/nats/client.ts";
 
 const repoRoot = resolve(import.meta.dir, "..");
 const headers = { "Content-Type": "application/json", "Api-Key": "k" };
@@ -77,6 +80,15 @@ test("needle cluster starts every process, serves through both gateways, and SIG
       body: JSON.stringify({ vector: [0.1, 1], topK: 1 }),
     });
     expect(((await query.json()) as { matches: { id: string }[] }).matches[0]?.id).toBe("b");
+    // The gateways serve the NATS API too: the same index through `needle.api.v1`.
+    const natsUrl = nats[0]!.split(" url ")[1]!;
+    const client = new NeedleNatsClient(await connect({ servers: natsUrl }));
+    const overNats = await client.index("docs").query({ vector: [1, 0.1], topK: 1 });
+    expect(overNats.matches[0]?.id).toBe("a");
+    const infos = [];
+    for await (const info of await (await connect({ servers: natsUrl })).services.client().info("needle"))
+      infos.push(info);
+    expect(infos).toHaveLength(2); // one per gateway
 
     const pids = lines.flatMap((line) => /pid (\d+)/.exec(line)?.slice(1) ?? []).map(Number);
     expect(pids).toHaveLength(7);
