@@ -82,13 +82,15 @@ test("needle cluster starts every process, serves through both gateways, and SIG
     expect(((await query.json()) as { matches: { id: string }[] }).matches[0]?.id).toBe("b");
     // The gateways serve the NATS API too: the same index through `needle.api.v1`.
     const natsUrl = nats[0]!.split(" url ")[1]!;
-    const client = new NeedleNatsClient(await connect({ servers: natsUrl }));
-    const overNats = await client.index("docs").query({ vector: [1, 0.1], topK: 1 });
+    const connection = await connect({ servers: natsUrl });
+    const overNats = await new NeedleNatsClient(connection)
+      .index("docs")
+      .query({ vector: [1, 0.1], topK: 1 });
     expect(overNats.matches[0]?.id).toBe("a");
     const infos = [];
-    for await (const info of await (await connect({ servers: natsUrl })).services.client().info("needle"))
-      infos.push(info);
+    for await (const info of await connection.services.client().info("needle")) infos.push(info);
     expect(infos).toHaveLength(2); // one per gateway
+    await connection.close();
 
     const pids = lines.flatMap((line) => /pid (\d+)/.exec(line)?.slice(1) ?? []).map(Number);
     expect(pids).toHaveLength(7);
