@@ -355,6 +355,13 @@ export interface Engine {
   compactionStatus(): Promise<CompactionStatus>;
   /** Resolves once no compaction runs or waits (or compaction is paused). */
   compactionSettled(): Promise<CompactionStatus>;
+  /**
+   * Cluster mode (an index owner's checkpoint): compaction paused and settled, every actor of
+   * the index passivated (namespaces flushed, the log closed), then `during(dir)` runs on the
+   * index's directory, which holds the whole index through the log's last LSN. The caller
+   * keeps requests for the index away meanwhile (the next one would activate it again).
+   */
+  quiesceIndex<T>(name: string, during: (dir: string) => Promise<T>): Promise<T>;
   /** Actors active now, of one kind (namespaces resident in memory, open slabs, ...). */
   activeActors(kind: "namespace" | "slab"): number;
   /** Flushes memtables, fsyncs, stops every actor, releases files. Idempotent. */

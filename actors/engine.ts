@@ -584,6 +584,21 @@ class EmbeddedEngine implements Engine {
     return this.system.activeCount(kind);
   }
 
+  async quiesceIndex<T>(name: string, during: (dir: string) => Promise<T>): Promise<T> {
+    this.requireIndex(name);
+    return this.withNameLock(name, async () => {
+      const wasPaused = (await this.compactionStatus()).paused;
+      await this.pauseCompaction();
+      try {
+        await this.compactionSettled();
+        await this.system.passivateWhere((target) => belongsTo(target, name), shutdownOrder);
+        return await during(indexDir(this.options.dir, name));
+      } finally {
+        if (!wasPaused) await this.resumeCompaction();
+      }
+    });
+  }
+
   compactionStatus(): Promise<CompactionStatus> {
     return this.compactor("status");
   }

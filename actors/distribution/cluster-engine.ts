@@ -182,6 +182,9 @@ export class ClusterEngine implements Engine {
   compactionSettled(): Promise<CompactionStatus> {
     return Promise.reject(perHost("waiting for compaction"));
   }
+  quiesceIndex<T>(_name: string, _during: (dir: string) => Promise<T>): Promise<T> {
+    return Promise.reject(perHost("quiescing an index"));
+  }
   activeActors(_kind: "namespace" | "slab"): number {
     return 0; // a gateway holds no namespaces or slabs
   }

@@ -9,7 +9,8 @@
  *     is lost;
  *   - the owner frozen with SIGSTOP: callers get 503 within the request timeout, never hang,
  *     and once its lease lapses the other owner answers; thawed, the old owner answers nothing;
- *   - every process restarted: identical query results.
+ *   - every process restarted: identical query results (the owners hand over with a
+ *     checkpoint when stopped, and the restarted ones start from it).
  * Answers are checked against a brute force over the records the test wrote.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -245,6 +246,11 @@ test("every process restarted: identical query results", async () => {
     process.running = undefined;
   }
   for (const process of [...cluster.owners, ...cluster.gateways]) await cluster.start(process);
+  // Stopped owners hand over with a checkpoint (decision 15): the restarted ones start from it.
+  await until("load has an owner", () => cluster.ownerOf("load") !== undefined, 30_000);
+  expect(cluster.ownerOf("load")!.running!.stderr()).toMatch(
+    /owns index load \(from its checkpoint at LSN \d+\)/,
+  );
   for (let i = 0; i < probes.length; i++) {
     const answer = await query(gateway(i), "load", probes[i]!);
     expect(answer.status).toBe(200);

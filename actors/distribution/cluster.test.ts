@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "nats";
 import { startNatsServer, type TestNatsServer } from "../../storage/testing/nats-server.ts";
+import { Checkpoints } from "./checkpoints.ts";
 import { ClusterCatalog } from "./cluster-catalog.ts";
 import { ClusterEngine } from "./cluster-engine.ts";
 import { IndexOwner } from "./index-owner.ts";
@@ -56,6 +57,8 @@ async function startHost(name: string): Promise<Host> {
     dir,
     leaseTtlMs,
     tickMs: 150,
+    checkpoints: await Checkpoints.open(connection, { cacheDir: dir }),
+    checkpointEveryRecords: 5,
     engine: { flushRowsMax: 200 },
     log: () => {},
   });
@@ -145,8 +148,15 @@ test("the owner's connection dies: the other host takes over from the stream, no
   const bulk = Array.from({ length: 600 }, (_, i) => record(1_000 + i));
   for (let at = 0; at < bulk.length; at += 100) await one.upsert("alpha", "bulk", bulk.slice(at, at + 100));
   await two.describeIndexStats("alpha"); // lets the flushes run
-  await Bun.sleep(300);
   const victim = owners("alpha")[0]!;
+  // The owner checkpoints (every 5 records here) and purges the stream through it: the new
+  // owner can only find the bulk rows in the checkpoint (decision 15).
+  const manager = await hosts.find((host) => host !== victim)!.connection.jetstreamManager();
+  await until("alpha's stream is purged through a checkpoint", async () => {
+    const streams = await manager.streams.list().next();
+    const info = streams.find((candidate) => candidate.config.name.startsWith("needle-log-alpha-"));
+    return info !== undefined && info.state.first_seq > 6;
+  });
   const survivor = hosts.find((host) => host !== victim)!;
   const before = await two.describeIndexStats("alpha");
   await victim.membership.abandon();

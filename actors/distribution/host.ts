@@ -9,6 +9,7 @@ import { hostname } from "node:os";
 import type { NatsConnection } from "nats";
 import { NeedleError } from "../../storage/errors.ts";
 import type { Engine, EngineOptions } from "../api.ts";
+import { Checkpoints } from "./checkpoints.ts";
 import { ClusterCatalog } from "./cluster-catalog.ts";
 import { ClusterEngine, type ClusterEngineOptions } from "./cluster-engine.ts";
 import { IndexOwner } from "./index-owner.ts";
@@ -85,6 +86,10 @@ export async function startClusterHost(options: ClusterHostOptions): Promise<Clu
         catalog,
         dir: options.dir,
         replicas: options.replicas,
+        checkpoints: await Checkpoints.open(options.connection, {
+          replicas: options.replicas,
+          cacheDir: options.dir,
+        }),
         engine: options.engine,
         log: options.log,
       })

@@ -18,11 +18,12 @@
 import type { KV, NatsConnection, Subscription, Msg } from "nats";
 import { NeedleError } from "../../storage/errors.ts";
 import { jetStreamLogs } from "../../storage/log/jetstream-logs.ts";
-import { indexLeaseKey, leasesBucket } from "../../storage/nats/names.ts";
+import { indexLeaseKey, leasesBucket, logStreamName } from "../../storage/nats/names.ts";
 import type { CreateIndexRequest, Engine, EngineOptions, IndexConfig } from "../api.ts";
 import { openEngine } from "../engine.ts";
 import { address, addressSubjects, parseSubject } from "../runtime/address.ts";
 import { decodeWire, encodeAnswer, encodeFailure } from "../runtime/wire.ts";
+import type { Checkpoints } from "./checkpoints.ts";
 import type { ClusterCatalog, ClusterIndex } from "./cluster-catalog.ts";
 import { Lease } from "./lease.ts";
 import type { Membership } from "./membership.ts";
@@ -60,14 +61,27 @@ export interface IndexOwnerOptions {
   /** How often placement is looked at (default: the membership heartbeat, 1 s). */
   tickMs?: number;
   engine?: Partial<EngineOptions>;
+  /** Where checkpoints go (decision 15); without it, streams are never trimmed (v1). */
+  checkpoints?: Checkpoints;
+  /** A checkpoint is taken once the stream holds this many records after the last one. */
+  checkpointEveryRecords?: number;
   log?: (line: string) => void;
 }
+
+export const checkpointEveryRecordsDefault = 50_000;
 
 interface Owned {
   incarnation: string;
   lease: Lease;
   subscription: Subscription;
+  /** Every request taken, answered or not. */
   inFlight: Set<Promise<void>>;
+  /** Requests past the gate, running on the engine. */
+  executing: Set<Promise<unknown>>;
+  /** Set while a checkpoint runs: requests wait for it before they touch the engine. */
+  gate: Promise<void> | undefined;
+  /** The LSN of the latest checkpoint (0 before the first). */
+  checkpointLsn: bigint;
 }
 
 export class IndexOwner {
@@ -140,11 +154,18 @@ export class IndexOwner {
     const wanted = new Map<string, ClusterIndex>();
     for (const index of indexes)
       if (ownerOf(index.config.name, members) === self) wanted.set(index.config.name, index);
+    const existing = new Map(indexes.map((index) => [index.config.name, index.incarnation]));
     for (const [name, owned] of this.owned) {
       const keep = wanted.get(name);
-      if (keep === undefined || keep.incarnation !== owned.incarnation)
-        await this.drop(name, "placement moved it or it was deleted");
+      if (keep !== undefined && keep.incarnation === owned.incarnation) continue;
+      if (existing.get(name) === owned.incarnation) {
+        await this.drop(name, "placement moved it to another host", true);
+      } else {
+        await this.drop(name, "it was deleted");
+        await this.options.checkpoints?.remove(name).catch(() => {});
+      }
     }
+    await this.checkpointWhereDue();
     for (const [name, index] of wanted) {
       if (!this.owned.has(name) && !this.busy.has(name)) await this.claim(index);
     }
@@ -165,17 +186,32 @@ export class IndexOwner {
       try {
         this.incarnations.set(name, index.incarnation);
         await this.engine.createIndex(localCreateRequest(index.config));
-        // Replays the whole stream before the first request is taken.
+        // The latest checkpoint first (decision 15), then the stream after it.
+        const checkpoint = await this.options.checkpoints?.latest(name, index.incarnation);
+        if (checkpoint !== undefined) {
+          await this.engine.quiesceIndex(name, (dir) => this.options.checkpoints!.restore(checkpoint, dir));
+        }
+        // Replays the stream (after the checkpoint) before the first request is taken.
         await this.engine.describeIndexStats(name);
         if (!lease.holds()) throw new NeedleError("UNAVAILABLE", `lease of ${name} lapsed while it replayed`);
-        const inFlight = new Set<Promise<void>>();
-        const subscription = this.options.connection.subscribe(addressSubjects(address("owner", name)), {
+        const owned: Owned = {
+          incarnation: index.incarnation,
+          lease,
+          subscription: undefined as unknown as Subscription,
+          inFlight: new Set(),
+          executing: new Set(),
+          gate: undefined,
+          checkpointLsn: checkpoint === undefined ? 0n : BigInt(checkpoint.lsn),
+        };
+        owned.subscription = this.options.connection.subscribe(addressSubjects(address("owner", name)), {
           callback: (error, msg) => {
-            if (error === null) this.answer(name, lease, msg, inFlight);
+            if (error === null) this.answer(name, owned, msg);
           },
         });
-        this.owned.set(name, { incarnation: index.incarnation, lease, subscription, inFlight });
-        this.options.log?.(`needle: owns index ${name}`);
+        this.owned.set(name, owned);
+        this.options.log?.(
+          `needle: owns index ${name}${checkpoint === undefined ? "" : ` (from its checkpoint at LSN ${checkpoint.lsn})`}`,
+        );
       } catch (error) {
         await this.engine.deleteIndex(name).catch(() => {});
         this.incarnations.delete(name);
@@ -187,7 +223,8 @@ export class IndexOwner {
     }
   }
 
-  private answer(name: string, lease: Lease, msg: Msg, inFlight: Set<Promise<void>>): void {
+  private answer(name: string, owned: Owned, msg: Msg): void {
+    const { lease, inFlight } = owned;
     if (!lease.holds()) {
       // Not ours any more (a host thawed after its lease lapsed): stay silent, so the
       // request's answer comes from the owner now, and stop listening at once.
@@ -203,7 +240,14 @@ export class IndexOwner {
         const method = (this.engine as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[
           verb
         ]!;
-        msg.respond(encodeAnswer(await method.call(this.engine, name, ...args)));
+        while (owned.gate !== undefined) await owned.gate;
+        const running = method.call(this.engine, name, ...args);
+        owned.executing.add(running);
+        try {
+          msg.respond(encodeAnswer(await running));
+        } finally {
+          owned.executing.delete(running);
+        }
       } catch (failure) {
         msg.respond(encodeFailure(failure));
       }
@@ -212,9 +256,12 @@ export class IndexOwner {
     void answered.finally(() => inFlight.delete(answered));
   }
 
-  private async drop(name: string, why: string): Promise<void> {
+  private async drop(name: string, why: string, handOver = false): Promise<void> {
     const owned = this.owned.get(name);
     if (owned === undefined) return;
+    // Handing over while still the owner: a checkpoint first, so the successor starts from it.
+    if (handOver && owned.lease.holds()) await this.checkpoint(name).catch(() => {});
+    if (this.owned.get(name) !== owned) return;
     this.owned.delete(name);
     owned.subscription.unsubscribe();
     await Promise.allSettled([...owned.inFlight]);
@@ -224,12 +271,68 @@ export class IndexOwner {
     this.options.log?.(`needle: dropped index ${name}: ${why}`);
   }
 
+  /**
+   * A checkpoint of an owned index now (decision 15): requests wait at the gate, the ones
+   * running finish, the index is quiesced and its directory saved at the stream's last LSN,
+   * then the stream is purged through it. Answers the checkpoint's LSN.
+   */
+  async checkpoint(name: string): Promise<bigint> {
+    const owned = this.owned.get(name);
+    const checkpoints = this.options.checkpoints;
+    if (owned === undefined || checkpoints === undefined) {
+      throw new NeedleError(
+        "FAILED_PRECONDITION",
+        `this host does not own index ${name} or keeps no checkpoints`,
+      );
+    }
+    while (owned.gate !== undefined) await owned.gate;
+    let open!: () => void;
+    owned.gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    try {
+      await Promise.allSettled([...owned.executing]);
+      const stream = logStreamName(name, owned.incarnation);
+      const manager = await this.options.connection.jetstreamManager();
+      const lsn = await this.engine.quiesceIndex(name, async (dir) => {
+        const last = BigInt((await manager.streams.info(stream)).state.last_seq);
+        if (!owned.lease.holds()) throw new NeedleError("UNAVAILABLE", `lease of ${name} lapsed`);
+        await checkpoints.save(name, owned.incarnation, last, dir);
+        return last;
+      });
+      // Everything through `lsn` is in the checkpoint now: the stream need not keep it.
+      await manager.streams.purge(stream, { seq: Number(lsn + 1n) });
+      owned.checkpointLsn = lsn;
+      this.options.log?.(`needle: checkpoint of index ${name} at LSN ${lsn}`);
+      return lsn;
+    } finally {
+      owned.gate = undefined;
+      open();
+    }
+  }
+
+  private async checkpointWhereDue(): Promise<void> {
+    if (this.options.checkpoints === undefined) return;
+    const every = BigInt(this.options.checkpointEveryRecords ?? checkpointEveryRecordsDefault);
+    for (const [name, owned] of this.owned) {
+      try {
+        const manager = await this.options.connection.jetstreamManager();
+        const last = BigInt(
+          (await manager.streams.info(logStreamName(name, owned.incarnation))).state.last_seq,
+        );
+        if (last - owned.checkpointLsn >= every) await this.checkpoint(name);
+      } catch (error) {
+        this.options.log?.(`needle: checkpoint of index ${name} failed: ${(error as Error).message}`);
+      }
+    }
+  }
+
   /** Hands every index back (leases released, so successors need not wait) and closes. */
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
     await this.ticking;
-    for (const name of [...this.owned.keys()]) await this.drop(name, "the host is stopping");
+    for (const name of [...this.owned.keys()]) await this.drop(name, "the host is stopping", true);
     await this.engine.close();
   }
 }

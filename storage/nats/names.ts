@@ -30,3 +30,8 @@ export const catalogBucket = "needle-catalog";
 export function indexLeaseKey(index: string): string {
   return `index.${index}`;
 }
+
+/** KV bucket of each index's latest checkpoint (key = index name). */
+export const checkpointsBucket = "needle-checkpoints";
+/** Object Store bucket holding checkpoint files. */
+export const checkpointObjectsBucket = "needle-checkpoint-files";
