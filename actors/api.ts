@@ -138,7 +138,15 @@ export interface QueryRequest {
   searchEffort?: number;
   /** Needle: add `explain` to the result (how each source was searched). */
   explain?: boolean;
+  /**
+   * Needle cluster: "eventual" may be answered by a read replica at its checkpoint's LSN
+   * (actors/distribution/DESIGN.md decision 16); "strong" (the default) by the index's owner.
+   * The embedded engine is one copy and answers every read strongly.
+   */
+  consistency?: Consistency;
 }
+
+export type Consistency = "strong" | "eventual";
 
 /** How one source of a namespace (a memtable or a slab) was searched for a query. */
 export interface ExplainedSource {

@@ -63,7 +63,9 @@ const usage = `usage: needle serve [--host HOST] [--port PORT] [--data DIR] [--a
                 directory), executor (the same as namespace in cluster v1), all;
                 comma-separated or repeated (env NEEDLE_ROLES)
   --name        this member's name in the cluster (default <hostname>-<pid>)
-  --replicas    replicas of the log streams and catalog a cluster member creates: 1 or 3`;
+  --replicas    replicas of the log streams and catalog a cluster member creates: 1 or 3
+  --checkpoint-every  an index owner checkpoints an index once its stream holds this many
+                records (write batches) past the last checkpoint (default 50000)`;
 
 /** How long shutdown waits for in-flight requests before closing the engine anyway. */
 const drainMsMax = 10_000;
@@ -111,6 +113,7 @@ async function serve(argv: string[]): Promise<void> {
       role: { type: "string", multiple: true },
       name: { type: "string" },
       replicas: { type: "string" },
+      "checkpoint-every": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -171,6 +174,11 @@ async function serve(argv: string[]): Promise<void> {
   if (replicasText !== "1" && replicasText !== "3") fail(`--replicas must be 1 or 3, got ${replicasText}`);
   if (roleValues.length > 0 && natsUrl === undefined)
     fail("--role needs --nats URL: the roles of a cluster meet on NATS");
+  const checkpointEveryText = values["checkpoint-every"];
+  if (checkpointEveryText !== undefined && !/^[1-9]\d*$/.test(checkpointEveryText)) {
+    fail(`--checkpoint-every must be a positive integer, got ${checkpointEveryText}`);
+  }
+  const checkpointEvery = checkpointEveryText === undefined ? undefined : Number(checkpointEveryText);
 
   // Embedded (no --role): the engine on local files, and the NATS API too with --nats.
   // Cluster (--role): this process's roles; the front doors serve the gateway's engine.
@@ -193,6 +201,7 @@ async function serve(argv: string[]): Promise<void> {
       name: values.name,
       dir: dataDir,
       replicas: Number(replicasText),
+      checkpointEveryRecords: checkpointEvery,
       engine: engineOptions,
       log: engineOptions.log,
     });

@@ -10,8 +10,9 @@
  */
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
-import type { KV, NatsConnection } from "nats";
+import type { JetStreamManager, KV, NatsConnection, ObjectStore } from "nats";
 import { NatsObjectBlobStore } from "../../storage/blob/nats-object-store.ts";
+import { NeedleError } from "../../storage/errors.ts";
 import { checkpointObjectsBucket, checkpointsBucket } from "../../storage/nats/names.ts";
 
 export interface CheckpointRecord {
@@ -22,6 +23,13 @@ export interface CheckpointRecord {
   at: string;
 }
 
+/**
+ * The longest one file's upload or download may take. An Object Store read is an ordered
+ * consumer, which can stall for good when a NATS node fails under it (seen in the end-to-end
+ * tests: a claim hung in its restore); a bounded wait turns that into a retry.
+ */
+export const checkpointFileMsMax = 30_000;
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -29,6 +37,8 @@ export class Checkpoints {
   private constructor(
     private readonly kv: KV,
     private readonly files: NatsObjectBlobStore,
+    private readonly objects: ObjectStore,
+    private readonly manager: JetStreamManager,
   ) {}
 
   static async open(
@@ -39,7 +49,12 @@ export class Checkpoints {
     const replicas = options.replicas ?? 1;
     const kv = await js.views.kv(checkpointsBucket, { history: 1, replicas });
     const objects = await js.views.os(checkpointObjectsBucket, { replicas });
-    return new Checkpoints(kv, new NatsObjectBlobStore(objects, options.cacheDir));
+    return new Checkpoints(
+      kv,
+      new NatsObjectBlobStore(objects, options.cacheDir),
+      objects,
+      await connection.jetstreamManager(),
+    );
   }
 
   /** The latest checkpoint of this incarnation of the index, if any. */
@@ -62,7 +77,7 @@ export class Checkpoints {
     for (const path of await filesUnder(dir)) {
       const bytes = await readFile(join(dir, path));
       const key = `${index}/${incarnation}/${lsn}/${path}`;
-      await this.files.put(key, bytes);
+      await bounded(this.files.put(key, bytes), `upload of ${key}`);
       record.files.push({ path, key, bytes: bytes.byteLength });
     }
     await this.kv.put(index, encoder.encode(JSON.stringify(record)));
@@ -75,8 +90,37 @@ export class Checkpoints {
     for (const file of record.files) {
       const target = join(dir, file.path);
       await mkdir(dirname(target), { recursive: true });
-      await writeFile(target, await this.files.get(file.key));
+      await writeFile(target, await bounded(this.download(file.key), `download of ${file.key}`));
     }
+  }
+
+  /**
+   * One object's bytes by direct message gets of its chunks, one request each: the Object
+   * Store's own read is an ordered consumer, which stalled for good after a NATS node failed
+   * and came back (a claim then hung in its restore). A request that gets no answer times out.
+   */
+  private async download(key: string): Promise<Uint8Array> {
+    const info = await this.objects.info(key);
+    if (info === null || info.deleted) {
+      throw new NeedleError("CORRUPTION", `checkpoint file ${key} is missing from the Object Store`, {
+        file: key,
+      });
+    }
+    const out = new Uint8Array(info.size);
+    const stream = `OBJ_${checkpointObjectsBucket}`;
+    const subject = `$O.${checkpointObjectsBucket}.C.${info.nuid}`;
+    let filled = 0;
+    let seq = 1;
+    while (filled < info.size) {
+      // The stream message API takes next_by_subj too (the client types list it for direct
+      // gets only).
+      const query = { next_by_subj: subject, seq } as unknown as { seq: number };
+      const chunk = await this.manager.streams.getMessage(stream, query);
+      out.set(chunk.data, filled);
+      filled += chunk.data.byteLength;
+      seq = chunk.seq + 1;
+    }
+    return out;
   }
 
   /** Removes the index's checkpoint (the index was deleted). */
@@ -90,6 +134,22 @@ export class Checkpoints {
   private async deleteFiles(record: CheckpointRecord): Promise<void> {
     for (const file of record.files) await this.files.delete(file.key).catch(() => {});
   }
+}
+
+function bounded<T>(work: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new NeedleError("UNAVAILABLE", `${what} took over ${checkpointFileMsMax} ms (NATS failing over?)`, {
+            retryAfterSeconds: 1,
+          }),
+        ),
+      checkpointFileMsMax,
+    );
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
 /** Regular files under `dir`, relative, sorted; hidden (temporary) names and `log/` skipped. */

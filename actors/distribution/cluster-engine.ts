@@ -107,7 +107,18 @@ export class ClusterEngine implements Engine {
   upsert(index: string, namespace: string, records: VectorRecord[]) {
     return this.ask<WriteResult & { upsertedCount: number }>(index, "upsert", [namespace, records]);
   }
-  query(index: string, namespace: string, request: QueryRequest): Promise<QueryResult> {
+  async query(index: string, namespace: string, request: QueryRequest): Promise<QueryResult> {
+    if (request.consistency === "eventual") {
+      // A replica (queue group: any one answers) at its checkpoint; the owner when none does.
+      try {
+        return await this.transport.request<QueryResult>(address("replica", index), "query", [
+          namespace,
+          request,
+        ]);
+      } catch (error) {
+        if (!isNoOwner(error)) throw error;
+      }
+    }
     return this.ask(index, "query", [namespace, request]);
   }
   fetch(index: string, namespace: string, ids: string[]): Promise<FetchResult> {

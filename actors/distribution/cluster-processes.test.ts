@@ -82,10 +82,23 @@ async function until(
 ): Promise<number> {
   const started = performance.now();
   while (!(await condition())) {
-    if (performance.now() - started > withinMs) throw new Error(`not within ${withinMs} ms: ${what}`);
+    if (performance.now() - started > withinMs) {
+      dumpLogs();
+      throw new Error(`not within ${withinMs} ms: ${what}`);
+    }
     await Bun.sleep(100);
   }
   return performance.now() - started;
+}
+
+/** The last lines of every owner's log but request lines: what a failing wait shows. */
+function dumpLogs(): void {
+  for (const member of cluster.owners) {
+    const log = (member.running?.stderr() ?? "")
+      .split("\n")
+      .filter((line) => !line.includes('"msg":"request"'));
+    console.log(`--- ${member.name}\n${log.slice(-30).join("\n")}`);
+  }
 }
 
 const rows: Row[] = Array.from({ length: 300 }, (_, i) => ({ id: `r${i}`, values: vector() }));
@@ -106,6 +119,61 @@ test("a write through one gateway is read through the other at once", async () =
   const answer = await query(gateway(1), "load", probe);
   expect(ids(answer.body)).toEqual(nearest(rows, probe, 5));
 }, 60_000);
+
+test("an executor killed with SIGKILL during an eventual query load: the other replica answers, never wrong", async () => {
+  // 10 write batches so far: each owner checkpoints every 10 records, and both executors hold
+  // a replica of "load" (2 replicas over 2 executors).
+  await until(
+    "both executors serve a replica of load",
+    () =>
+      cluster.owners.every((owner) => /replica of index load at LSN \d+/.test(owner.running?.stderr() ?? "")),
+    30_000,
+  );
+  const victim = cluster.owners.find((owner) => owner !== cluster.ownerOf("load"))!;
+  let wrong = 0;
+  let refused = 0;
+  let answered = 0;
+  let stop = false;
+  const loop = async (lane: number) => {
+    while (!stop) {
+      const probe = vector();
+      const answer = await call(
+        gateway(lane),
+        "POST",
+        "/index/load/query",
+        { vector: probe, topK: 5, namespace: "ns" },
+        30_000,
+        {
+          "X-Needle-Consistency": "eventual",
+        },
+      ).catch(() => ({ status: 0, body: {}, ms: 0 }));
+      if (answer.status !== 200) {
+        refused++;
+        continue;
+      }
+      answered++;
+      if (JSON.stringify(ids(answer.body)) !== JSON.stringify(nearest(rows, probe, 5))) wrong++;
+    }
+  };
+  const lanes = [loop(0), loop(1)];
+  await Bun.sleep(1_000);
+  victim.running!.process.kill("SIGKILL");
+  await victim.running!.process.exited;
+  victim.running = undefined;
+  const answeredAtKill = answered;
+  const resumedMs = await until(
+    "eventual queries answer after the kill",
+    () => answered > answeredAtKill + 50,
+    30_000,
+  );
+  stop = true;
+  await Promise.all(lanes);
+  console.log(
+    `executor killed: ${answered} eventual answers, ${refused} refused, ${wrong} wrong; 50 more answers within ${Math.round(resumedMs)} ms`,
+  );
+  expect(wrong).toBe(0);
+  await cluster.start(victim);
+}, 90_000);
 
 test("the owner killed with SIGKILL during a query load: never a wrong answer, answers again within seconds", async () => {
   const victim = cluster.ownerOf("load")!;
@@ -242,7 +310,16 @@ test("every process restarted: identical query results", async () => {
   const before = [];
   for (const probe of probes) before.push(ids((await query(gateway(0), "load", probe)).body));
   for (const process of [...cluster.owners, ...cluster.gateways]) {
-    expect(await process.running!.stop()).toBe(0);
+    const running = process.running!;
+    const code = await Promise.race([running.stop(), Bun.sleep(30_000).then(() => "hung")]);
+    if (code !== 0) {
+      const log = running
+        .stderr()
+        .split("\n")
+        .filter((line) => !line.includes('"msg":"request"'));
+      console.log(`--- ${process.name} stop: ${code}\n${log.slice(-25).join("\n")}`);
+    }
+    expect(code).toBe(0);
     process.running = undefined;
   }
   for (const process of [...cluster.owners, ...cluster.gateways]) await cluster.start(process);

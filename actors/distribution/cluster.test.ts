@@ -17,6 +17,7 @@ import { Checkpoints } from "./checkpoints.ts";
 import { ClusterCatalog } from "./cluster-catalog.ts";
 import { ClusterEngine } from "./cluster-engine.ts";
 import { IndexOwner } from "./index-owner.ts";
+import { IndexReplicas } from "./index-replicas.ts";
 import { Membership } from "./membership.ts";
 
 let server: TestNatsServer;
@@ -28,6 +29,7 @@ interface Host {
   connection: NatsConnection;
   membership: Membership;
   owner: IndexOwner;
+  replicas: IndexReplicas;
   dir: string;
 }
 
@@ -45,7 +47,7 @@ async function startHost(name: string): Promise<Host> {
   const connection = await connectNew();
   const membership = await Membership.open(
     connection,
-    { name, roles: ["namespace"], pid: process.pid },
+    { name, roles: ["namespace", "executor"], pid: process.pid },
     timing,
   );
   const catalog = await ClusterCatalog.open(connection);
@@ -54,7 +56,7 @@ async function startHost(name: string): Promise<Host> {
     connection,
     membership,
     catalog,
-    dir,
+    dir: join(dir, "owner"),
     leaseTtlMs,
     tickMs: 150,
     checkpoints: await Checkpoints.open(connection, { cacheDir: dir }),
@@ -62,7 +64,16 @@ async function startHost(name: string): Promise<Host> {
     engine: { flushRowsMax: 200 },
     log: () => {},
   });
-  const host = { name, connection, membership, owner, dir };
+  const replicas = await IndexReplicas.start({
+    connection,
+    membership,
+    catalog,
+    checkpoints: await Checkpoints.open(connection, { cacheDir: dir }),
+    dir: join(dir, "replicas"),
+    tickMs: 150,
+    log: () => {},
+  });
+  const host = { name, connection, membership, owner, replicas, dir };
   hosts.push(host);
   return host;
 }
@@ -74,13 +85,16 @@ beforeAll(async () => {
   for (let i = 0; i < 2; i++) {
     const connection = await connectNew();
     gateways.push(
-      new ClusterEngine(connection, await ClusterCatalog.open(connection), { requestTimeoutMs: 3_000 }),
+      // A long request timeout: checkpoints pause an index (every 5 records here) on a busy
+      // machine; this file tests takeover, not latency.
+      new ClusterEngine(connection, await ClusterCatalog.open(connection), { requestTimeoutMs: 15_000 }),
     );
   }
 });
 
 afterAll(async () => {
   // Owners hand their indexes back (leases released) before the server goes.
+  for (const host of hosts) await host.replicas.close().catch(() => {});
   for (const host of hosts) await host.owner.close().catch(() => {});
   for (const connection of connections) await connection.close().catch(() => {});
   await server?.stop();
@@ -193,4 +207,26 @@ test("delete drops the index everywhere; a new index of the name starts empty", 
   expect(stats.totalVectorCount).toBe(0);
   await one.configureIndex("beta", { deletionProtection: "enabled" });
   expect((await two.deleteIndex("beta").catch((e) => e)).code).toBe("FAILED_PRECONDITION");
+}, 30_000);
+
+test("eventual queries are answered by a replica at its checkpoint; strong ones by the owner", async () => {
+  const [one] = gateways as [ClusterEngine];
+  const live = hosts.filter((host) => host.owner.ownedIndexes().includes("gamma"));
+  expect(live).toHaveLength(1);
+  const owner = live[0]!;
+  const checkpointLsn = await owner.owner.checkpoint("gamma");
+  await until("a replica serves gamma at the checkpoint", () =>
+    hosts.some((host) => host.replicas.heldIndexes().get("gamma") === checkpointLsn),
+  );
+  const late = { id: "late", values: Float32Array.from([100, 100, 100]), metadata: { i: -1 } };
+  const written = await one.upsert("gamma", "ns", [late]);
+  const probe = { vector: late.values, topK: 1, includeValues: false, includeMetadata: false };
+  const strong = await one.query("gamma", "ns", probe);
+  expect(strong.matches[0]?.id).toBe("late");
+  expect(strong.lsn >= written.lsn).toBe(true);
+  const eventual = await one.query("gamma", "ns", { ...probe, consistency: "eventual" });
+  // The replica answers from the checkpoint: before the late write, at the checkpoint's LSN.
+  expect(eventual.lsn).toBe(checkpointLsn);
+  expect(eventual.matches[0]?.id).not.toBe("late");
+  expect(eventual.matches).toHaveLength(1);
 }, 30_000);

@@ -6,6 +6,7 @@
  * until slabs live in the Object Store (step 7): in v1 compaction runs inside each owner.
  */
 import { hostname } from "node:os";
+import { join } from "node:path";
 import type { NatsConnection } from "nats";
 import { NeedleError } from "../../storage/errors.ts";
 import type { Engine, EngineOptions } from "../api.ts";
@@ -13,6 +14,7 @@ import { Checkpoints } from "./checkpoints.ts";
 import { ClusterCatalog } from "./cluster-catalog.ts";
 import { ClusterEngine, type ClusterEngineOptions } from "./cluster-engine.ts";
 import { IndexOwner } from "./index-owner.ts";
+import { IndexReplicas } from "./index-replicas.ts";
 import { Membership, type Role, roles as allRoles } from "./membership.ts";
 
 export interface ClusterHostOptions {
@@ -20,11 +22,13 @@ export interface ClusterHostOptions {
   roles: Role[];
   /** The member name (placement ranks by it; default `<hostname>-<pid>`). */
   name?: string;
-  /** The owner's working directory (namespace role). */
+  /** The working directory: the owner's engine in `owner/`, the replicas' in `replicas/`. */
   dir: string;
   /** Replicas of the log streams and the KV buckets this host creates: 1 or 3. */
   replicas?: number;
   engine?: Partial<EngineOptions>;
+  /** The owner's checkpoint interval in stream records (default 50,000). */
+  checkpointEveryRecords?: number;
   gateway?: ClusterEngineOptions;
   log?: (line: string) => void;
 }
@@ -79,17 +83,30 @@ export async function startClusterHost(options: ClusterHostOptions): Promise<Clu
     pid: process.pid,
   });
   const catalog = await ClusterCatalog.open(options.connection, { replicas: options.replicas });
+  const checkpoints = await Checkpoints.open(options.connection, {
+    replicas: options.replicas,
+    cacheDir: options.dir,
+  });
   const owner = options.roles.includes("namespace")
     ? await IndexOwner.start({
         connection: options.connection,
         membership,
         catalog,
-        dir: options.dir,
+        dir: join(options.dir, "owner"),
         replicas: options.replicas,
-        checkpoints: await Checkpoints.open(options.connection, {
-          replicas: options.replicas,
-          cacheDir: options.dir,
-        }),
+        checkpoints,
+        checkpointEveryRecords: options.checkpointEveryRecords,
+        engine: options.engine,
+        log: options.log,
+      })
+    : undefined;
+  const replicas = options.roles.includes("executor")
+    ? await IndexReplicas.start({
+        connection: options.connection,
+        membership,
+        catalog,
+        checkpoints,
+        dir: join(options.dir, "replicas"),
         engine: options.engine,
         log: options.log,
       })
@@ -102,6 +119,7 @@ export async function startClusterHost(options: ClusterHostOptions): Promise<Clu
     engine,
     owner,
     close: async () => {
+      await replicas?.close();
       await owner?.close();
       await membership.leave();
     },

@@ -189,8 +189,12 @@ export class IndexOwner {
         // The latest checkpoint first (decision 15), then the stream after it.
         const checkpoint = await this.options.checkpoints?.latest(name, index.incarnation);
         if (checkpoint !== undefined) {
+          this.options.log?.(
+            `needle: taking index ${name}: restoring its checkpoint at LSN ${checkpoint.lsn}`,
+          );
           await this.engine.quiesceIndex(name, (dir) => this.options.checkpoints!.restore(checkpoint, dir));
         }
+        this.options.log?.(`needle: taking index ${name}: replaying its stream`);
         // Replays the stream (after the checkpoint) before the first request is taken.
         await this.engine.describeIndexStats(name);
         if (!lease.holds()) throw new NeedleError("UNAVAILABLE", `lease of ${name} lapsed while it replayed`);
@@ -260,7 +264,12 @@ export class IndexOwner {
     const owned = this.owned.get(name);
     if (owned === undefined) return;
     // Handing over while still the owner: a checkpoint first, so the successor starts from it.
-    if (handOver && owned.lease.holds()) await this.checkpoint(name).catch(() => {});
+    if (handOver && owned.lease.holds()) {
+      this.options.log?.(`needle: handing over index ${name}: checkpoint`);
+      await this.checkpoint(name).catch((error) => {
+        this.options.log?.(`needle: handover checkpoint of ${name} failed: ${(error as Error).message}`);
+      });
+    }
     if (this.owned.get(name) !== owned) return;
     this.owned.delete(name);
     owned.subscription.unsubscribe();
@@ -331,14 +340,16 @@ export class IndexOwner {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
+    this.options.log?.("needle: owner closing: waiting for the tick");
     await this.ticking;
+    this.options.log?.("needle: owner closing: handing indexes over");
     for (const name of [...this.owned.keys()]) await this.drop(name, "the host is stopping", true);
     await this.engine.close();
   }
 }
 
-/** The owner's local copy: deletion protection is the catalog's business, not the copy's. */
-function localCreateRequest(config: IndexConfig): CreateIndexRequest {
+/** A local copy's create request: deletion protection is the catalog's business, not the copy's. */
+export function localCreateRequest(config: IndexConfig): CreateIndexRequest {
   return {
     name: config.name,
     dimension: config.dimension,

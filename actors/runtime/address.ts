@@ -16,8 +16,10 @@ export const actorKinds = [
   "executor",
   "router",
   "compactor",
-  // Cluster mode (actors/distribution): the host owning an index, key = the index name.
+  // Cluster mode (actors/distribution): the host owning an index, and the read replicas of
+  // an index on executors (a queue group per index); key = the index name.
   "owner",
+  "replica",
 ] as const;
 export type ActorKind = (typeof actorKinds)[number];
 

@@ -58,6 +58,9 @@ export async function startClusterFixture(options: {
         nats.urls().join(","),
         "--replicas",
         String(options.replicas),
+        // Checkpoints early, so read replicas have something to serve in a short test.
+        "--checkpoint-every",
+        "10",
       ];
       process.running = await startServer(process.dir, args, {
         firstLine: process.role === "gateway" ? undefined : memberLine,
@@ -101,11 +104,12 @@ export async function call(
   path: string,
   body?: unknown,
   timeoutMs = 30_000,
+  extraHeaders: Record<string, string> = {},
 ): Promise<{ status: number; body: Record<string, unknown>; ms: number }> {
   const started = performance.now();
   const response = await fetch(`${url}${path}`, {
     method,
-    headers,
+    headers: { ...headers, ...extraHeaders },
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(timeoutMs),
   });

@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import type { Engine, IndexDescription } from "../../actors/api.ts";
 import { NeedleError } from "../../storage/errors.ts";
-import { createApp, lsnHeader, minLsnHeader } from "./app.ts";
+import { consistencyHeader, createApp, lsnHeader, minLsnHeader } from "./app.ts";
 
 const publicUrl = "http://127.0.0.1:5999";
 
@@ -446,6 +446,23 @@ describe("data plane", () => {
       json("POST", { topK: 1, vector: [1, 2, 3] }, { [minLsnHeader]: "x" }),
     );
     expect(bad.status).toBe(400);
+  });
+
+  test("X-Needle-Consistency reaches the engine's query; another value is a 400 naming the header", async () => {
+    const { engine, calls } = fakeEngine();
+    const app = createApp(engine, { apiKeys: ["k"], publicUrl });
+    await app.request(
+      "/index/a/query",
+      json("POST", { topK: 1, vector: [1, 2, 3] }, { [consistencyHeader]: "Eventual" }),
+    );
+    const query = calls.find((call) => call.method === "query")!;
+    expect((query.args[2] as { consistency?: string }).consistency).toBe("eventual");
+    const bad = await app.request(
+      "/index/a/query",
+      json("POST", { topK: 1, vector: [1, 2, 3] }, { [consistencyHeader]: "sometimes" }),
+    );
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(await bad.json())).toContain(consistencyHeader);
   });
 
   test("retryable and fault errors: 429 and 503 carry Retry-After, corruption is 500", async () => {

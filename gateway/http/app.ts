@@ -15,7 +15,7 @@
  */
 import { Hono, type Context } from "hono";
 import { routePath } from "hono/route";
-import type { Engine } from "../../actors/api.ts";
+import type { Consistency, Engine } from "../../actors/api.ts";
 import { randomUUID } from "node:crypto";
 import { asNeedleError, invalidArgument, NeedleError } from "../../storage/errors.ts";
 import { type KeyCheck, apiKeyCheck } from "./auth.ts";
@@ -62,6 +62,8 @@ import {
 export const lsnHeader = "X-Needle-Lsn";
 /** Request header on reads: wait until the index reflects at least this LSN. */
 export const minLsnHeader = "X-Needle-Min-Lsn";
+/** `strong` (default) or `eventual`: a cluster may answer an eventual query from a replica. */
+export const consistencyHeader = "X-Needle-Consistency";
 /** `X-Needle-Explain: 1` on a query adds `explain` (how each source was searched) to the answer. */
 export const explainHeader = "X-Needle-Explain";
 export const apiKeyHeader = "Api-Key";
@@ -285,6 +287,7 @@ export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
       ...request,
       explain,
       resultBytesMax: limits.queryResultBytesMax,
+      consistency: consistencyOf(c) ?? request.consistency,
     });
     return withLsn(sendJson(c, queryJson(result, requestedNamespace(body))), result.lsn);
   });
@@ -406,6 +409,19 @@ function requestedNamespace(body: unknown): string {
 function withLsn(response: Response, lsn: bigint): Response {
   response.headers.set(lsnHeader, lsn.toString());
   return response;
+}
+
+function consistencyOf(c: Context): Consistency | undefined {
+  const raw = c.req.header(consistencyHeader);
+  if (raw === undefined || raw === "") return undefined;
+  const value = raw.trim().toLowerCase();
+  if (value === "strong" || value === "eventual") return value;
+  throw invalidArgument(
+    consistencyHeader,
+    `${consistencyHeader} must be strong or eventual`,
+    "strong, eventual",
+    raw.slice(0, 40),
+  );
 }
 
 async function waitForMinLsn(c: Context, engine: Engine, index: string): Promise<void> {

@@ -70,6 +70,11 @@ export interface QueryShared extends FreshnessOptions {
    * which keeps recall@10 >= 0.95): lower is faster, higher finds more true neighbours.
    */
   searchEffort?: number;
+  /**
+   * Needle cluster: "eventual" lets a read replica answer at its latest checkpoint (faster,
+   * spread over executors, possibly behind); "strong" (default) goes to the index's owner.
+   */
+  consistency?: "strong" | "eventual";
 }
 export type QueryByRecordId = QueryShared & { id: string };
 export type QueryByVectorValues = QueryShared & { vector: RecordValues; sparseVector?: RecordSparseValues };

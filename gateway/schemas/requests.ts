@@ -78,6 +78,8 @@ export const queryRequest = z.object({
   searchEffort: z.number().min(searchEffortMin).max(searchEffortMax).optional(),
   /** Needle: say how each source was searched (HTTP also takes the header X-Needle-Explain: 1). */
   explain: z.boolean().optional(),
+  /** Needle cluster: "eventual" may be answered by a read replica (HTTP: X-Needle-Consistency). */
+  consistency: z.enum(["strong", "eventual"]).optional(),
 });
 
 export const fetchRequest = z.object({ ids: idList });
@@ -166,6 +168,7 @@ export function parseQuery(input: unknown, options: ParseOptions = {}): QueryReq
   if (parsed.filter !== undefined) out.filter = filterAt(parsed.filter, options);
   if (parsed.searchEffort !== undefined) out.searchEffort = parsed.searchEffort;
   if (parsed.explain === true) out.explain = true;
+  if (parsed.consistency !== undefined) out.consistency = parsed.consistency;
   return out;
 }
 
