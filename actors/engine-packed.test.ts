@@ -145,7 +145,11 @@ test(`small namespaces pack into shared slabs, graduate when they grow, and read
     // What idle tenants cost is visible: none resident, a few dozen catalog bytes each.
     const { tenancy } = await engine.describeIndexStats(index);
     expect(tenancy!.resident).toBe(0);
-    expect(tenancy!.cataloged).toBeGreaterThanOrEqual(model.namespaces.size - 3);
+    // Every namespace that exists is cataloged (one emptied by deletes, never created
+    // explicitly, may be gone: a tolerance of 3 once failed on a seed with 5 of those).
+    const existing = new Set([...model.namespaces.keys(), ...model.explicit]);
+    const expected = [...existing].filter((name) => model.exists(name)).length;
+    expect(tenancy!.cataloged).toBeGreaterThanOrEqual(expected);
     expect(tenancy!.catalogBytesPerNamespace).toBeLessThan(200);
     await expectAgrees(engine, model, random);
     expect((await engine.describeIndexStats(index)).tenancy!.resident).toBeGreaterThan(0);

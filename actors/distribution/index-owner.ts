@@ -1,16 +1,20 @@
 /**
- * The `namespace` role in cluster v1 (actors/distribution/DESIGN.md decisions 10-14): this
- * host owns the indexes that rank it first among the live namespace hosts, runs each in its
- * own embedded engine (a local working directory; the log on the index's JetStream stream,
- * never trimmed), and answers their data operations on `needle.owner.<index>.<method>`.
+ * The `namespace` role in cluster v1 (actors/distribution/DESIGN.md decisions 10-15): this
+ * host owns the indexes that rank it first among the live namespace hosts, runs them in its
+ * embedded engine (a local working directory; each index's log on its JetStream stream, which
+ * the engine never trims itself), and answers their data operations on
+ * `needle.owner.<index>.<method>`.
  *
  * Each tick (a heartbeat):
  *   - an index it ranks first for and does not own: take its lease (create-if-absent; while
  *     an old owner's lease lives, the next tick tries again), create it afresh in the local
- *     engine (whatever the directory held of an earlier ownership is removed), let it replay
- *     its whole stream, then subscribe;
- *   - an index it owns but no longer ranks first for, or that left the catalog: unsubscribe,
- *     finish what is in flight, drop it locally, release the lease;
+ *     engine (whatever the directory held of an earlier ownership is removed), restore its
+ *     latest checkpoint, let it replay the stream after it, then subscribe;
+ *   - an index it owns but no longer ranks first for: checkpoint it, unsubscribe, finish
+ *     what is in flight, drop it locally, release the lease; one that left the catalog: the
+ *     same without the checkpoint, and its checkpoint removed;
+ *   - an index whose stream grew `checkpointEveryRecords` past its checkpoint: a checkpoint,
+ *     then the stream purged through it (decision 15);
  *   - a lease that lapsed: drop at once (fail-stop). Each request also checks the lease
  *     before it runs: a host that lost it stays silent (the owner's answer is the one the
  *     caller gets) and drops the index, never answering from stale state.

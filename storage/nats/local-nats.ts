@@ -59,11 +59,9 @@ export async function runNatsServer(
   try {
     for (let waited = 0; waited < startTimeoutMs; waited += 20) {
       const text = await readFile(portsFile, "utf8").catch(() => undefined);
-      if (text !== undefined) {
-        const ports = JSON.parse(text) as { nats?: string[]; cluster?: string[] };
-        const url = ports.nats?.[0];
-        if (url !== undefined) return { proc, url, clusterUrl: ports.cluster?.[0] };
-      }
+      const ports = text === undefined ? undefined : parsePorts(text);
+      const url = ports?.nats?.[0];
+      if (url !== undefined) return { proc, url, clusterUrl: ports?.cluster?.[0] };
       if (proc.exitCode !== null) throw new Error(`nats-server exited with ${proc.exitCode}`);
       await Bun.sleep(20);
     }
@@ -72,6 +70,15 @@ export async function runNatsServer(
     proc.kill("SIGKILL");
     await proc.exited;
     throw error;
+  }
+}
+
+/** The ports file, or undefined while the server is still writing it (a partial JSON text). */
+function parsePorts(text: string): { nats?: string[]; cluster?: string[] } | undefined {
+  try {
+    return JSON.parse(text) as { nats?: string[]; cluster?: string[] };
+  } catch {
+    return undefined;
   }
 }
 
