@@ -19,16 +19,16 @@
  *     before it runs: a host that lost it stays silent (the owner's answer is the one the
  *     caller gets) and drops the index, never answering from stale state.
  */
-import type { KV, NatsConnection, Subscription, Msg } from "nats";
+import type { JetStreamManager, KV, Msg, NatsConnection, Subscription } from "nats";
 import { NeedleError } from "../../storage/errors.ts";
 import { jetStreamLogs } from "../../storage/log/jetstream-logs.ts";
 import { indexLeaseKey, leasesBucket, logStreamName } from "../../storage/nats/names.ts";
 import type { CreateIndexRequest, Engine, EngineOptions, IndexConfig } from "../api.ts";
 import { openEngine } from "../engine.ts";
-import { address, addressSubjects, parseSubject } from "../runtime/address.ts";
-import { decodeWire, encodeAnswer, encodeFailure } from "../runtime/wire.ts";
+import { address, addressSubjects } from "../runtime/address.ts";
 import type { Checkpoints } from "./checkpoints.ts";
 import type { ClusterCatalog, ClusterIndex } from "./cluster-catalog.ts";
+import { callEngine, decodeEngineRequest, respondTo } from "./engine-requests.ts";
 import { Lease } from "./lease.ts";
 import type { Membership } from "./membership.ts";
 import { ownerOf } from "./placement.ts";
@@ -99,6 +99,7 @@ export class IndexOwner {
     private readonly options: IndexOwnerOptions,
     private readonly engine: Engine,
     private readonly leases: KV,
+    private readonly manager: JetStreamManager,
     /** Index name -> the incarnation owned, naming its stream for the local engine's writer. */
     private readonly incarnations: Map<string, string>,
   ) {}
@@ -121,7 +122,8 @@ export class IndexOwner {
     });
     // Whatever the directory holds is from an earlier life of this host: never trusted.
     for (const index of await engine.listIndexes()) await engine.deleteIndex(index.name).catch(() => {});
-    const owner = new IndexOwner(options, engine, leases, incarnations);
+    const manager = await options.connection.jetstreamManager();
+    const owner = new IndexOwner(options, engine, leases, manager, incarnations);
     owner.timer = setInterval(() => void owner.tick(), options.tickMs ?? 1_000);
     await owner.tick();
     return owner;
@@ -239,27 +241,17 @@ export class IndexOwner {
       void this.drop(name, "its lease lapsed");
       return;
     }
-    const answered = (async () => {
+    const answered = respondTo(msg, async () => {
+      const { verb, args } = decodeEngineRequest(msg, ownerVerbs, "an index owner");
+      while (owned.gate !== undefined) await owned.gate;
+      const running = callEngine(this.engine, verb, name, args);
+      owned.executing.add(running);
       try {
-        const { verb } = parseSubject(msg.subject);
-        if (!(ownerVerbs as readonly string[]).includes(verb))
-          throw new NeedleError("INTERNAL", `an index owner has no verb ${verb}`);
-        const args = decodeWire(msg.data, `request on ${msg.subject}`) as unknown[];
-        const method = (this.engine as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[
-          verb
-        ]!;
-        while (owned.gate !== undefined) await owned.gate;
-        const running = method.call(this.engine, name, ...args);
-        owned.executing.add(running);
-        try {
-          msg.respond(encodeAnswer(await running));
-        } finally {
-          owned.executing.delete(running);
-        }
-      } catch (failure) {
-        msg.respond(encodeFailure(failure));
+        return await running;
+      } finally {
+        owned.executing.delete(running);
       }
-    })();
+    });
     inFlight.add(answered);
     void answered.finally(() => inFlight.delete(answered));
   }
@@ -306,7 +298,7 @@ export class IndexOwner {
     try {
       await Promise.allSettled([...owned.executing]);
       const stream = logStreamName(name, owned.incarnation);
-      const manager = await this.options.connection.jetstreamManager();
+      const manager = this.manager;
       const lsn = await this.engine.quiesceIndex(name, async (dir) => {
         const last = BigInt((await manager.streams.info(stream)).state.last_seq);
         if (!owned.lease.holds()) throw new NeedleError("UNAVAILABLE", `lease of ${name} lapsed`);

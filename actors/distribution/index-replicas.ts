@@ -8,14 +8,13 @@
  * one is ready) and drops what placement moved away.
  */
 import type { NatsConnection, Subscription } from "nats";
-import { NeedleError } from "../../storage/errors.ts";
 import { staticLogs } from "../../storage/log/static-log.ts";
 import type { Engine, EngineOptions } from "../api.ts";
 import { openEngine } from "../engine.ts";
-import { address, addressSubjects, parseSubject } from "../runtime/address.ts";
-import { decodeWire, encodeAnswer, encodeFailure } from "../runtime/wire.ts";
+import { address, addressSubjects } from "../runtime/address.ts";
 import type { CheckpointRecord, Checkpoints } from "./checkpoints.ts";
 import type { ClusterCatalog, ClusterIndex } from "./cluster-catalog.ts";
+import { callEngine, decodeEngineRequest, respondTo } from "./engine-requests.ts";
 import { localCreateRequest } from "./index-owner.ts";
 import type { Membership } from "./membership.ts";
 import { place } from "./placement.ts";
@@ -145,20 +144,10 @@ export class IndexReplicas {
       queue: `replica.${name}`,
       callback: (error, msg) => {
         if (error !== null) return;
-        const answered = (async () => {
-          try {
-            const { verb } = parseSubject(msg.subject);
-            if (!(replicaVerbs as readonly string[]).includes(verb))
-              throw new NeedleError("INTERNAL", `a replica has no verb ${verb}`);
-            const args = decodeWire(msg.data, `request on ${msg.subject}`) as unknown[];
-            const method = (this.engine as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[
-              verb
-            ]!;
-            msg.respond(encodeAnswer(await method.call(this.engine, local, ...args)));
-          } catch (failure) {
-            msg.respond(encodeFailure(failure));
-          }
-        })();
+        const answered = respondTo(msg, async () => {
+          const { verb, args } = decodeEngineRequest(msg, replicaVerbs, "a replica");
+          return callEngine(this.engine, verb, local, args);
+        });
         inFlight.add(answered);
         void answered.finally(() => inFlight.delete(answered));
       },
