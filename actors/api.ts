@@ -310,6 +310,8 @@ export interface CompactionStatus {
   queued: string[];
   completed: number;
   lastDurationMs: number | null;
+  /** The last completed compaction's duration, per index that had one since start. */
+  lastDurationMsByIndex: Record<string, number>;
   lastError: { namespace: string; code: string; message: string; at: string } | null;
 }
 
@@ -372,8 +374,40 @@ export interface Engine {
   quiesceIndex<T>(name: string, during: (dir: string) => Promise<T>): Promise<T>;
   /** Actors active now, of one kind (namespaces resident in memory, open slabs, ...). */
   activeActors(kind: "namespace" | "slab"): number;
+  /**
+   * What the metrics show (gateway/http/metrics.ts): per index counts, memory and files, per
+   * actor kind mailboxes and caches, the compactor. Reads catalogs, activates nothing.
+   */
+  observe(): Promise<EngineObservation>;
   /** Flushes memtables, fsyncs, stops every actor, releases files. Idempotent. */
   close(): Promise<void>;
+}
+
+export interface IndexObservation {
+  name: string;
+  records: number;
+  /** Namespaces that exist (with records, or created empty). */
+  namespaces: number;
+  /** Of them, resident in memory now. */
+  namespacesResident: number;
+  /** Bytes in the memtables of the resident namespaces. */
+  memtableBytes: number;
+  levels: CompactionLevelStats[];
+  compactionQueued: number;
+  /** The last completed compaction's duration since start, or null. */
+  compactionLastDurationMs: number | null;
+  /** Bytes of the request log's files; null where the log is not local files (JetStream). */
+  requestLogBytes: number | null;
+}
+
+export type { ActorKindObservation } from "./runtime/system.ts";
+import type { ActorKindObservation } from "./runtime/system.ts";
+
+export interface EngineObservation {
+  indexes: IndexObservation[];
+  actors: ActorKindObservation[];
+  /** Null where this process runs no compactor (a cluster gateway). */
+  compaction: CompactionStatus | null;
 }
 
 export interface EngineOptions {

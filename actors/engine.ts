@@ -19,7 +19,7 @@ import { initBitmaps } from "../storage/bitmap.ts";
 import { LocalBlobStore } from "../storage/blob/mod.ts";
 import { type DirectoryLock, lockDirectory } from "../storage/directory-lock.ts";
 import { asNeedleError, NeedleError } from "../storage/errors.ts";
-import { readdir, removeTree } from "../storage/files.ts";
+import { readdir, removeTree, stat } from "../storage/files.ts";
 import { FreeSpaceGuard } from "../storage/free-space.ts";
 import { ensureDirectoryDurably, fsyncDirectory, isNotFound } from "../storage/fsync.ts";
 import { planSettingsDefault } from "../storage/compaction/plan.ts";
@@ -33,6 +33,7 @@ import type {
   CreateIndexRequest,
   DeleteRequest,
   Engine,
+  EngineObservation,
   EngineOptions,
   FetchByMetadataRequest,
   FetchByMetadataResult,
@@ -41,6 +42,7 @@ import type {
   CompactionLevelStats,
   CompactionStatus,
   IndexDescription,
+  IndexObservation,
   IndexStats,
   ListNamespacesRequest,
   ListNamespacesResult,
@@ -56,7 +58,7 @@ import type {
 import { compactorFactory } from "./compactor/compactor-actor.ts";
 import { executorFactory, slabMemoryBudgetBytesDefault } from "./executor/executor-actor.ts";
 import { indexFactory, type NamespaceCounts, type NamespacePage } from "./index/index-actor.ts";
-import { canonicalNamespace, catalogDir, indexDir, namespaceKey } from "./layout.ts";
+import { canonicalNamespace, catalogDir, indexDir, logDir, namespaceKey } from "./layout.ts";
 import { type LevelStats, namespaceFactory } from "./namespace/namespace-actor.ts";
 import { levelStatsWidth } from "./namespace/catalog-entry.ts";
 import { Permits } from "./runtime/permits.ts";
@@ -462,16 +464,28 @@ class EmbeddedEngine implements Engine {
     return names.sort();
   }
 
+  /**
+   * Each named namespace's count and levels, asked. `busy: "skip"` (the metrics) leaves out a
+   * namespace that cannot answer now (its mailbox full) instead of failing the whole answer.
+   */
   private async counts(
     index: string,
     names: string[],
     filter?: Filter,
+    busy: "fail" | "skip" = "fail",
   ): Promise<(NamespaceStats & { levels: LevelStats[] })[]> {
     const counts = await Promise.all(
       names.map((name) =>
         this.ask<{ exists: boolean; recordCount: number; levels: LevelStats[] }>(index, name, "count", {
           filter,
-        }).then((count) => ({ name, ...count })),
+        }).then(
+          (count) => ({ name, ...count }),
+          (error: unknown) => {
+            if (busy === "skip" && asNeedleError(error).code === "OVERLOADED")
+              return { name, exists: false, recordCount: 0, levels: [] };
+            throw error;
+          },
+        ),
       ),
     );
     return counts
@@ -494,6 +508,7 @@ class EmbeddedEngine implements Engine {
   private async catalogSnapshot(
     index: string,
     prefix: string,
+    busy: "fail" | "skip" = "fail",
   ): Promise<{
     namespaces: (NamespaceStats & { levels: LevelStats[] })[];
     catalogSize: number;
@@ -505,7 +520,7 @@ class EmbeddedEngine implements Engine {
     const snapshot = await this.system.transport.request<NamespaceCounts>(address("index", index), "counts", {
       prefix,
     });
-    const asked = await this.counts(index, snapshot.ask);
+    const asked = await this.counts(index, snapshot.ask, undefined, busy);
     const counted = snapshot.cataloged
       .filter((entry) => entry.explicit || entry.records > 0)
       .map((entry) => ({
@@ -582,6 +597,36 @@ class EmbeddedEngine implements Engine {
 
   activeActors(kind: "namespace" | "slab"): number {
     return this.system.activeCount(kind);
+  }
+
+  async observe(): Promise<EngineObservation> {
+    this.checkOpen();
+    const compaction = await this.compactionStatus();
+    const indexes: IndexObservation[] = [];
+    for (const name of [...this.configs.keys()].sort()) {
+      // A namespace too busy to answer is left out of this scrape rather than failing it:
+      // metrics must answer most of all while the server is overloaded.
+      const snapshot = await this.catalogSnapshot(name, "", "skip").catch((error: unknown) => {
+        if (asNeedleError(error).code === "NOT_FOUND") return undefined; // deleted meanwhile
+        throw error;
+      });
+      if (snapshot === undefined) continue;
+      const prefix = `${name}/`;
+      indexes.push({
+        name,
+        records: snapshot.namespaces.reduce((sum, ns) => sum + ns.recordCount, 0),
+        namespaces: snapshot.namespaces.length,
+        namespacesResident: this.system.activeCount("namespace", prefix),
+        memtableBytes: this.system.heldBytes("namespace", prefix),
+        levels: sumLevels(snapshot.namespaces.map((ns) => ns.levels)),
+        compactionQueued: compaction.queued.filter((key) => key.startsWith(prefix)).length,
+        compactionLastDurationMs: compaction.lastDurationMsByIndex[name] ?? null,
+        requestLogBytes:
+          this.options.logs === undefined ? await filesBytes(logDir(this.options.dir, name)) : null,
+      });
+    }
+    const actors = observedKinds.map((kind) => this.system.observeKind(kind));
+    return { indexes, actors, compaction };
   }
 
   async quiesceIndex<T>(name: string, during: (dir: string) => Promise<T>): Promise<T> {
@@ -722,6 +767,26 @@ class EmbeddedEngine implements Engine {
 }
 
 /** Per level, the sums over an index's namespaces. */
+/** The kinds whose mailboxes and caches the metrics show. */
+const observedKinds: ActorKind[] = ["index", "namespace", "writer", "slab", "compactor"];
+
+/** Bytes of the files directly in `dir` (0 when it does not exist). */
+async function filesBytes(dir: string): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    if (isNotFound(error)) return 0;
+    throw error;
+  }
+  let total = 0;
+  for (const name of names) {
+    const info = await stat(join(dir, name)).catch(() => undefined); // trimmed meanwhile
+    if (info?.isFile()) total += info.size;
+  }
+  return total;
+}
+
 function sumLevels(perNamespace: LevelStats[][]): CompactionLevelStats[] {
   const levels = new Map<number, CompactionLevelStats>();
   for (const namespace of perNamespace) {

@@ -2,7 +2,7 @@
  * The Needle command line.
  *
  *   bun run needle serve [--host 127.0.0.1] [--port 5080] [--data ./data]
- *                        [--api-key KEY]... [--public-url URL] [--log-level info]
+ *                        [--api-key KEY]... [--public-url URL] [--metrics-public] [--log-level info]
  *                        [--flush-rows-max N] [--min-free-bytes 64MB] [--min-free-percent 0]
  *                        [--memory-max 4GB] [--nats nats://127.0.0.1:4222]
  *                        [--role gateway,namespace,executor|all --name NAME --replicas 1|3]
@@ -40,7 +40,8 @@ import {
 } from "../gateway/http/mod.ts";
 
 const usage = `usage: needle serve [--host HOST] [--port PORT] [--data DIR] [--api-key KEY]...
-                    [--public-url URL] [--log-level debug|info|warn|error] [--flush-rows-max N]
+                    [--public-url URL] [--metrics-public] [--log-level debug|info|warn|error]
+                    [--flush-rows-max N]
                     [--nats URL [--role ROLES] [--name NAME] [--replicas 1|3]]
 
   --host        address to bind (default 127.0.0.1; env NEEDLE_HOST)
@@ -49,6 +50,7 @@ const usage = `usage: needle serve [--host HOST] [--port PORT] [--data DIR] [--a
   --api-key     accepted API key, repeatable (env NEEDLE_API_KEYS, comma-separated);
                 required unless bound to loopback
   --public-url  URL clients use to reach this server (default http://<host>:<port>)
+  --metrics-public  serve GET /metrics (Prometheus) without the API key
   --log-level   debug | info | warn | error (default info; env NEEDLE_LOG_LEVEL)
   --flush-rows-max  rows a namespace's memtable holds before it is flushed to a slab
   --min-free-bytes  refuse writes while the data volume has less free space (default 64mb)
@@ -104,6 +106,7 @@ async function serve(argv: string[]): Promise<void> {
       data: { type: "string" },
       "api-key": { type: "string", multiple: true },
       "public-url": { type: "string" },
+      "metrics-public": { type: "boolean" },
       "log-level": { type: "string" },
       "flush-rows-max": { type: "string" },
       "min-free-bytes": { type: "string" },
@@ -252,6 +255,7 @@ async function serve(argv: string[]): Promise<void> {
   const urlHost = host.includes(":") ? `[${host}]` : host;
   const publicUrl = values["public-url"] ?? `http://${urlHost}:${server.port}`;
   app = createApp(served, {
+    metricsPublic: values["metrics-public"] === true,
     apiKeys,
     publicUrl,
     log: (entry: RequestLogEntry) => {

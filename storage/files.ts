@@ -178,6 +178,24 @@ export interface FileHandle {
   close(): Promise<void>;
 }
 
+/** Told how long each fsync/fdatasync took, in seconds (the metrics' fsync latency histogram). */
+export type SyncListener = (seconds: number) => void;
+const syncListeners = new Set<SyncListener>();
+
+/** Calls `listener` after every completed file sync in this process; returns its removal. */
+export function onFileSync(listener: SyncListener): () => void {
+  syncListeners.add(listener);
+  return () => syncListeners.delete(listener);
+}
+
+async function timedSync(sync: () => Promise<void>): Promise<void> {
+  if (syncListeners.size === 0) return sync();
+  const started = performance.now();
+  await sync();
+  const seconds = (performance.now() - started) / 1000;
+  for (const listener of syncListeners) listener(seconds);
+}
+
 class CheckedHandle implements FileHandle {
   constructor(
     readonly path: string,
@@ -207,12 +225,12 @@ class CheckedHandle implements FileHandle {
 
   async sync(): Promise<void> {
     check("sync", this.path);
-    await this.handle.sync();
+    await timedSync(() => this.handle.sync());
   }
 
   async datasync(): Promise<void> {
     check("sync", this.path);
-    await this.handle.datasync();
+    await timedSync(() => this.handle.datasync());
   }
 
   async truncate(length: number): Promise<void> {

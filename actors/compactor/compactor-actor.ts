@@ -51,6 +51,8 @@ class CompactorActor implements Actor {
   private wakeTimer: ReturnType<typeof setTimeout> | undefined;
   private completed = 0;
   private lastDurationMs: number | null = null;
+  /** The last completed compaction's duration per index (metrics). */
+  private readonly lastDurationMsByIndex = new Map<string, number>();
   private lastError: CompactionStatus["lastError"] = null;
   private settledWaiters: (() => void)[] = [];
 
@@ -103,6 +105,7 @@ class CompactorActor implements Actor {
       queued: [...this.queue.keys()],
       completed: this.completed,
       lastDurationMs: this.lastDurationMs,
+      lastDurationMsByIndex: Object.fromEntries(this.lastDurationMsByIndex),
       lastError: this.lastError,
     };
   }
@@ -150,6 +153,7 @@ class CompactorActor implements Actor {
         if (answer.done) {
           this.completed++;
           this.lastDurationMs = Math.round(this.context.now() - started);
+          this.lastDurationMsByIndex.set(splitKey(namespace)[0], this.lastDurationMs);
           this.settings.log(
             JSON.stringify({
               event: "compaction",

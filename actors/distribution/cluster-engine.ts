@@ -21,6 +21,7 @@ import type {
   CreateIndexRequest,
   DeleteRequest,
   Engine,
+  EngineObservation,
   FetchByMetadataRequest,
   FetchByMetadataResult,
   FetchResult,
@@ -198,6 +199,9 @@ export class ClusterEngine implements Engine {
   }
   activeActors(_kind: "namespace" | "slab"): number {
     return 0; // a gateway holds no namespaces or slabs
+  }
+  async observe(): Promise<EngineObservation> {
+    return { indexes: [], actors: [], compaction: null }; // each member shows its own (issue 9's next step)
   }
 
   async close(): Promise<void> {}

@@ -858,6 +858,12 @@ class NamespaceActor implements Actor {
       .catch(() => {});
   }
 
+  heldBytes(): number {
+    let bytes = 0;
+    for (const memtable of this.state.memtables()) bytes += memtable.byteCount;
+    return bytes;
+  }
+
   async passivate(): Promise<void> {
     clearTimeout(this.flushRetryTimer);
     clearTimeout(this.idleFlushTimer);

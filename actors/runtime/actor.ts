@@ -20,6 +20,8 @@ export interface Actor {
    * It must leave durable state complete: the next activation starts from it.
    */
   passivate?(): Promise<void>;
+  /** Bytes this actor holds in memory now, by its own estimate (a namespace: its memtables); for metrics. */
+  heldBytes?(): number;
   /**
    * Called when the runtime drops the actor after a failure, without persisting anything. The
    * next activation waits for it, so work still running (a background flush) never overlaps

@@ -41,6 +41,11 @@ export class Mailbox {
     return this.queue.length + this.running;
   }
 
+  /** The next message would be refused OVERLOADED. */
+  get full(): boolean {
+    return this.depth >= this.depthMax;
+  }
+
   get idle(): boolean {
     return this.depth === 0;
   }
@@ -52,7 +57,7 @@ export class Mailbox {
   }
 
   post(job: Job, exclusive: boolean, now: number): Promise<unknown> {
-    if (this.depth >= this.depthMax) {
+    if (this.full) {
       return Promise.reject(
         new NeedleError(
           "OVERLOADED",

@@ -92,6 +92,22 @@ interface FailureRecord {
   lastError: NeedleError;
 }
 
+/** One actor kind as the metrics show it (Engine.observe). */
+export interface ActorKindObservation {
+  kind: ActorKind;
+  active: number;
+  /** Messages waiting or running in the kind's mailboxes now. */
+  mailboxDepth: number;
+  /** Since start: actors passivated to keep under the kind's cap. */
+  evicted: number;
+  /** Since start: messages refused OVERLOADED (a full mailbox). */
+  overloaded: number;
+  /** Since start: messages delivered to an actor already in memory (cache hits). */
+  hits: number;
+  /** Since start: activations begun, each loading its state (cache misses). */
+  misses: number;
+}
+
 export class ActorSystem {
   readonly transport: Transport;
   private readonly factories = new Map<ActorKind, ActorFactory>();
@@ -111,6 +127,8 @@ export class ActorSystem {
   private readonly evicting = new Map<ActorKind, Promise<number>>();
   /** Actors passivated for a kind's cap since start (stats, tests). */
   private readonly evictedCounts = new Map<ActorKind, number>();
+  /** Per kind since start (metrics): messages refused OVERLOADED, found resident, activations begun. */
+  private readonly tallies = new Map<ActorKind, { overloaded: number; hits: number; misses: number }>();
 
   constructor(options: ActorSystemOptions = {}) {
     this.depthMax = options.mailboxDepthMax ?? mailboxDepthMaxDefault;
@@ -139,6 +157,48 @@ export class ActorSystem {
         count++;
     }
     return count;
+  }
+
+  private tallyOf(kind: ActorKind): { overloaded: number; hits: number; misses: number } {
+    let tally = this.tallies.get(kind);
+    if (!tally) {
+      tally = { overloaded: 0, hits: 0, misses: 0 };
+      this.tallies.set(kind, tally);
+    }
+    return tally;
+  }
+
+  /**
+   * What the metrics show of one kind: actors active now, messages waiting or running in
+   * their mailboxes, and since start the messages refused OVERLOADED, delivered to a resident
+   * actor (a cache hit: nothing loaded) and activations begun (a miss: state loaded from disk).
+   */
+  observeKind(kind: ActorKind): ActorKindObservation {
+    let mailboxDepth = 0;
+    for (const activation of this.activations.values())
+      if (activation.address.kind === kind) mailboxDepth += activation.mailbox.depth;
+    return {
+      kind,
+      active: this.activeOfKind(kind),
+      mailboxDepth,
+      evicted: this.evictedOfKind(kind),
+      ...this.tallyOf(kind),
+    };
+  }
+
+  /** Bytes the active actors of a kind with keys starting `keyPrefix` hold in memory (their own estimate). */
+  heldBytes(kind: ActorKind, keyPrefix = ""): number {
+    let bytes = 0;
+    for (const activation of this.activations.values()) {
+      const actor = activation.actor;
+      if (
+        actor?.heldBytes &&
+        activation.address.kind === kind &&
+        activation.address.key.startsWith(keyPrefix)
+      )
+        bytes += actor.heldBytes();
+    }
+    return bytes;
   }
 
   /** Active actors of a kind, in O(1) (activeCount filters by key prefix too, by a scan). */
@@ -257,11 +317,14 @@ export class ActorSystem {
       );
     }
     let activation = this.activations.get(key);
+    const tally = this.tallyOf(target.kind);
     if (!activation) {
       activation = { address: target, mailbox: new Mailbox(key, this.depthMax, this.now()) };
       this.activations.set(key, activation);
-    }
+      tally.misses++;
+    } else if (activation.actor) tally.hits++;
     const current = activation;
+    if (current.mailbox.full) tally.overloaded++;
     const exclusive = !current.actor?.concurrentVerbs?.has(verb);
     return current.mailbox.post(() => this.handle(current, verb, payload), exclusive, this.now());
   }

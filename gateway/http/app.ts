@@ -40,6 +40,7 @@ import {
   statsJson,
 } from "./render.ts";
 import { jsonText } from "./json-text.ts";
+import { GatewayMetrics, metricsContentType } from "./metrics.ts";
 import {
   checkQueryForIndex,
   checkUpdateForIndex,
@@ -118,6 +119,8 @@ export interface AppOptions {
   requestTimeoutMs?: number;
   /** Longest pause inside a request body before it is answered 408 (default bodyIdleMsDefault). */
   bodyIdleMs?: number;
+  /** Serve GET /metrics without the API key (for a scraper inside a trusted network). */
+  metricsPublic?: boolean;
 }
 
 type Handler = (c: Context<AppEnv>) => Promise<Response>;
@@ -129,9 +132,12 @@ export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
   const publicUrl = options.publicUrl.replace(/\/+$/, "");
   const hostOf = (name: string) => `${publicUrl}/index/${name}`;
   const knownPaths = new Set<string>();
+  /** Route patterns the metrics name (anything else is `unmatched`: labels stay bounded). */
+  const patterns = new Set<string>(["/metrics"]);
   const bodyIdleMs = options.bodyIdleMs ?? bodyIdleMsDefault;
   const readBody = (c: Context<AppEnv>) => readJsonBody(c.req.raw, requestBytesMax, bodyIdleMs);
 
+  const metrics = new GatewayMetrics(engine);
   app.use("*", async (c, next) => {
     const started = performance.now();
     const offered = c.req.header(requestIdHeader);
@@ -139,6 +145,12 @@ export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
     c.set("requestId", requestId);
     await next();
     c.res.headers.set(requestIdHeader, requestId);
+    metrics.observeRequest(
+      c.req.method,
+      patterns.has(routePath(c)) ? routePath(c) : "unmatched",
+      c.res.status,
+      (performance.now() - started) / 1000,
+    );
     if (options.log === undefined) return;
     const length = c.res.headers.get("content-length");
     const entry: RequestLogEntry = {
@@ -171,6 +183,16 @@ export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
       await next();
     });
   }
+
+  const serveMetrics = async (c: Context<AppEnv>) => {
+    try {
+      return c.body(await metrics.text(), 200, { "Content-Type": metricsContentType });
+    } catch (error) {
+      return errorResponse(c, error, "control");
+    }
+  };
+  knownPaths.add("/metrics");
+  if (options.metricsPublic === true) app.get("/metrics", serveMetrics);
 
   app.use("*", async (c, next) => {
     if (!checkKey(c.req.header(apiKeyHeader) ?? null)) {
@@ -208,9 +230,11 @@ export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
   type Method = "get" | "post" | "patch" | "delete";
   const route = (method: Method, path: string, plane: Plane, handler: Handler) => {
     knownPaths.add(path);
+    patterns.add(path);
     app[method](path, guarded(plane, handler));
   };
   const unserved = (path: string, what: string) => {
+    patterns.add(path);
     app.all(
       path,
       guarded(planeOf(path), async () => {
@@ -218,6 +242,8 @@ export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
       }),
     );
   };
+
+  if (options.metricsPublic !== true) app.get("/metrics", serveMetrics);
 
   // ------------------------------------------------------------------ control plane
   route("post", "/indexes", "control", async (c) => {
