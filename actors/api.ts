@@ -379,8 +379,68 @@ export interface Engine {
    * actor kind mailboxes and caches, the compactor. Reads catalogs, activates nothing.
    */
   observe(): Promise<EngineObservation>;
+
+  /**
+   * Backups (actors/backups.ts): the index at one LSN, its requests held at a gate while its
+   * files are linked and copied. Restores make a new index with identical contents.
+   */
+  createBackup(index: string, request: CreateBackupRequest): Promise<BackupDescription>;
+  /** Every backup, or those of one index (it need not exist any more), newest first. */
+  listBackups(index?: string): Promise<BackupDescription[]>;
+  describeBackup(backupId: string): Promise<BackupDescription>;
+  deleteBackup(backupId: string): Promise<void>;
+  createIndexFromBackup(
+    backupId: string,
+    request: RestoreRequest,
+  ): Promise<{ job: RestoreJob; index: IndexDescription }>;
+  listRestoreJobs(): Promise<RestoreJob[]>;
+  describeRestoreJob(restoreJobId: string): Promise<RestoreJob>;
   /** Flushes memtables, fsyncs, stops every actor, releases files. Idempotent. */
   close(): Promise<void>;
+}
+
+/** A backup of an index: its whole state at one LSN (actors/backups.ts). */
+export interface BackupDescription {
+  backupId: string;
+  sourceIndexName: string;
+  name: string;
+  description: string;
+  status: "Ready";
+  /** Every write through this LSN is in the backup, none after it. */
+  lsn: bigint;
+  recordCount: number;
+  namespaceCount: number;
+  sizeBytes: number;
+  createdAt: string;
+  /** The source index's model when the backup was taken. */
+  index: IndexDescription;
+}
+
+export interface CreateBackupRequest {
+  name?: string;
+  description?: string;
+  /** In-process callers only (the CLI's progress bar): bytes linked or copied so far, of all. */
+  progress?: (bytesDone: number, bytesTotal: number) => void;
+}
+
+export interface RestoreRequest {
+  /** The new index's name. */
+  name: string;
+  tags?: Record<string, string>;
+  deletionProtection?: "enabled" | "disabled";
+  /** In-process callers only (the CLI's progress bar): bytes linked or copied so far, of all. */
+  progress?: (bytesDone: number, bytesTotal: number) => void;
+}
+
+/** One restore of a backup into a new index; Needle's finish within the call that starts them. */
+export interface RestoreJob {
+  restoreJobId: string;
+  backupId: string;
+  targetIndexName: string;
+  status: "Completed";
+  percentComplete: number;
+  createdAt: string;
+  completedAt: string;
 }
 
 export interface IndexObservation {

@@ -23,13 +23,17 @@ import { readdir, removeTree, stat } from "../storage/files.ts";
 import { FreeSpaceGuard } from "../storage/free-space.ts";
 import { ensureDirectoryDurably, fsyncDirectory, isNotFound } from "../storage/fsync.ts";
 import { planSettingsDefault } from "../storage/compaction/plan.ts";
+import { snapshotTree } from "../storage/snapshot.ts";
 import { ManifestStore } from "../storage/manifest/mod.ts";
 import type { Filter, VectorRecord } from "../storage/types.ts";
 import { configAfterChange, configFromCatalog, configFromCreate } from "./index-config.ts";
+import { BackupStore } from "./backups.ts";
 import { MemoryGovernor } from "./memory-governor.ts";
 import { Residency } from "./residency.ts";
 import type {
+  BackupDescription,
   ConfigureIndexRequest,
+  CreateBackupRequest,
   CreateIndexRequest,
   DeleteRequest,
   Engine,
@@ -51,6 +55,8 @@ import type {
   NamespaceStats,
   QueryRequest,
   QueryResult,
+  RestoreJob,
+  RestoreRequest,
   UpdateRequest,
   UpdateResult,
   WriteResult,
@@ -113,7 +119,9 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
     const catalogStore = new ManifestStore<Catalog>(catalogDir(options.dir), "catalog");
     const catalog = (await catalogStore.load())?.body ?? { indexes: [] };
     await removeUncataloguedIndexDirs(options.dir, catalog, log);
-    return new EmbeddedEngine(options, catalogStore, catalog, log, lock);
+    const backups = new BackupStore(options.dir);
+    await backups.recover();
+    return new EmbeddedEngine(options, catalogStore, catalog, log, lock, backups);
   } catch (error) {
     lock.release();
     throw error;
@@ -147,6 +155,8 @@ class EmbeddedEngine implements Engine {
   /** Invariant 2: the tail of each index name's chain of control-plane changes. */
   private readonly nameLocks = new Map<string, Promise<unknown>>();
   private catalogWrite: Promise<unknown> = Promise.resolve();
+  /** Indexes whose requests wait while a backup copies their files (resolves when it is done). */
+  private readonly gates = new Map<string, Promise<void>>();
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -155,6 +165,7 @@ class EmbeddedEngine implements Engine {
     catalog: Catalog,
     log: (line: string) => void,
     private readonly lock: DirectoryLock,
+    private readonly backups: BackupStore,
   ) {
     for (const stored of catalog.indexes) this.configs.set(stored.name, configFromCatalog(stored));
     const deliveryFault = options.deliveryFault;
@@ -294,6 +305,11 @@ class EmbeddedEngine implements Engine {
     await removeTree(dir);
     await this.options.logs?.remove(config.name);
     await ensureDirectoryDurably(dir);
+    return this.catalogNewIndex(config);
+  }
+
+  /** Adds an index whose directory is ready to the catalog: it exists once the commit is durable. */
+  private async catalogNewIndex(config: IndexConfig): Promise<IndexDescription> {
     this.configs.set(config.name, config);
     try {
       await this.commitCatalog();
@@ -368,6 +384,8 @@ class EmbeddedEngine implements Engine {
 
   private ask<T>(index: string, namespace: string, verb: string, payload: unknown): Promise<T> {
     this.requireIndex(index);
+    const held = this.gates.get(index);
+    if (held !== undefined) return held.then(() => this.ask<T>(index, namespace, verb, payload));
     const target = address("namespace", namespaceKey(index, canonicalNamespace(namespace)));
     const gate = this.macrotaskGate();
     if (gate === undefined) return this.system.transport.request<T>(target, verb, payload);
@@ -629,19 +647,139 @@ class EmbeddedEngine implements Engine {
     return { indexes, actors, compaction };
   }
 
-  async quiesceIndex<T>(name: string, during: (dir: string) => Promise<T>): Promise<T> {
-    this.requireIndex(name);
-    return this.withNameLock(name, async () => {
-      const wasPaused = (await this.compactionStatus()).paused;
-      await this.pauseCompaction();
+  // ----- backups ---------------------------------------------------------------------------
+
+  async createBackup(index: string, request: CreateBackupRequest): Promise<BackupDescription> {
+    const config = this.requireIndex(index);
+    if (this.options.logs !== undefined)
+      throw new NeedleError(
+        "FAILED_PRECONDITION",
+        "backups need the request log in local files; this engine keeps it elsewhere (JetStream)",
+      );
+    const id = this.backups.newId();
+    return this.withNameLock(index, async () => {
+      // Invariant 5 of issue 9: requests for the index wait at the gate from here until the
+      // files are copied, so the copy holds every write through one LSN and none after it.
+      let open: () => void = () => {};
+      this.gates.set(
+        index,
+        new Promise<void>((resolve) => {
+          open = resolve;
+        }),
+      );
       try {
-        await this.compactionSettled();
-        await this.system.passivateWhere((target) => belongsTo(target, name), shutdownOrder);
-        return await during(indexDir(this.options.dir, name));
+        return await this.quiesceIndexNow(index, async (dir) =>
+          this.backups.create(id, config, async (into) => {
+            // Every write that passed the gate has finished (quiescing drained the actors).
+            const lsn = await this.system.transport.request<bigint>(address("writer", index), "lastLsn", {});
+            const copied = await snapshotTree(dir, into, isSlabFile, request.progress);
+            const snapshot = await this.catalogSnapshot(index, "");
+            return {
+              backupId: id,
+              sourceIndexName: index,
+              name: request.name ?? `${index}-${new Date().toISOString()}`,
+              description: request.description ?? "",
+              status: "Ready",
+              lsn,
+              recordCount: snapshot.namespaces.reduce((sum, ns) => sum + ns.recordCount, 0),
+              namespaceCount: snapshot.namespaces.length,
+              sizeBytes: copied.bytes,
+              createdAt: new Date().toISOString(),
+              index: this.describe(config),
+            };
+          }),
+        );
       } finally {
-        if (!wasPaused) await this.resumeCompaction();
+        this.gates.delete(index);
+        open();
       }
     });
+  }
+
+  listBackups(index?: string): Promise<BackupDescription[]> {
+    this.checkOpen();
+    return this.backups.list(index);
+  }
+
+  describeBackup(backupId: string): Promise<BackupDescription> {
+    this.checkOpen();
+    return this.backups.describe(backupId);
+  }
+
+  deleteBackup(backupId: string): Promise<void> {
+    this.checkOpen();
+    return this.backups.remove(backupId);
+  }
+
+  async createIndexFromBackup(
+    backupId: string,
+    request: RestoreRequest,
+  ): Promise<{ job: RestoreJob; index: IndexDescription }> {
+    this.checkOpen();
+    const source = await this.backups.source(backupId);
+    const createdAt = new Date().toISOString();
+    const index = await this.withNameLock(request.name, async () => {
+      await this.ensureWritable(`index ${request.name}`);
+      if (this.configs.has(request.name))
+        throw new NeedleError("ALREADY_EXISTS", `Resource ${request.name} already exists`, {
+          field: "name",
+          received: request.name,
+        });
+      // Invariant 6 of issue 9: the files first, then the catalog; a crash between leaves a
+      // directory no catalog names, removed at the next open (invariant 4).
+      const dir = indexDir(this.options.dir, request.name);
+      await removeTree(dir);
+      await ensureDirectoryDurably(join(this.options.dir, "indexes"));
+      await snapshotTree(source.dir, dir, isSlabFile, request.progress);
+      await fsyncDirectory(join(this.options.dir, "indexes"));
+      const config: IndexConfig = {
+        ...configFromCatalog(source.config),
+        name: request.name,
+        tags: request.tags ?? { ...source.config.tags },
+        deletionProtection: request.deletionProtection ?? "disabled",
+        createdAt,
+      };
+      return this.catalogNewIndex(config);
+    });
+    const job: RestoreJob = {
+      restoreJobId: this.backups.newId(),
+      backupId,
+      targetIndexName: request.name,
+      status: "Completed",
+      percentComplete: 100,
+      createdAt,
+      completedAt: new Date().toISOString(),
+    };
+    await this.backups.saveJob(job);
+    return { job, index };
+  }
+
+  listRestoreJobs(): Promise<RestoreJob[]> {
+    this.checkOpen();
+    return this.backups.jobs();
+  }
+
+  describeRestoreJob(restoreJobId: string): Promise<RestoreJob> {
+    this.checkOpen();
+    return this.backups.job(restoreJobId);
+  }
+
+  async quiesceIndex<T>(name: string, during: (dir: string) => Promise<T>): Promise<T> {
+    this.requireIndex(name);
+    return this.withNameLock(name, () => this.quiesceIndexNow(name, during));
+  }
+
+  /** quiesceIndex inside the index's name lock (the caller holds it). */
+  private async quiesceIndexNow<T>(name: string, during: (dir: string) => Promise<T>): Promise<T> {
+    const wasPaused = (await this.compactionStatus()).paused;
+    await this.pauseCompaction();
+    try {
+      await this.compactionSettled();
+      await this.system.passivateWhere((target) => belongsTo(target, name), shutdownOrder);
+      return await during(indexDir(this.options.dir, name));
+    } finally {
+      if (!wasPaused) await this.resumeCompaction();
+    }
   }
 
   compactionStatus(): Promise<CompactionStatus> {
@@ -767,6 +905,11 @@ class EmbeddedEngine implements Engine {
 }
 
 /** Per level, the sums over an index's namespaces. */
+/** Slab files are written once and never changed: a backup shares them by hard link. */
+function isSlabFile(relativePath: string): boolean {
+  return relativePath.startsWith("slabs/") && relativePath.endsWith(".slab");
+}
+
 /** The kinds whose mailboxes and caches the metrics show. */
 const observedKinds: ActorKind[] = ["index", "namespace", "writer", "slab", "compactor"];
 

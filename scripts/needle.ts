@@ -39,8 +39,12 @@ import {
   serverIdleTimeoutSeconds,
 } from "../gateway/http/mod.ts";
 
-const usage = `usage: needle serve [--host HOST] [--port PORT] [--data DIR] [--api-key KEY]...
-                    [--public-url URL] [--metrics-public] [--log-level debug|info|warn|error]
+const usage = `usage: needle import ... (bulk load files into an index: needle import --help)
+       needle backup ... / needle restore ... (backups of an index: needle backup --help)
+       needle cluster ... (a local cluster on NATS: needle cluster --help)
+       needle serve [--host HOST] [--port PORT] [--data DIR] [--api-key KEY]...
+                    [--public-url URL] [--metrics-public] [--import-root DIR]
+                    [--log-level debug|info|warn|error]
                     [--flush-rows-max N]
                     [--nats URL [--role ROLES] [--name NAME] [--replicas 1|3]]
 
@@ -51,6 +55,8 @@ const usage = `usage: needle serve [--host HOST] [--port PORT] [--data DIR] [--a
                 required unless bound to loopback
   --public-url  URL clients use to reach this server (default http://<host>:<port>)
   --metrics-public  serve GET /metrics (Prometheus) without the API key
+  --import-root  serve startImport: Parquet files from file:// URIs under this directory
+                (nothing outside it; default: imports refused)
   --log-level   debug | info | warn | error (default info; env NEEDLE_LOG_LEVEL)
   --flush-rows-max  rows a namespace's memtable holds before it is flushed to a slab
   --min-free-bytes  refuse writes while the data volume has less free space (default 64mb)
@@ -107,6 +113,7 @@ async function serve(argv: string[]): Promise<void> {
       "api-key": { type: "string", multiple: true },
       "public-url": { type: "string" },
       "metrics-public": { type: "boolean" },
+      "import-root": { type: "string" },
       "log-level": { type: "string" },
       "flush-rows-max": { type: "string" },
       "min-free-bytes": { type: "string" },
@@ -211,12 +218,20 @@ async function serve(argv: string[]): Promise<void> {
     engine = cluster.engine;
     logLine(logLevel, "info", { msg: "cluster member", name: cluster.name, roles, nats: natsUrl });
   }
+  const importRoot = values["import-root"];
+  if (importRoot !== undefined && cluster !== undefined)
+    fail("--import-root is served by a single server (not yet by cluster members)");
+  const imports =
+    importRoot === undefined || engine === undefined
+      ? undefined
+      : await (await import("../gateway/import/jobs.ts")).ImportJobs.open(engine, importRoot, dataDir);
   const natsApi =
     connection === undefined || engine === undefined
       ? undefined
       : await serveNatsApi(connection, engine, logLevel);
   const closeAll = async () => {
     await natsApi?.stop();
+    await imports?.close();
     await cluster?.close();
     if (cluster === undefined) await engine?.close();
     await connection?.drain();
@@ -256,6 +271,7 @@ async function serve(argv: string[]): Promise<void> {
   const publicUrl = values["public-url"] ?? `http://${urlHost}:${server.port}`;
   app = createApp(served, {
     metricsPublic: values["metrics-public"] === true,
+    imports,
     apiKeys,
     publicUrl,
     log: (entry: RequestLogEntry) => {
@@ -334,6 +350,9 @@ async function main(): Promise<void> {
   try {
     if (command === "serve") return await serve(rest);
     if (command === "cluster") return await (await import("./cluster.ts")).cluster(rest);
+    if (command === "import") return await (await import("./import.ts")).importCommand(rest);
+    if (command === "backup" || command === "restore")
+      return await (await import("./backup.ts")).backupCommand(command, rest);
     if (command === undefined || command === "help" || command === "--help" || command === "-h") {
       process.stdout.write(`${usage}\n`);
       return;

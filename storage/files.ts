@@ -26,6 +26,8 @@ export type FileOperation =
   | "truncate"
   | "close"
   | "rename"
+  | "link"
+  | "copy"
   | "unlink"
   | "mkdir"
   | "rmdir"
@@ -283,6 +285,18 @@ export function statSync(path: string): Stats {
 export async function rename(from: string, to: string): Promise<void> {
   check("rename", to);
   await fs.rename(from, to);
+}
+
+/** A second name for an existing file (same volume only: EXDEV otherwise). */
+export async function link(existing: string, path: string): Promise<void> {
+  check("link", path);
+  await fs.link(existing, path);
+}
+
+/** A copy of a file's bytes under a new name (not fsynced: the caller syncs). */
+export async function copyFile(from: string, to: string): Promise<void> {
+  check("copy", to);
+  await fs.copyFile(from, to);
 }
 
 export async function unlink(path: string): Promise<void> {

@@ -16,6 +16,7 @@ import { removeLogStream } from "../../storage/log/jetstream-logs.ts";
 import { logStreamName } from "../../storage/nats/names.ts";
 import type { Filter, VectorRecord } from "../../storage/types.ts";
 import type {
+  BackupDescription,
   CompactionStatus,
   ConfigureIndexRequest,
   CreateIndexRequest,
@@ -35,6 +36,7 @@ import type {
   NamespaceStats,
   QueryRequest,
   QueryResult,
+  RestoreJob,
   UpdateRequest,
   UpdateResult,
   WriteResult,
@@ -200,6 +202,27 @@ export class ClusterEngine implements Engine {
   activeActors(_kind: "namespace" | "slab"): number {
     return 0; // a gateway holds no namespaces or slabs
   }
+  createBackup(): Promise<BackupDescription> {
+    return Promise.reject(notInCluster());
+  }
+  listBackups(): Promise<BackupDescription[]> {
+    return Promise.reject(notInCluster());
+  }
+  describeBackup(): Promise<BackupDescription> {
+    return Promise.reject(notInCluster());
+  }
+  deleteBackup(): Promise<void> {
+    return Promise.reject(notInCluster());
+  }
+  createIndexFromBackup(): Promise<{ job: RestoreJob; index: IndexDescription }> {
+    return Promise.reject(notInCluster());
+  }
+  listRestoreJobs(): Promise<RestoreJob[]> {
+    return Promise.reject(notInCluster());
+  }
+  describeRestoreJob(): Promise<RestoreJob> {
+    return Promise.reject(notInCluster());
+  }
   async observe(): Promise<EngineObservation> {
     return { indexes: [], actors: [], compaction: null }; // each member shows its own (issue 9's next step)
   }
@@ -220,6 +243,13 @@ function isNoOwner(error: unknown): boolean {
   const cause = (error as { cause?: { code?: string } }).cause;
   return (
     error instanceof NeedleError && error.code === "UNAVAILABLE" && cause?.code === NatsErrorCode.NoResponders
+  );
+}
+
+function notInCluster(): NeedleError {
+  return new NeedleError(
+    "UNIMPLEMENTED",
+    "backups are not served by a cluster yet: an index's checkpoints (actors/distribution/checkpoints.ts) are the nearest thing",
   );
 }
 

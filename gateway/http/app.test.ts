@@ -518,7 +518,6 @@ describe("routes", () => {
       ["POST", "/indexes/create-for-model"],
       ["POST", "/index/a/records/namespaces/ns/upsert"],
       ["GET", "/collections"],
-      ["POST", "/index/a/bulk/imports"],
       ["GET", "/assistant/assistants"],
     ] as const) {
       const response = await app.request(path, { method, headers: { "Api-Key": "k" } });

@@ -29,7 +29,6 @@ import {
   parseCreateIndex,
 } from "./control.ts";
 import { httpErrorAnswer, type Plane } from "./errors.ts";
-import { limits } from "../schemas/mod.ts";
 import {
   fetchByMetadataJson,
   fetchJson,
@@ -41,6 +40,10 @@ import {
 } from "./render.ts";
 import { jsonText } from "./json-text.ts";
 import { GatewayMetrics, metricsContentType } from "./metrics.ts";
+import { backupJson, pageJson, restoreJobJson } from "./backups.ts";
+import type { ImportJob, ImportJobs } from "../import/jobs.ts";
+import * as schemas from "../schemas/mod.ts";
+const { limits } = schemas;
 import {
   checkQueryForIndex,
   checkUpdateForIndex,
@@ -119,6 +122,8 @@ export interface AppOptions {
   requestTimeoutMs?: number;
   /** Longest pause inside a request body before it is answered 408 (default bodyIdleMsDefault). */
   bodyIdleMs?: number;
+  /** Imports through the API (`--import-root`); absent: they are refused, saying so. */
+  imports?: ImportJobs;
   /** Serve GET /metrics without the API key (for a scraper inside a trusted network). */
   metricsPublic?: boolean;
 }
@@ -273,11 +278,51 @@ export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
     return c.body(null, 202);
   });
   unserved("/indexes/create-for-model", "integrated inference (create-for-model)");
-  unserved("/indexes/:name/backups", "backups");
+  // ------------------------------------------------------------------ backups (backups.ts)
+  route("post", "/indexes/:name/backups", "control", async (c) => {
+    const name = indexNameParam(c);
+    const request = schemas.parseCreateBackup(await readBody(c));
+    const backup = await engine.createBackup(name, request);
+    return sendJson(c, backupJson(backup, versionOf(c)), 201);
+  });
+  route("get", "/indexes/:name/backups", "control", async (c) => {
+    const name = indexNameParam(c);
+    await engine.describeIndex(name); // 404 for an unknown index, as Pinecone
+    const version = versionOf(c);
+    return sendJson(
+      c,
+      pageJson(await engine.listBackups(name), c.req.query(), (b) => backupJson(b, version)),
+    );
+  });
+  route("get", "/backups", "control", async (c) => {
+    const version = versionOf(c);
+    return sendJson(
+      c,
+      pageJson(await engine.listBackups(), c.req.query(), (b) => backupJson(b, version)),
+    );
+  });
+  route("get", "/backups/:id", "control", async (c) =>
+    sendJson(c, backupJson(await engine.describeBackup(c.req.param("id") ?? ""), versionOf(c))),
+  );
+  route("delete", "/backups/:id", "control", async (c) => {
+    await engine.deleteBackup(c.req.param("id") ?? "");
+    return c.body(null, 202);
+  });
+  route("post", "/backups/:id/create-index", "control", async (c) => {
+    const request = schemas.parseCreateIndexFromBackup(await readBody(c));
+    const { job, index } = await engine.createIndexFromBackup(c.req.param("id") ?? "", request);
+    return sendJson(c, { restore_job_id: job.restoreJobId, index_id: index.name }, 202);
+  });
+  route("get", "/restore-jobs", "control", async (c) =>
+    sendJson(c, pageJson(await engine.listRestoreJobs(), c.req.query(), restoreJobJson)),
+  );
+  route("get", "/restore-jobs/:id", "control", async (c) =>
+    sendJson(c, restoreJobJson(await engine.describeRestoreJob(c.req.param("id") ?? ""))),
+  );
   unserved("/indexes/:name/backup-schedules", "backup schedules");
-  for (const prefix of ["/collections", "/backups", "/restore-jobs", "/backup-schedules"]) {
-    unserved(prefix, `${prefix.slice(1)} (pod collections and backups)`);
-    unserved(`${prefix}/*`, `${prefix.slice(1)} (pod collections and backups)`);
+  for (const prefix of ["/collections", "/backup-schedules"]) {
+    unserved(prefix, `${prefix.slice(1)} (pod collections and backup schedules)`);
+    unserved(`${prefix}/*`, `${prefix.slice(1)} (pod collections and backup schedules)`);
   }
   for (const prefix of ["/embed", "/rerank", "/models", "/models/*"])
     unserved(prefix, "integrated inference");
@@ -389,7 +434,33 @@ export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
   unserved("/index/:index/records/*", "the records API (integrated inference)");
   unserved("/index/:index/namespaces/:namespace/documents/*", "the documents API");
   unserved("/index/:index/documents/*", "the documents API");
-  unserved("/index/:index/bulk/*", "bulk imports");
+  // ------------------------------------------------------------------ bulk imports (gateway/import/jobs.ts)
+  const importJobs = () => {
+    if (options.imports === undefined)
+      throw new NeedleError(
+        "FAILED_PRECONDITION",
+        "imports are off: start the server with --import-root DIR (the directory file:// URIs may name)",
+        { field: "uri" },
+      );
+    return options.imports;
+  };
+  route("post", "/index/:index/bulk/imports", "data", async (c) => {
+    const index = indexParam(c);
+    const request = schemas.parseStartImport(await readBody(c));
+    const job = await importJobs().start(index, request.uri, request.onError);
+    return sendJson(c, { id: job.id });
+  });
+  route("get", "/index/:index/bulk/imports", "data", async (c) => {
+    const jobs = importJobs().list(indexParam(c));
+    return sendJson(c, pageJson(jobs, c.req.query(), importJson));
+  });
+  route("get", "/index/:index/bulk/imports/:id", "data", async (c) =>
+    sendJson(c, importJson(importJobs().describe(indexParam(c), c.req.param("id") ?? ""))),
+  );
+  route("delete", "/index/:index/bulk/imports/:id", "data", async (c) => {
+    await importJobs().cancel(indexParam(c), c.req.param("id") ?? "");
+    return sendJson(c, {});
+  });
 
   // A known path with the wrong method: 405, not a misleading 404.
   for (const path of knownPaths) {
@@ -408,6 +479,21 @@ export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
   });
   app.onError((error, c) => errorResponse(c, error, planeOf(c.req.path)));
   return app;
+}
+
+/** Pinecone's ImportModel (data plane: camelCase). */
+function importJson(job: ImportJob): JsonObject {
+  const model: JsonObject = {
+    id: job.id,
+    uri: job.uri,
+    status: job.status,
+    createdAt: job.createdAt,
+    percentComplete: Math.round(job.percentComplete * 100) / 100,
+    recordsImported: job.recordsImported,
+  };
+  if (job.finishedAt !== undefined) model.finishedAt = job.finishedAt;
+  if (job.error !== undefined) model.error = job.error;
+  return model;
 }
 
 /** Index hosts hang off `/index/<name>`; everything else is the control plane. */

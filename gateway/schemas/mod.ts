@@ -7,6 +7,8 @@
  * door's own wording, and the limits. The zod schemas inside stay internal.
  */
 export { fail, type ParseOptions, parseInput } from "./errors.ts";
+export { parseCreateBackup, parseCreateIndexFromBackup, parseListPage } from "./backups.ts";
+export { parseStartImport } from "./imports.ts";
 export { checkDeletionProtection, parseConfigureIndex, parseCreateIndex, parseIndexName } from "./indexes.ts";
 export * as limits from "./limits.ts";
 export { type NamespaceSchema, parseNamespaceSchema } from "./namespace-schema.ts";
@@ -18,6 +20,7 @@ export {
   parseListNamespaces,
   parseNamespace,
   parseQuery,
+  parseRecord,
   parseStatsFilter,
   parseUpdate,
   parseUpsert,

@@ -138,6 +138,11 @@ export function parseUpsert(input: unknown, options: ParseOptions = {}): VectorR
   return parseInput(upsertRequest, input, options).records;
 }
 
+/** One record as upsert takes it (an import row); errors name `<fieldPrefix>.<field>`. */
+export function parseRecord(input: unknown, options: ParseOptions = {}): VectorRecord {
+  return parseInput(record, input, options);
+}
+
 export function parseQuery(input: unknown, options: ParseOptions = {}): QueryRequest {
   const parsed = parseInput(queryRequest, input, options);
   const byVector = parsed.vector !== undefined || parsed.sparseVector !== undefined;

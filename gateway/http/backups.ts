@@ -1,0 +1,64 @@
+/**
+ * Pinecone's backup and restore-job routes (control plane) over the engine's backups
+ * (actors/backups.ts). The backup model follows the request's API version like the index
+ * model (control.ts): `schema` in 2026-07, `dimension` and `metric` before. Lists page with
+ * `limit` and `paginationToken` (an offset, opaque to clients); `pagination.next` is absent on
+ * the last page. Index ids are their names (Needle has no other id for an index).
+ */
+import type { BackupDescription, RestoreJob } from "../../actors/api.ts";
+import { deploymentOut, vectorFieldsOut } from "../library/shapes.ts";
+import * as schemas from "../schemas/mod.ts";
+import type { IndexModelVersion } from "./control.ts";
+import type { JsonObject } from "./requests.ts";
+
+export function backupJson(backup: BackupDescription, version: IndexModelVersion): JsonObject {
+  const deployment = deploymentOut(backup.index);
+  const model: JsonObject = {
+    backup_id: backup.backupId,
+    source_index_name: backup.sourceIndexName,
+    source_index_id: backup.sourceIndexName,
+    name: backup.name,
+    description: backup.description,
+    status: backup.status,
+    cloud: deployment.deploymentType === "managed" ? deployment.cloud : "pod",
+    region: deployment.deploymentType === "managed" ? deployment.region : deployment.environment,
+    record_count: backup.recordCount,
+    namespace_count: backup.namespaceCount,
+    size_bytes: backup.sizeBytes,
+    created_at: backup.createdAt,
+    // Needle's own: every write through this LSN is in the backup, none after it.
+    lsn: backup.lsn.toString(),
+  };
+  if (Object.keys(backup.index.tags).length > 0) model.tags = { ...backup.index.tags };
+  if (version === "2026-04") {
+    model.metric = backup.index.metric;
+    if (backup.index.dimension !== undefined) model.dimension = backup.index.dimension;
+  } else model.schema = { fields: vectorFieldsOut(backup.index) };
+  return model;
+}
+
+export function restoreJobJson(job: RestoreJob): JsonObject {
+  return {
+    restore_job_id: job.restoreJobId,
+    backup_id: job.backupId,
+    target_index_name: job.targetIndexName,
+    target_index_id: job.targetIndexName,
+    status: job.status,
+    created_at: job.createdAt,
+    completed_at: job.completedAt,
+    percent_complete: job.percentComplete,
+  };
+}
+
+/** One page of `items` as Pinecone lists them: `{data, pagination?: {next}}`. */
+export function pageJson<T>(
+  items: readonly T[],
+  query: { limit?: string; paginationToken?: string },
+  render: (item: T) => JsonObject,
+): JsonObject {
+  const { limit, offset } = schemas.parseListPage(query);
+  const page = items.slice(offset, offset + limit);
+  const out: JsonObject = { data: page.map(render) };
+  if (offset + limit < items.length) out.pagination = { next: String(offset + limit) };
+  return out;
+}

@@ -1,0 +1,52 @@
+/**
+ * Backup requests (issue 9): create a backup, create an index from one, list pages. The
+ * wire's snake_case (`deletion_protection`) is accepted as well as camelCase.
+ */
+import { z } from "zod";
+import { type ParseOptions, parseInput } from "./errors.ts";
+import { deletionProtection, indexName, tags } from "./indexes.ts";
+
+export const backupNameCharsMax = 256;
+export const backupDescriptionCharsMax = 1024;
+export const backupListLimitMax = 100;
+export const backupListLimitDefault = 10;
+
+const createBackup = z.strictObject({
+  name: z.string().min(1).max(backupNameCharsMax).optional(),
+  description: z.string().max(backupDescriptionCharsMax).optional(),
+});
+
+const createIndexFromBackup = z.strictObject({
+  name: indexName,
+  tags: tags.optional(),
+  deletionProtection: deletionProtection.optional(),
+  // Accepted and ignored: Needle indexes have one read capacity model at creation.
+  readCapacity: z.unknown().optional(),
+});
+
+const listPage = z.object({
+  limit: z.coerce.number().int().min(1).max(backupListLimitMax).default(backupListLimitDefault),
+  paginationToken: z
+    .string()
+    .regex(/^\d{1,9}$/, "must be a token from an earlier page")
+    .optional(),
+});
+
+export function parseCreateBackup(input: unknown, options: ParseOptions = {}) {
+  return parseInput(createBackup, input ?? {}, options);
+}
+
+export function parseCreateIndexFromBackup(input: unknown, options: ParseOptions = {}) {
+  const body = (input ?? {}) as Record<string, unknown>;
+  const { deletion_protection, read_capacity, ...rest } = body;
+  const renamed: Record<string, unknown> = { ...rest };
+  if (deletion_protection !== undefined) renamed.deletionProtection = deletion_protection;
+  if (read_capacity !== undefined) renamed.readCapacity = read_capacity;
+  return parseInput(createIndexFromBackup, renamed, options);
+}
+
+/** A page of a list: `limit` items after the offset the token names. */
+export function parseListPage(input: { limit?: string; paginationToken?: string }) {
+  const page = parseInput(listPage, input);
+  return { limit: page.limit, offset: page.paginationToken === undefined ? 0 : Number(page.paginationToken) };
+}
