@@ -354,6 +354,8 @@ export interface Engine {
   describeNamespace(index: string, namespace: string): Promise<NamespaceStats>;
   /** Creates an empty namespace (the namespaces API); ALREADY_EXISTS if it has records or was created. */
   createNamespace(index: string, namespace: string): Promise<NamespaceStats>;
+  /** The namespace's live slabs, newest first (NOT_FOUND when it does not exist). */
+  describeSlabs(index: string, namespace: string): Promise<SlabDescription[]>;
   deleteNamespace(index: string, namespace: string): Promise<WriteResult>;
 
   /** Waits (bounded) until the index reflects `lsn`; UNAVAILABLE on timeout. */
@@ -397,6 +399,21 @@ export interface Engine {
   describeRestoreJob(restoreJobId: string): Promise<RestoreJob>;
   /** Flushes memtables, fsyncs, stops every actor, releases files. Idempotent. */
   close(): Promise<void>;
+}
+
+/** One live slab of a namespace (the console): its level, rows, bytes and how it is searched. */
+export interface SlabDescription {
+  id: string;
+  level: number;
+  rows: number;
+  liveRows: number;
+  deadRows: number;
+  bytes: number;
+  /** A run of a file shared with other small namespaces (storage/namespaces/). */
+  packed: boolean;
+  /** `ivf`: searched through its partitions; `flat`: every row scored. */
+  index: "flat" | "ivf";
+  partitions: number;
 }
 
 /** A backup of an index: its whole state at one LSN (actors/backups.ts). */

@@ -57,6 +57,7 @@ import type {
   QueryResult,
   RestoreJob,
   RestoreRequest,
+  SlabDescription,
   UpdateRequest,
   UpdateResult,
   WriteResult,
@@ -830,6 +831,11 @@ class EmbeddedEngine implements Engine {
     const found = (await this.catalogCounts(index, name)).find((counted) => counted.name === name);
     if (found === undefined) throw namespaceNotFound(name);
     return { name, recordCount: found.recordCount };
+  }
+
+  async describeSlabs(index: string, namespace: string): Promise<SlabDescription[]> {
+    await this.describeNamespace(index, namespace); // NOT_FOUND, without activating a missing one
+    return this.ask<SlabDescription[]>(index, canonicalNamespace(namespace), "slabs", {});
   }
 
   async createNamespace(index: string, namespace: string): Promise<NamespaceStats> {

@@ -225,6 +225,14 @@ async function serve(argv: string[]): Promise<void> {
     importRoot === undefined || engine === undefined
       ? undefined
       : await (await import("../gateway/import/jobs.ts")).ImportJobs.open(engine, importRoot, dataDir);
+  // Backup schedules run where the backups are: a server on local files.
+  const schedules =
+    cluster !== undefined || engine === undefined
+      ? undefined
+      : await (await import("../gateway/schedules/backup-schedules.ts")).BackupScheduler.open(
+          engine,
+          dataDir,
+        );
   const natsApi =
     connection === undefined || engine === undefined
       ? undefined
@@ -232,6 +240,7 @@ async function serve(argv: string[]): Promise<void> {
   const closeAll = async () => {
     await natsApi?.stop();
     await imports?.close();
+    await schedules?.close();
     await cluster?.close();
     if (cluster === undefined) await engine?.close();
     await connection?.drain();
@@ -272,6 +281,7 @@ async function serve(argv: string[]): Promise<void> {
   app = createApp(served, {
     metricsPublic: values["metrics-public"] === true,
     imports,
+    schedules,
     apiKeys,
     publicUrl,
     log: (entry: RequestLogEntry) => {

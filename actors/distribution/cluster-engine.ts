@@ -37,6 +37,7 @@ import type {
   QueryRequest,
   QueryResult,
   RestoreJob,
+  SlabDescription,
   UpdateRequest,
   UpdateResult,
   WriteResult,
@@ -201,6 +202,9 @@ export class ClusterEngine implements Engine {
   }
   activeActors(_kind: "namespace" | "slab"): number {
     return 0; // a gateway holds no namespaces or slabs
+  }
+  describeSlabs(): Promise<SlabDescription[]> {
+    return Promise.reject(perHost("a namespace's slabs"));
   }
   createBackup(): Promise<BackupDescription> {
     return Promise.reject(notInCluster());

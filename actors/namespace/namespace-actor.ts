@@ -31,7 +31,7 @@ import {
 } from "../../storage/compaction/plan.ts";
 import { ManifestStore } from "../../storage/manifest/mod.ts";
 import type { Filter, VectorRecord, WriteOp } from "../../storage/types.ts";
-import type { DeleteRequest, IndexConfig, UpdateRequest } from "../api.ts";
+import type { DeleteRequest, IndexConfig, SlabDescription, UpdateRequest } from "../api.ts";
 import { namespaceDir, namespaceKey, slabKey, splitKey } from "../layout.ts";
 import { type Actor, type ActorContext, address } from "../runtime/mod.ts";
 import type { ReplayedRecord } from "../writer/writer-actor.ts";
@@ -170,6 +170,7 @@ export function namespaceFactory(settings: NamespaceSettings) {
 
 class NamespaceActor implements Actor {
   readonly concurrentVerbs = new Set([
+    "slabs",
     "query",
     "fetch",
     "list",
@@ -301,6 +302,8 @@ class NamespaceActor implements Actor {
         return reads.list(state, this.transport, message.request as never);
       case "fetchByMetadata":
         return reads.fetchByMetadata(state, this.transport, message.request as never);
+      case "slabs":
+        return this.describeSlabs();
       case "count":
         return {
           exists: state.exists,
@@ -579,6 +582,31 @@ class NamespaceActor implements Actor {
         }
       })();
     });
+  }
+
+  /** Each live slab, newest first, with how it is searched (the console's namespace view). */
+  private async describeSlabs(): Promise<SlabDescription[]> {
+    return Promise.all(
+      this.state.slabs.map(async (slab) => {
+        const searched = slab.packed
+          ? { index: "flat" as const, partitions: 0 }
+          : await this.transport.request<{ index: "flat" | "ivf"; partitions: number }>(
+              slab.address,
+              "describe",
+              {},
+            );
+        return {
+          id: slab.id,
+          level: slab.level,
+          rows: slab.rowCount,
+          liveRows: slab.liveCount,
+          deadRows: slab.rowCount - slab.liveCount,
+          bytes: slab.bytes,
+          packed: slab.packed === true,
+          ...searched,
+        };
+      }),
+    );
   }
 
   /** Slabs, rows and bytes per level (describeIndexStats' compaction extension). */

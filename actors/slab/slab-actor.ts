@@ -137,6 +137,10 @@ class SlabActor implements Actor {
         return this.records(payload as SlabRowsRequest);
       case "ids":
         return this.ids(payload as SlabIdsRequest);
+      case "describe": {
+        const index = this.reader.vectorIndex;
+        return { index: index === undefined ? "flat" : "ivf", partitions: index?.partitionCount ?? 0 };
+      }
       case "warm":
         // Read every page once, and decode the metadata index, so the first query pays nothing.
         this.reader.touchPages();

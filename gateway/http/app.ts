@@ -40,7 +40,9 @@ import {
 } from "./render.ts";
 import { jsonText } from "./json-text.ts";
 import { GatewayMetrics, metricsContentType } from "./metrics.ts";
-import { backupJson, pageJson, restoreJobJson } from "./backups.ts";
+import { consoleAsset } from "../console/serve.ts";
+import { backupJson, backupScheduleJson, pageJson, restoreJobJson, scheduledBackupJson } from "./backups.ts";
+import type { BackupScheduler } from "../schedules/backup-schedules.ts";
 import type { ImportJob, ImportJobs } from "../import/jobs.ts";
 import * as schemas from "../schemas/mod.ts";
 const { limits } = schemas;
@@ -122,6 +124,8 @@ export interface AppOptions {
   requestTimeoutMs?: number;
   /** Longest pause inside a request body before it is answered 408 (default bodyIdleMsDefault). */
   bodyIdleMs?: number;
+  /** Backup schedules, run by this server; absent: refused (UNIMPLEMENTED). */
+  schedules?: BackupScheduler;
   /** Imports through the API (`--import-root`); absent: they are refused, saying so. */
   imports?: ImportJobs;
   /** Serve GET /metrics without the API key (for a scraper inside a trusted network). */
@@ -198,6 +202,20 @@ export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
   };
   knownPaths.add("/metrics");
   if (options.metricsPublic === true) app.get("/metrics", serveMetrics);
+
+  // The console's files hold no data (every number comes from the API with the user's key):
+  // served without the key, so the page can ask for it.
+  const serveConsole = (name: string) => async (c: Context<AppEnv>) => {
+    const asset = await consoleAsset(name);
+    if (asset === undefined) return jsonError(c, "control", 404, "NOT_FOUND", `no console file ${name}`);
+    return c.body(asset.body, 200, { "Content-Type": asset.contentType, "Cache-Control": "no-cache" });
+  };
+  for (const name of ["", "app.js", "style.css"]) {
+    const path = name === "" ? "/console" : `/console/${name}`;
+    patterns.add(path);
+    app.get(path, serveConsole(name));
+  }
+  app.get("/console/", (c) => c.redirect("/console"));
 
   app.use("*", async (c, next) => {
     if (!checkKey(c.req.header(apiKeyHeader) ?? null)) {
@@ -319,14 +337,60 @@ export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
   route("get", "/restore-jobs/:id", "control", async (c) =>
     sendJson(c, restoreJobJson(await engine.describeRestoreJob(c.req.param("id") ?? ""))),
   );
-  unserved("/indexes/:name/backup-schedules", "backup schedules");
-  for (const prefix of ["/collections", "/backup-schedules"]) {
-    unserved(prefix, `${prefix.slice(1)} (pod collections and backup schedules)`);
-    unserved(`${prefix}/*`, `${prefix.slice(1)} (pod collections and backup schedules)`);
+  const scheduler = () => {
+    if (options.schedules === undefined)
+      throw new NeedleError("UNIMPLEMENTED", "Needle does not serve backup schedules in this mode yet");
+    return options.schedules;
+  };
+  route("post", "/indexes/:name/backup-schedules", "control", async (c) => {
+    const name = indexNameParam(c);
+    const request = schemas.parseCreateBackupSchedule(await readBody(c));
+    return sendJson(c, backupScheduleJson(await scheduler().create(name, request)), 201);
+  });
+  route("get", "/indexes/:name/backup-schedules", "control", async (c) => {
+    const name = indexNameParam(c);
+    await engine.describeIndex(name);
+    return sendJson(c, pageJson(scheduler().list(name), c.req.query(), backupScheduleJson));
+  });
+  route("get", "/backup-schedules/:id", "control", async (c) =>
+    sendJson(c, backupScheduleJson(scheduler().describe(c.req.param("id") ?? ""))),
+  );
+  route("patch", "/backup-schedules/:id", "control", async (c) => {
+    const change = schemas.parseUpdateBackupSchedule(await readBody(c));
+    return sendJson(c, backupScheduleJson(await scheduler().update(c.req.param("id") ?? "", change)));
+  });
+  route("delete", "/backup-schedules/:id", "control", async (c) => {
+    await scheduler().remove(c.req.param("id") ?? "");
+    return c.body(null, 202);
+  });
+  route("get", "/backup-schedules/:id/history", "control", async (c) => {
+    const schedule = scheduler().describe(c.req.param("id") ?? "");
+    const version = versionOf(c);
+    const runs = await Promise.all(
+      [...schedule.history].reverse().map(async (run) => {
+        const backup =
+          run.status === "Ready"
+            ? await engine.describeBackup(run.backupId).catch(() => undefined)
+            : undefined;
+        return scheduledBackupJson(schedule, run, backup, version);
+      }),
+    );
+    return sendJson(
+      c,
+      pageJson(runs, c.req.query(), (run) => run),
+    );
+  });
+  for (const prefix of ["/collections"]) {
+    unserved(prefix, `${prefix.slice(1)} (pod collections)`);
+    unserved(`${prefix}/*`, `${prefix.slice(1)} (pod collections)`);
   }
   for (const prefix of ["/embed", "/rerank", "/models", "/models/*"])
     unserved(prefix, "integrated inference");
-  // Needle's own operations (not Pinecone's): compaction state, pause and resume.
+  // Needle's own operations (not Pinecone's): a namespace's slabs (the console), compaction.
+  route("get", "/needle/indexes/:name/namespaces/:namespace/slabs", "control", async (c) => {
+    const namespace = parseNamespace(c.req.param("namespace"), "namespace");
+    return sendJson(c, { slabs: await engine.describeSlabs(indexNameParam(c), namespace) });
+  });
   route("get", "/needle/compaction", "control", async (c) =>
     sendJson(c, { ...(await engine.compactionStatus()) }),
   );

@@ -6,6 +6,7 @@
  * the last page. Index ids are their names (Needle has no other id for an index).
  */
 import type { BackupDescription, RestoreJob } from "../../actors/api.ts";
+import type { BackupSchedule, ScheduledBackup } from "../schedules/backup-schedules.ts";
 import { deploymentOut, vectorFieldsOut } from "../library/shapes.ts";
 import * as schemas from "../schemas/mod.ts";
 import type { IndexModelVersion } from "./control.ts";
@@ -60,5 +61,44 @@ export function pageJson<T>(
   const page = items.slice(offset, offset + limit);
   const out: JsonObject = { data: page.map(render) };
   if (offset + limit < items.length) out.pagination = { next: String(offset + limit) };
+  return out;
+}
+
+export function backupScheduleJson(schedule: BackupSchedule): JsonObject {
+  return {
+    schedule_id: schedule.scheduleId,
+    name: schedule.name,
+    index_id: schedule.index,
+    project_id: "local",
+    schedule_type: "time-based",
+    frequency: schedule.frequency,
+    retention_expire_after_days: schedule.retentionDays,
+    enabled: schedule.enabled,
+    next_scheduled_run: schedule.nextRunAt,
+    created_at: schedule.createdAt,
+  };
+}
+
+/** One run of a schedule: the backup's model while it exists, else what is known of the run. */
+export function scheduledBackupJson(
+  schedule: BackupSchedule,
+  run: ScheduledBackup,
+  backup: BackupDescription | undefined,
+  version: IndexModelVersion,
+): JsonObject {
+  const base: JsonObject =
+    backup !== undefined
+      ? backupJson(backup, version)
+      : {
+          backup_id: run.backupId,
+          source_index_id: schedule.index,
+          source_index_name: schedule.index,
+          name: schedule.name,
+          cloud: "local",
+          region: "local",
+          created_at: run.takenAt,
+        };
+  const out: JsonObject = { ...base, status: run.status, scheduled_execution_at: run.scheduledAt };
+  if (run.error !== undefined) out.description = run.error;
   return out;
 }

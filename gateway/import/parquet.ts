@@ -62,13 +62,22 @@ export async function* readParquet(
     const groupEnd = groupStart + groupRows;
     if (groupEnd > options.skip) {
       const rowStart = Math.max(groupStart, options.skip);
-      const rows = await parquetReadObjects({
-        file: buffer,
-        metadata,
-        columns: wanted,
-        rowStart,
-        rowEnd: groupEnd,
-      });
+      let rows: Record<string, unknown>[];
+      try {
+        rows = await parquetReadObjects({
+          file: buffer,
+          metadata,
+          columns: wanted,
+          rowStart,
+          rowEnd: groupEnd,
+        });
+      } catch (error) {
+        throw new NeedleError(
+          "INVALID_ARGUMENT",
+          `${file}: row group ${group} cannot be read: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
       for (const [i, row] of rows.entries()) {
         const at = rowStart + i;
         const position = `${file}: row group ${group}, row ${at - groupStart}`;

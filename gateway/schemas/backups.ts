@@ -50,3 +50,37 @@ export function parseListPage(input: { limit?: string; paginationToken?: string 
   const page = parseInput(listPage, input);
   return { limit: page.limit, offset: page.paginationToken === undefined ? 0 : Number(page.paginationToken) };
 }
+
+const frequency = z.enum(["daily", "weekly", "monthly"]);
+const retention = z.strictObject({ expire_after_days: z.int().min(1).max(3650) });
+
+const createBackupSchedule = z.strictObject({
+  name: z.string().min(1).max(backupNameCharsMax),
+  schedule: z.strictObject({ type: z.literal("time-based"), frequency }),
+  retention,
+});
+
+const updateBackupSchedule = z.strictObject({
+  frequency: frequency.optional(),
+  retention: retention.optional(),
+  enabled: z.boolean().optional(),
+});
+
+/** Pinecone's create-schedule body (snake_case on the wire). */
+export function parseCreateBackupSchedule(input: unknown, options: ParseOptions = {}) {
+  const parsed = parseInput(createBackupSchedule, input, options);
+  return {
+    name: parsed.name,
+    frequency: parsed.schedule.frequency,
+    retentionDays: parsed.retention.expire_after_days,
+  };
+}
+
+export function parseUpdateBackupSchedule(input: unknown, options: ParseOptions = {}) {
+  const parsed = parseInput(updateBackupSchedule, input, options);
+  return {
+    frequency: parsed.frequency,
+    retentionDays: parsed.retention?.expire_after_days,
+    enabled: parsed.enabled,
+  };
+}

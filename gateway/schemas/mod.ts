@@ -7,7 +7,13 @@
  * door's own wording, and the limits. The zod schemas inside stay internal.
  */
 export { fail, type ParseOptions, parseInput } from "./errors.ts";
-export { parseCreateBackup, parseCreateIndexFromBackup, parseListPage } from "./backups.ts";
+export {
+  parseCreateBackup,
+  parseCreateBackupSchedule,
+  parseCreateIndexFromBackup,
+  parseListPage,
+  parseUpdateBackupSchedule,
+} from "./backups.ts";
 export { parseStartImport } from "./imports.ts";
 export { checkDeletionProtection, parseConfigureIndex, parseCreateIndex, parseIndexName } from "./indexes.ts";
 export * as limits from "./limits.ts";
