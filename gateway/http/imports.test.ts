@@ -159,3 +159,60 @@ test("without --import-root, imports are refused saying how to turn them on", as
     other.remove();
   }
 });
+
+test("a server killed with SIGKILL in the middle of an import resumes it at restart: every record once", async () => {
+  const dataDir = makeDataDir("imports-crash");
+  const root = makeDataDir("imports-crash-root");
+  const records = makeRecords(120_000, dimension, 8, "k");
+  await writeParquet(join(root.dir, "big.parquet"), records, 5_000);
+  let running = await startServer(dataDir.dir, ["--import-root", root.dir]);
+  try {
+    const client = () => new Pinecone({ apiKey: "x", controllerHostUrl: running.url, maxRetries: 0 });
+    await client().createIndex({
+      name: "crash",
+      dimension,
+      metric: "euclidean",
+      spec: { serverless: { cloud: "aws", region: "us-east-1" } },
+      waitUntilReady: true,
+    } as never);
+    const { id } = await client()
+      .index("crash")
+      .startImport({ uri: `file://${root.dir}/big.parquet` });
+    for (let waited = 0; ; waited += 5) {
+      const model = await client().index("crash").describeImport(id);
+      if (model.recordsImported > 0) {
+        expect(model.status).toBe("InProgress");
+        break;
+      }
+      expect(waited).toBeLessThan(30_000);
+      await Bun.sleep(5);
+    }
+    running.process.kill("SIGKILL");
+    await running.process.exited;
+    running = await startServer(dataDir.dir, ["--import-root", root.dir]);
+    // The client caches an index's host per process: name the restarted server's explicitly.
+    const index = client().index("crash", `${running.url}/index/crash`);
+    let model = await index.describeImport(id);
+    for (let waited = 0; model.status === "InProgress" || model.status === "Pending"; waited += 20) {
+      expect(waited).toBeLessThan(60_000);
+      await Bun.sleep(20);
+      model = await index.describeImport(id);
+    }
+    expect(model).toMatchObject({
+      status: "Completed",
+      recordsImported: records.length,
+      percentComplete: 100,
+    });
+    expect((await index.describeIndexStats()).totalRecordCount).toBe(records.length);
+    const sample = records.filter((_, i) => i % 997 === 0);
+    const fetched = await index.fetch({ ids: sample.map((r) => r.id) } as never);
+    for (const record of sample)
+      expect(fetched.records[record.id]?.values?.map(Math.fround)).toEqual(
+        Array.from(Float32Array.from(record.values)),
+      );
+  } finally {
+    await running.stop();
+    dataDir.remove();
+    root.remove();
+  }
+}, 120_000);

@@ -98,3 +98,29 @@ test("damaged files of every format: bad rows or INVALID_ARGUMENT naming the fil
   expect(outcomes.bad).toBeGreaterThan(0);
   expect(outcomes.refused).toBeGreaterThan(0);
 }, 60_000);
+
+test("regression: a Parquet page whose RLE run claims billions of levels is stopped by the memory watchdog", async () => {
+  // Seed 113568, round 59 of the test above: a mutation inside the `values` page that made
+  // hyparquet grow one array past 10 GB before the watchdog existed.
+  const random = seededRandom(113568);
+  let damaged: Uint8Array | undefined;
+  for (let round = 0; round <= 59 && damaged === undefined; round++)
+    for (const [name, bytes] of originals) {
+      const mutated = mutate(bytes, random);
+      if (round === 59 && name === "ok.parquet") damaged = mutated;
+    }
+  const file = join(dir, "runaway.parquet");
+  await writeFile(file, damaged!);
+  const before = process.memoryUsage.rss();
+  let refused: unknown;
+  try {
+    for await (const _ of readParquet(file, { skip: 0 }, shape)) {
+      // rows before the damaged group may come
+    }
+  } catch (error) {
+    refused = error;
+  }
+  expect(refused).toBeInstanceOf(NeedleError);
+  expect((refused as NeedleError).message).toContain("MiB of memory to decode");
+  expect(process.memoryUsage.rss() - before).toBeLessThan(3 * 2 ** 30);
+}, 60_000);
