@@ -212,3 +212,17 @@ test("refusals: an existing name, unknown and malformed ids; a half-made backup 
   engine = await openEngine({ dir, log: () => {} });
   expect(await readdir(join(dir, "backups"))).toEqual([]);
 });
+
+test("backups of two indexes at once leave compaction running; an operator's pause stays", async () => {
+  for (const name of ["one", "two"]) {
+    await engine.createIndex({ name, dimension: dim, metric: "euclidean" } as never);
+    await engine.upsert(name, "", [{ id: "a", values: new Float32Array(dim).fill(1) }]);
+  }
+  const [one, two] = await Promise.all([engine.createBackup("one", {}), engine.createBackup("two", {})]);
+  expect([one.recordCount, two.recordCount]).toEqual([1, 1]);
+  expect((await engine.compactionStatus()).paused).toBe(false);
+  // Paused by the operator before: still paused after a backup.
+  await engine.pauseCompaction();
+  await engine.createBackup("one", {});
+  expect((await engine.compactionStatus()).paused).toBe(true);
+});

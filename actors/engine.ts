@@ -387,6 +387,11 @@ class EmbeddedEngine implements Engine {
     this.requireIndex(index);
     const held = this.gates.get(index);
     if (held !== undefined) return held.then(() => this.ask<T>(index, namespace, verb, payload));
+    return this.askNow<T>(index, namespace, verb, payload);
+  }
+
+  /** `ask` past a backup's gate: for the backup's own questions, which the gate would deadlock. */
+  private askNow<T>(index: string, namespace: string, verb: string, payload: unknown): Promise<T> {
     const target = address("namespace", namespaceKey(index, canonicalNamespace(namespace)));
     const gate = this.macrotaskGate();
     if (gate === undefined) return this.system.transport.request<T>(target, verb, payload);
@@ -485,22 +490,24 @@ class EmbeddedEngine implements Engine {
 
   /**
    * Each named namespace's count and levels, asked. `busy: "skip"` (the metrics) leaves out a
-   * namespace that cannot answer now (its mailbox full) instead of failing the whole answer.
+   * namespace that cannot answer now (its mailbox full) instead of failing the whole answer;
+   * `gate: "pass"` (a backup's own count) does not wait at the index's backup gate.
    */
   private async counts(
     index: string,
     names: string[],
     filter?: Filter,
-    busy: "fail" | "skip" = "fail",
+    mode: CountMode = {},
   ): Promise<(NamespaceStats & { levels: LevelStats[] })[]> {
+    const ask = mode.gate === "pass" ? this.askNow.bind(this) : this.ask.bind(this);
     const counts = await Promise.all(
       names.map((name) =>
-        this.ask<{ exists: boolean; recordCount: number; levels: LevelStats[] }>(index, name, "count", {
+        ask<{ exists: boolean; recordCount: number; levels: LevelStats[] }>(index, name, "count", {
           filter,
         }).then(
           (count) => ({ name, ...count }),
           (error: unknown) => {
-            if (busy === "skip" && asNeedleError(error).code === "OVERLOADED")
+            if (mode.busy === "skip" && asNeedleError(error).code === "OVERLOADED")
               return { name, exists: false, recordCount: 0, levels: [] };
             throw error;
           },
@@ -527,7 +534,7 @@ class EmbeddedEngine implements Engine {
   private async catalogSnapshot(
     index: string,
     prefix: string,
-    busy: "fail" | "skip" = "fail",
+    mode: CountMode = {},
   ): Promise<{
     namespaces: (NamespaceStats & { levels: LevelStats[] })[];
     catalogSize: number;
@@ -539,7 +546,7 @@ class EmbeddedEngine implements Engine {
     const snapshot = await this.system.transport.request<NamespaceCounts>(address("index", index), "counts", {
       prefix,
     });
-    const asked = await this.counts(index, snapshot.ask, undefined, busy);
+    const asked = await this.counts(index, snapshot.ask, undefined, mode);
     const counted = snapshot.cataloged
       .filter((entry) => entry.explicit || entry.records > 0)
       .map((entry) => ({
@@ -625,7 +632,7 @@ class EmbeddedEngine implements Engine {
     for (const name of [...this.configs.keys()].sort()) {
       // A namespace too busy to answer is left out of this scrape rather than failing it:
       // metrics must answer most of all while the server is overloaded.
-      const snapshot = await this.catalogSnapshot(name, "", "skip").catch((error: unknown) => {
+      const snapshot = await this.catalogSnapshot(name, "", { busy: "skip" }).catch((error: unknown) => {
         if (asNeedleError(error).code === "NOT_FOUND") return undefined; // deleted meanwhile
         throw error;
       });
@@ -674,7 +681,7 @@ class EmbeddedEngine implements Engine {
             // Every write that passed the gate has finished (quiescing drained the actors).
             const lsn = await this.system.transport.request<bigint>(address("writer", index), "lastLsn", {});
             const copied = await snapshotTree(dir, into, isSlabFile, request.progress);
-            const snapshot = await this.catalogSnapshot(index, "");
+            const snapshot = await this.catalogSnapshot(index, "", { gate: "pass" });
             return {
               backupId: id,
               sourceIndexName: index,
@@ -772,16 +779,45 @@ class EmbeddedEngine implements Engine {
 
   /** quiesceIndex inside the index's name lock (the caller holds it). */
   private async quiesceIndexNow<T>(name: string, during: (dir: string) => Promise<T>): Promise<T> {
-    const wasPaused = (await this.compactionStatus()).paused;
-    await this.pauseCompaction();
+    await this.holdCompaction();
     try {
       await this.compactionSettled();
       await this.system.passivateWhere((target) => belongsTo(target, name), shutdownOrder);
       return await during(indexDir(this.options.dir, name));
     } finally {
-      if (!wasPaused) await this.resumeCompaction();
+      await this.releaseCompaction();
     }
   }
+
+  /**
+   * Compaction stays paused while any quiesce holds it (two indexes backed up at once: the
+   * first to finish must not resume it under the other); it resumes after the last release,
+   * unless it was paused before the first hold. Holds and releases run one at a time.
+   */
+  private holdCompaction(): Promise<void> {
+    return this.inHoldOrder(async () => {
+      if (this.compactionHolds++ > 0) return;
+      this.holdsPausedCompaction = !(await this.compactionStatus()).paused;
+      if (this.holdsPausedCompaction) await this.pauseCompaction();
+    });
+  }
+
+  private releaseCompaction(): Promise<void> {
+    return this.inHoldOrder(async () => {
+      if (--this.compactionHolds > 0 || !this.holdsPausedCompaction) return;
+      this.holdsPausedCompaction = false;
+      await this.resumeCompaction();
+    });
+  }
+
+  private inHoldOrder(step: () => Promise<void>): Promise<void> {
+    const next = this.holdOrder.then(step);
+    this.holdOrder = next.catch(() => {});
+    return next;
+  }
+  private compactionHolds = 0;
+  private holdsPausedCompaction = false;
+  private holdOrder: Promise<void> = Promise.resolve();
 
   compactionStatus(): Promise<CompactionStatus> {
     return this.compactor("status");
@@ -911,6 +947,12 @@ class EmbeddedEngine implements Engine {
 }
 
 /** Per level, the sums over an index's namespaces. */
+/** How `counts` asks: see there. */
+interface CountMode {
+  busy?: "fail" | "skip";
+  gate?: "wait" | "pass";
+}
+
 /** Slab files are written once and never changed: a backup shares them by hard link. */
 function isSlabFile(relativePath: string): boolean {
   return relativePath.startsWith("slabs/") && relativePath.endsWith(".slab");
