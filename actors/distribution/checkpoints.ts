@@ -123,6 +123,33 @@ export class Checkpoints {
     return out;
   }
 
+  /** Every index's latest checkpoint record (orphan collection). */
+  async all(): Promise<Map<string, CheckpointRecord>> {
+    const records = new Map<string, CheckpointRecord>();
+    // Keys first (awaiting inside the keys() iteration ends it early), each once.
+    const keys = new Set<string>();
+    for await (const key of await this.kv.keys()) keys.add(key);
+    for (const index of keys) {
+      const entry = await this.kv.get(index);
+      if (entry !== null && entry.operation === "PUT")
+        records.set(index, JSON.parse(decoder.decode(entry.value)) as CheckpointRecord);
+    }
+    return records;
+  }
+
+  /** Every checkpoint file in the Object Store, with when it was written. */
+  async storedFiles(): Promise<{ key: string; modifiedMs: number }[]> {
+    const infos = await this.objects.list();
+    return infos
+      .filter((info) => !info.deleted)
+      .map((info) => ({ key: info.name, modifiedMs: Date.parse(info.mtime) }));
+  }
+
+  async deleteObject(key: string): Promise<void> {
+    // Through the blob store, which also drops its local cache copy.
+    await this.files.delete(key);
+  }
+
   /** Removes the index's checkpoint (the index was deleted). */
   async remove(index: string): Promise<void> {
     const entry = await this.kv.get(index);

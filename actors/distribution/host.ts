@@ -12,6 +12,7 @@ import { NeedleError } from "../../storage/errors.ts";
 import type { Engine, EngineOptions } from "../api.ts";
 import { Checkpoints } from "./checkpoints.ts";
 import { ClusterCatalog } from "./cluster-catalog.ts";
+import { startOrphanSweeps } from "./orphans.ts";
 import { ClusterEngine, type ClusterEngineOptions } from "./cluster-engine.ts";
 import { IndexOwner } from "./index-owner.ts";
 import { IndexReplicas } from "./index-replicas.ts";
@@ -111,6 +112,9 @@ export async function startClusterHost(options: ClusterHostOptions): Promise<Clu
         log: options.log,
       })
     : undefined;
+  const sweeps = options.roles.includes("namespace")
+    ? startOrphanSweeps(options.connection, catalog, checkpoints, { log: options.log })
+    : undefined;
   const engine = options.roles.includes("gateway")
     ? new ClusterEngine(options.connection, catalog, options.gateway)
     : undefined;
@@ -119,6 +123,7 @@ export async function startClusterHost(options: ClusterHostOptions): Promise<Clu
     engine,
     owner,
     close: async () => {
+      await sweeps?.stop();
       await replicas?.close();
       await owner?.close();
       await membership.leave();

@@ -14,6 +14,15 @@ export function logStreamName(index: string, incarnation?: string): string {
   return incarnation === undefined ? `needle-log-${index}` : `needle-log-${index}-${incarnation}`;
 }
 
+/** Incarnations are nuids: 22 letters and digits. */
+const logStreamPattern = /^needle-log-([a-z0-9](?:[a-z0-9-]*[a-z0-9])?)-([A-Za-z0-9]{22})$/;
+
+/** The index and incarnation a cluster's log stream belongs to; undefined for other streams. */
+export function parseLogStreamName(stream: string): { index: string; incarnation: string } | undefined {
+  const match = logStreamPattern.exec(stream);
+  return match === null ? undefined : { index: match[1]!, incarnation: match[2]! };
+}
+
 /** The subject an index's log records are published on. */
 export function logSubject(index: string, incarnation?: string): string {
   return incarnation === undefined ? `needle.log.${index}` : `needle.log.${index}.${incarnation}`;
