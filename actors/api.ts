@@ -340,18 +340,29 @@ export interface Engine {
     records: VectorRecord[],
   ): Promise<WriteResult & { upsertedCount: number }>;
   query(index: string, namespace: string, request: QueryRequest): Promise<QueryResult>;
-  fetch(index: string, namespace: string, ids: string[]): Promise<FetchResult>;
+  /** Reads take `consistency`: a cluster may answer `eventual` from a replica; one process ignores it. */
+  fetch(index: string, namespace: string, ids: string[], consistency?: Consistency): Promise<FetchResult>;
   fetchByMetadata(
     index: string,
     namespace: string,
     request: FetchByMetadataRequest,
+    consistency?: Consistency,
   ): Promise<FetchByMetadataResult>;
   update(index: string, namespace: string, request: UpdateRequest): Promise<UpdateResult>;
   delete(index: string, namespace: string, request: DeleteRequest): Promise<WriteResult>;
-  list(index: string, namespace: string, request: ListRequest): Promise<ListResult>;
-  describeIndexStats(index: string, filter?: Filter): Promise<IndexStats>;
-  listNamespaces(index: string, request: ListNamespacesRequest): Promise<ListNamespacesResult>;
-  describeNamespace(index: string, namespace: string): Promise<NamespaceStats>;
+  list(
+    index: string,
+    namespace: string,
+    request: ListRequest,
+    consistency?: Consistency,
+  ): Promise<ListResult>;
+  describeIndexStats(index: string, filter?: Filter, consistency?: Consistency): Promise<IndexStats>;
+  listNamespaces(
+    index: string,
+    request: ListNamespacesRequest,
+    consistency?: Consistency,
+  ): Promise<ListNamespacesResult>;
+  describeNamespace(index: string, namespace: string, consistency?: Consistency): Promise<NamespaceStats>;
   /** Creates an empty namespace (the namespaces API); ALREADY_EXISTS if it has records or was created. */
   createNamespace(index: string, namespace: string): Promise<NamespaceStats>;
   /** The namespace's live slabs, newest first (NOT_FOUND when it does not exist). */

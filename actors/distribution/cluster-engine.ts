@@ -18,6 +18,7 @@ import type { Filter, VectorRecord } from "../../storage/types.ts";
 import type {
   BackupDescription,
   CompactionStatus,
+  Consistency,
   ConfigureIndexRequest,
   CreateIndexRequest,
   DeleteRequest,
@@ -112,28 +113,18 @@ export class ClusterEngine implements Engine {
     return this.ask<WriteResult & { upsertedCount: number }>(index, "upsert", [namespace, records]);
   }
   async query(index: string, namespace: string, request: QueryRequest): Promise<QueryResult> {
-    if (request.consistency === "eventual") {
-      // A replica (queue group: any one answers) at its checkpoint; the owner when none does.
-      try {
-        return await this.transport.request<QueryResult>(address("replica", index), "query", [
-          namespace,
-          request,
-        ]);
-      } catch (error) {
-        if (!isNoOwner(error)) throw error;
-      }
-    }
-    return this.ask(index, "query", [namespace, request]);
+    return this.read(index, "query", [namespace, request], request.consistency);
   }
-  fetch(index: string, namespace: string, ids: string[]): Promise<FetchResult> {
-    return this.ask(index, "fetch", [namespace, ids]);
+  fetch(index: string, namespace: string, ids: string[], consistency?: Consistency): Promise<FetchResult> {
+    return this.read(index, "fetch", [namespace, ids], consistency);
   }
   fetchByMetadata(
     index: string,
     namespace: string,
     request: FetchByMetadataRequest,
+    consistency?: Consistency,
   ): Promise<FetchByMetadataResult> {
-    return this.ask(index, "fetchByMetadata", [namespace, request]);
+    return this.read(index, "fetchByMetadata", [namespace, request], consistency);
   }
   update(index: string, namespace: string, request: UpdateRequest): Promise<UpdateResult> {
     return this.ask(index, "update", [namespace, request]);
@@ -141,17 +132,46 @@ export class ClusterEngine implements Engine {
   delete(index: string, namespace: string, request: DeleteRequest): Promise<WriteResult> {
     return this.ask(index, "delete", [namespace, request]);
   }
-  list(index: string, namespace: string, request: ListRequest): Promise<ListResult> {
-    return this.ask(index, "list", [namespace, request]);
+  list(
+    index: string,
+    namespace: string,
+    request: ListRequest,
+    consistency?: Consistency,
+  ): Promise<ListResult> {
+    return this.read(index, "list", [namespace, request], consistency);
   }
-  describeIndexStats(index: string, filter?: Filter): Promise<IndexStats> {
-    return this.ask(index, "describeIndexStats", [filter]);
+  describeIndexStats(index: string, filter?: Filter, consistency?: Consistency): Promise<IndexStats> {
+    return this.read(index, "describeIndexStats", [filter], consistency);
   }
-  listNamespaces(index: string, request: ListNamespacesRequest): Promise<ListNamespacesResult> {
-    return this.ask(index, "listNamespaces", [request]);
+  listNamespaces(
+    index: string,
+    request: ListNamespacesRequest,
+    consistency?: Consistency,
+  ): Promise<ListNamespacesResult> {
+    return this.read(index, "listNamespaces", [request], consistency);
   }
-  describeNamespace(index: string, namespace: string): Promise<NamespaceStats> {
-    return this.ask(index, "describeNamespace", [namespace]);
+  describeNamespace(index: string, namespace: string, consistency?: Consistency): Promise<NamespaceStats> {
+    return this.read(index, "describeNamespace", [namespace], consistency);
+  }
+
+  /**
+   * A read: `eventual` goes to a replica (a queue group: any one answers, at its checkpoint),
+   * falling back to the owner when no replica holds the index; `strong` to the owner.
+   */
+  private async read<T>(
+    index: string,
+    verb: OwnerVerb,
+    args: unknown[],
+    consistency?: Consistency,
+  ): Promise<T> {
+    if (consistency === "eventual") {
+      try {
+        return await this.transport.request<T>(address("replica", index), verb, args);
+      } catch (error) {
+        if (!isNoOwner(error)) throw error;
+      }
+    }
+    return this.ask<T>(index, verb, args);
   }
   createNamespace(index: string, namespace: string): Promise<NamespaceStats> {
     return this.ask(index, "createNamespace", [namespace]);

@@ -12,6 +12,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "nats";
+import { parseFilter } from "../../storage/filter/parse.ts";
 import { startNatsServer, type TestNatsServer } from "../../storage/testing/nats-server.ts";
 import { Checkpoints } from "./checkpoints.ts";
 import { ClusterCatalog } from "./cluster-catalog.ts";
@@ -209,7 +210,7 @@ test("delete drops the index everywhere; a new index of the name starts empty", 
   expect((await two.deleteIndex("beta").catch((e) => e)).code).toBe("FAILED_PRECONDITION");
 }, 30_000);
 
-test("eventual queries are answered by a replica at its checkpoint; strong ones by the owner", async () => {
+test("eventual reads (query, fetch, list, counts) are answered by a replica at its checkpoint; strong ones by the owner", async () => {
   const [one] = gateways as [ClusterEngine];
   const live = hosts.filter((host) => host.owner.ownedIndexes().includes("gamma"));
   expect(live).toHaveLength(1);
@@ -229,4 +230,27 @@ test("eventual queries are answered by a replica at its checkpoint; strong ones 
   expect(eventual.lsn).toBe(checkpointLsn);
   expect(eventual.matches[0]?.id).not.toBe("late");
   expect(eventual.matches).toHaveLength(1);
+
+  // The other reads too: the replica answers at the checkpoint, the owner with the late write.
+  expect((await one.fetch("gamma", "ns", ["late"])).records.map((r) => r.id)).toEqual(["late"]);
+  const eventualFetch = await one.fetch("gamma", "ns", ["late"], "eventual");
+  expect(eventualFetch.records).toEqual([]);
+  expect(eventualFetch.lsn).toBe(checkpointLsn);
+  const listAll = { limit: 100 };
+  const strongIds = (await one.list("gamma", "ns", listAll)).ids;
+  const eventualIds = (await one.list("gamma", "ns", listAll, "eventual")).ids;
+  expect(strongIds).toContain("late");
+  expect(eventualIds).not.toContain("late");
+  expect(eventualIds.length).toBe(strongIds.length - 1);
+  const strongCount = (await one.describeNamespace("gamma", "ns")).recordCount;
+  expect((await one.describeNamespace("gamma", "ns", "eventual")).recordCount).toBe(strongCount - 1);
+  const stats = await one.describeIndexStats("gamma", undefined, "eventual");
+  expect(stats.totalVectorCount).toBe((await one.describeIndexStats("gamma")).totalVectorCount - 1);
+  const byMetadata = await one.fetchByMetadata(
+    "gamma",
+    "ns",
+    { filter: parseFilter({ i: { $eq: -1 } }), limit: 10 },
+    "eventual",
+  );
+  expect(byMetadata.records).toEqual([]);
 }, 30_000);

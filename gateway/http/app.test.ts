@@ -448,7 +448,7 @@ describe("data plane", () => {
     expect(bad.status).toBe(400);
   });
 
-  test("X-Needle-Consistency reaches the engine's query; another value is a 400 naming the header", async () => {
+  test("X-Needle-Consistency reaches the engine's reads; another value is a 400 naming the header", async () => {
     const { engine, calls } = fakeEngine();
     const app = createApp(engine, { apiKeys: ["k"], publicUrl });
     await app.request(
@@ -463,6 +463,28 @@ describe("data plane", () => {
     );
     expect(bad.status).toBe(400);
     expect(JSON.stringify(await bad.json())).toContain(consistencyHeader);
+    // The other reads take the header too (a cluster answers them from a replica).
+    const eventual = { [consistencyHeader]: "eventual", "Api-Key": "k" };
+    await app.request("/index/a/vectors/fetch?ids=x", { headers: eventual });
+    await app.request("/index/a/vectors/list", { headers: eventual });
+    await app.request("/index/a/describe_index_stats", { headers: eventual });
+    await app.request("/index/a/namespaces", { headers: eventual });
+    await app.request("/index/a/namespaces/ns", { headers: eventual });
+    await app.request(
+      "/index/a/vectors/fetch_by_metadata",
+      json("POST", { limit: 1 }, { [consistencyHeader]: "eventual" }),
+    );
+    for (const method of [
+      "fetch",
+      "list",
+      "describeIndexStats",
+      "listNamespaces",
+      "describeNamespace",
+      "fetchByMetadata",
+    ]) {
+      const call = calls.find((candidate) => candidate.method === method);
+      expect(call?.args.at(-1)).toBe("eventual");
+    }
   });
 
   test("retryable and fault errors: 429 and 503 carry Retry-After, corruption is 500", async () => {

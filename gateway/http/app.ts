@@ -433,7 +433,7 @@ export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
     const namespace = parseNamespace(rawNamespace);
     const index = indexParam(c);
     await waitForMinLsn(c, engine, index);
-    const result = await engine.fetch(index, namespace, ids);
+    const result = await engine.fetch(index, namespace, ids, consistencyOf(c));
     return withLsn(sendJson(c, fetchJson(result, rawNamespace)), result.lsn);
   });
   route("post", "/index/:index/vectors/fetch_by_metadata", "data", async (c) => {
@@ -441,10 +441,12 @@ export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
     const { namespace, request } = parseFetchByMetadata(body);
     const index = indexParam(c);
     await waitForMinLsn(c, engine, index);
-    const result = await engine.fetchByMetadata(index, namespace, {
-      ...request,
-      resultBytesMax: limits.queryResultBytesMax,
-    });
+    const result = await engine.fetchByMetadata(
+      index,
+      namespace,
+      { ...request, resultBytesMax: limits.queryResultBytesMax },
+      consistencyOf(c),
+    );
     return withLsn(sendJson(c, fetchByMetadataJson(result, requestedNamespace(body))), result.lsn);
   });
   route("post", "/index/:index/vectors/update", "data", async (c) => {
@@ -464,7 +466,7 @@ export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
     const { namespace, request } = parseList(url.searchParams);
     const index = indexParam(c);
     await waitForMinLsn(c, engine, index);
-    const result = await engine.list(index, namespace, request);
+    const result = await engine.list(index, namespace, request, consistencyOf(c));
     return sendJson(c, listJson(result, url.searchParams.get("namespace") ?? ""));
   });
   const stats: Handler = async (c) => {
@@ -472,13 +474,16 @@ export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
     const filter = parseStatsFilter(body);
     const index = indexParam(c);
     await waitForMinLsn(c, engine, index);
-    return sendJson(c, statsJson(await engine.describeIndexStats(index, filter)));
+    return sendJson(c, statsJson(await engine.describeIndexStats(index, filter, consistencyOf(c))));
   };
   route("post", "/index/:index/describe_index_stats", "data", stats);
   route("get", "/index/:index/describe_index_stats", "data", stats);
   route("get", "/index/:index/namespaces", "data", async (c) => {
     const request = parseListNamespaces(new URL(c.req.url).searchParams);
-    return sendJson(c, listNamespacesJson(await engine.listNamespaces(indexParam(c), request)));
+    return sendJson(
+      c,
+      listNamespacesJson(await engine.listNamespaces(indexParam(c), request, consistencyOf(c))),
+    );
   });
   route("post", "/index/:index/namespaces", "data", async (c) => {
     const { name, schema } = parseCreateNamespace(await readBody(c));
@@ -488,7 +493,10 @@ export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
   });
   route("get", "/index/:index/namespaces/:namespace", "data", async (c) => {
     const namespace = parseNamespace(c.req.param("namespace"), "namespace");
-    return sendJson(c, namespaceJson(await engine.describeNamespace(indexParam(c), namespace)));
+    return sendJson(
+      c,
+      namespaceJson(await engine.describeNamespace(indexParam(c), namespace, consistencyOf(c))),
+    );
   });
   route("delete", "/index/:index/namespaces/:namespace", "data", async (c) => {
     const namespace = parseNamespace(c.req.param("namespace"), "namespace");
