@@ -1,7 +1,9 @@
 /**
  * Checkpoints: a directory saved at an LSN restores byte for byte (a file of many Object Store
  * chunks included), hidden temporaries and the local log left out; the record is found only
- * for its incarnation; a newer checkpoint replaces the older one's files; remove clears all.
+ * for its incarnation; a newer checkpoint uploads only the files that changed and deletes the
+ * older one's that it does not share; a cached restore downloads only what changed; remove
+ * clears all.
  */
 import { expect, test } from "bun:test";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -41,16 +43,37 @@ test("save then restore gives the same files; incarnations, replacement and remo
     expect(await readFile(join(target, "empty"), "utf8")).toBe("");
 
     await writeFile(join(source, "manifest"), "m2");
+    const traffic = { ...checkpoints.traffic };
     const newer = await checkpoints.save("docs", "inc1", 50n, source);
-    // The older checkpoint's files are gone; the newer restores.
-    const stale = join(root, "stale");
-    await expect(checkpoints.restore(record, stale)).rejects.toMatchObject({ code: "CORRUPTION" });
+    // Content-addressed: only the changed file was uploaded; the slab and the empty file reused.
+    expect(checkpoints.traffic.uploaded - traffic.uploaded).toBe(1);
+    expect(checkpoints.traffic.reused - traffic.reused).toBe(2);
+    const slabKey = (r: typeof record) => r.files.find((file) => file.path === "slabs/00001.slab")!.key;
+    expect(slabKey(newer)).toBe(slabKey(record));
+    // The older checkpoint's changed file is gone from the store; the newer restores.
+    const stored = (await checkpoints.storedFiles()).map((file) => file.key).sort();
+    expect(stored).toEqual([...new Set(newer.files.map((file) => file.key))].sort());
+    await expect(checkpoints.restore(record, join(root, "stale"))).rejects.toMatchObject({
+      code: "CORRUPTION",
+    });
     await checkpoints.restore(newer, join(root, "again"));
     expect(await readFile(join(root, "again", "manifest"), "utf8")).toBe("m2");
 
+    // With a cache key, a second restore downloads only what changed since the first.
+    await checkpoints.restore(newer, join(root, "cached-1"), "replica/docs");
+    await writeFile(join(source, "manifest"), "m3");
+    const third = await checkpoints.save("docs", "inc1", 60n, source);
+    const before = { ...checkpoints.traffic };
+    await checkpoints.restore(third, join(root, "cached-2"), "replica/docs");
+    expect(checkpoints.traffic.downloaded - before.downloaded).toBe(1);
+    expect(checkpoints.traffic.fromCache - before.fromCache).toBe(2);
+    expect(Bun.hash(await readFile(join(root, "cached-2", "slabs", "00001.slab")))).toBe(Bun.hash(big));
+    expect(await readFile(join(root, "cached-2", "manifest"), "utf8")).toBe("m3");
+
     await checkpoints.remove("docs");
     expect(await checkpoints.latest("docs", "inc1")).toBeUndefined();
-    await expect(checkpoints.restore(newer, join(root, "gone"))).rejects.toMatchObject({
+    expect(await checkpoints.storedFiles()).toEqual([]);
+    await expect(checkpoints.restore(third, join(root, "gone"))).rejects.toMatchObject({
       code: "CORRUPTION",
     });
   } finally {

@@ -7,8 +7,18 @@
  *
  * Order matters: files first, record second, purge third, old files last, so at every moment
  * the recorded checkpoint's files exist and the stream holds everything after its LSN.
+ *
+ * Files are content-addressed (issue 8 step b): an object's key is
+ * `<index>/<incarnation>/sha256/<hash>`, so a checkpoint uploads only the files that changed
+ * since the one before (slabs are immutable: most of an index's bytes), and the index sits
+ * quiesced only while those upload. Hashes of files seen before are kept by path, size and
+ * modification time, so an unchanged slab is not read again. A restore takes files it has
+ * from a local content cache (`<cacheDir>/.content-cache/<key>/<hash>`; a dot name no index
+ * has) and downloads the rest, so a replica moving to a newer checkpoint fetches only what
+ * changed.
  */
-import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import type { JetStreamManager, KV, NatsConnection, ObjectStore } from "nats";
 import { NatsObjectBlobStore } from "../../storage/blob/nats-object-store.ts";
@@ -33,12 +43,25 @@ export const checkpointFileMsMax = 30_000;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** What this host's checkpoints moved, since start (tests and logs). */
+export interface CheckpointTraffic {
+  uploaded: number;
+  reused: number;
+  downloaded: number;
+  fromCache: number;
+}
+
 export class Checkpoints {
+  readonly traffic: CheckpointTraffic = { uploaded: 0, reused: 0, downloaded: 0, fromCache: 0 };
+  /** Content hash of a slab file, by path, while its size and modification time stay the same. */
+  private readonly hashes = new Map<string, { bytes: number; modifiedMs: number; hash: string }>();
+
   private constructor(
     private readonly kv: KV,
     private readonly files: NatsObjectBlobStore,
     private readonly objects: ObjectStore,
     private readonly manager: JetStreamManager,
+    private readonly cacheDir: string,
   ) {}
 
   static async open(
@@ -54,6 +77,7 @@ export class Checkpoints {
       new NatsObjectBlobStore(objects, options.cacheDir),
       objects,
       await connection.jetstreamManager(),
+      options.cacheDir,
     );
   }
 
@@ -74,24 +98,77 @@ export class Checkpoints {
       files: [],
       at: new Date().toISOString(),
     };
+    const stored = new Set((previous?.files ?? []).map((file) => file.key));
     for (const path of await filesUnder(dir)) {
-      const bytes = await readFile(join(dir, path));
-      const key = `${index}/${incarnation}/${lsn}/${path}`;
-      await bounded(this.files.put(key, bytes), `upload of ${key}`);
-      record.files.push({ path, key, bytes: bytes.byteLength });
+      const { hash, bytes } = await this.hashOf(join(dir, path), path.endsWith(".slab"));
+      const key = `${index}/${incarnation}/sha256/${hash}`;
+      if (stored.has(key) || (await this.exists(key))) this.traffic.reused++;
+      else {
+        await bounded(this.files.put(key, await readFile(join(dir, path))), `upload of ${key}`);
+        this.traffic.uploaded++;
+      }
+      stored.add(key);
+      record.files.push({ path, key, bytes });
     }
     await this.kv.put(index, encoder.encode(JSON.stringify(record)));
-    if (previous !== undefined && previous.lsn !== record.lsn) await this.deleteFiles(previous);
+    if (previous !== undefined) await this.deleteFiles(previous, record);
     return record;
   }
 
-  /** Writes the checkpoint's files into `dir` (an index directory nothing has opened yet). */
-  async restore(record: CheckpointRecord, dir: string): Promise<void> {
+  /**
+   * Writes the checkpoint's files into `dir` (an index directory nothing has opened yet):
+   * from the local content cache `cacheKey` where it holds them, else downloaded (and cached
+   * there). Each user of a cache key restores one index at a time (an owner's, a replica's),
+   * so pruning it to the restored checkpoint's files never removes a file another restore reads.
+   */
+  async restore(record: CheckpointRecord, dir: string, cacheKey?: string): Promise<void> {
+    const index = cacheKey;
+    const cache = join(this.cacheDir, ".content-cache", index ?? "_");
+    await mkdir(cache, { recursive: true });
     for (const file of record.files) {
       const target = join(dir, file.path);
       await mkdir(dirname(target), { recursive: true });
-      await writeFile(target, await bounded(this.download(file.key), `download of ${file.key}`));
+      const cached = join(cache, file.key.slice(file.key.lastIndexOf("/") + 1));
+      if (index !== undefined && (await stat(cached).catch(() => undefined))?.size === file.bytes) {
+        await copyFile(cached, target);
+        this.traffic.fromCache++;
+        continue;
+      }
+      const bytes = await bounded(this.download(file.key), `download of ${file.key}`);
+      this.traffic.downloaded++;
+      await writeFile(target, bytes);
+      if (index === undefined) continue;
+      const temporary = `${cached}.${process.pid}.tmp`;
+      await writeFile(temporary, bytes);
+      await rename(temporary, cached);
     }
+    if (index !== undefined) {
+      // Keep only what this checkpoint names: the cache never grows past one copy of the index.
+      const named = new Set(record.files.map((file) => file.key.slice(file.key.lastIndexOf("/") + 1)));
+      for (const name of await readdir(cache))
+        if (!named.has(name)) await rm(join(cache, name), { force: true });
+    }
+  }
+
+  private async exists(key: string): Promise<boolean> {
+    const info = await this.objects.info(key);
+    return info !== null && !info.deleted;
+  }
+
+  /**
+   * The file's sha256. A slab's is remembered (written once under a new name, never changed);
+   * every other file is small and may be rewritten in place, so it is hashed each time.
+   */
+  private async hashOf(path: string, immutable: boolean): Promise<{ hash: string; bytes: number }> {
+    const info = await stat(path);
+    const known = immutable ? this.hashes.get(path) : undefined;
+    if (known !== undefined && known.bytes === info.size && known.modifiedMs === info.mtimeMs)
+      return { hash: known.hash, bytes: known.bytes };
+    const hash = createHash("sha256")
+      .update(await readFile(path))
+      .digest("hex");
+    if (immutable) this.hashes.set(path, { bytes: info.size, modifiedMs: info.mtimeMs, hash });
+    return { hash, bytes: info.size };
   }
 
   /**
@@ -158,8 +235,11 @@ export class Checkpoints {
     await this.deleteFiles(JSON.parse(decoder.decode(entry.value)) as CheckpointRecord);
   }
 
-  private async deleteFiles(record: CheckpointRecord): Promise<void> {
-    for (const file of record.files) await this.files.delete(file.key).catch(() => {});
+  /** Deletes the record's files, except those `kept` (the newer checkpoint) names too. */
+  private async deleteFiles(record: CheckpointRecord, kept?: CheckpointRecord): Promise<void> {
+    const keep = new Set((kept?.files ?? []).map((file) => file.key));
+    for (const file of record.files)
+      if (!keep.has(file.key)) await this.files.delete(file.key).catch(() => {});
   }
 }
 

@@ -198,7 +198,9 @@ export class IndexOwner {
           this.options.log?.(
             `needle: taking index ${name}: restoring its checkpoint at LSN ${checkpoint.lsn}`,
           );
-          await this.engine.quiesceIndex(name, (dir) => this.options.checkpoints!.restore(checkpoint, dir));
+          await this.engine.quiesceIndex(name, (dir) =>
+            this.options.checkpoints!.restore(checkpoint, dir, `owner/${name}`),
+          );
         }
         this.options.log?.(`needle: taking index ${name}: replaying its stream`);
         // Replays the stream (after the checkpoint) before the first request is taken.

@@ -136,7 +136,9 @@ export class IndexReplicas {
     const lsn = BigInt(checkpoint.lsn);
     this.lsns.set(local, lsn);
     await this.engine.createIndex(localCreateRequest({ ...index.config, name: local }));
-    await this.engine.quiesceIndex(local, (dir) => this.options.checkpoints.restore(checkpoint, dir));
+    await this.engine.quiesceIndex(local, (dir) =>
+      this.options.checkpoints.restore(checkpoint, dir, `replica/${name}`),
+    );
     await this.engine.describeIndexStats(local); // opens it before the first request
     const previous = this.held.get(name);
     const inFlight = new Set<Promise<void>>();
