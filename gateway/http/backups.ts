@@ -7,29 +7,16 @@
  */
 import type { BackupDescription, RestoreJob } from "../../actors/api.ts";
 import type { BackupSchedule, ScheduledBackup } from "../schedules/backup-schedules.ts";
-import { deploymentOut, vectorFieldsOut } from "../library/shapes.ts";
+import { backupFieldsOut, restoreJobFieldsOut } from "../library/backups.ts";
+import { vectorFieldsOut } from "../library/shapes.ts";
 import * as schemas from "../schemas/mod.ts";
-import type { IndexModelVersion } from "./control.ts";
+import { type IndexModelVersion, snakeKeys } from "./control.ts";
 import type { JsonObject } from "./requests.ts";
 
 export function backupJson(backup: BackupDescription, version: IndexModelVersion): JsonObject {
-  const deployment = deploymentOut(backup.index);
-  const model: JsonObject = {
-    backup_id: backup.backupId,
-    source_index_name: backup.sourceIndexName,
-    source_index_id: backup.sourceIndexName,
-    name: backup.name,
-    description: backup.description,
-    status: backup.status,
-    cloud: deployment.deploymentType === "managed" ? deployment.cloud : "pod",
-    region: deployment.deploymentType === "managed" ? deployment.region : deployment.environment,
-    record_count: backup.recordCount,
-    namespace_count: backup.namespaceCount,
-    size_bytes: backup.sizeBytes,
-    created_at: backup.createdAt,
-    // Needle's own: every write through this LSN is in the backup, none after it.
-    lsn: backup.lsn.toString(),
-  };
+  const model = snakeKeys(backupFieldsOut(backup)) as JsonObject;
+  // Needle's own: every write through this LSN is in the backup, none after it.
+  model.lsn = backup.lsn.toString();
   if (Object.keys(backup.index.tags).length > 0) model.tags = { ...backup.index.tags };
   if (version === "2026-04") {
     model.metric = backup.index.metric;
@@ -39,16 +26,7 @@ export function backupJson(backup: BackupDescription, version: IndexModelVersion
 }
 
 export function restoreJobJson(job: RestoreJob): JsonObject {
-  return {
-    restore_job_id: job.restoreJobId,
-    backup_id: job.backupId,
-    target_index_name: job.targetIndexName,
-    target_index_id: job.targetIndexName,
-    status: job.status,
-    created_at: job.createdAt,
-    completed_at: job.completedAt,
-    percent_complete: job.percentComplete,
-  };
+  return snakeKeys(restoreJobFieldsOut(job)) as JsonObject;
 }
 
 /** One page of `items` as Pinecone lists them: `{data, pagination?: {next}}`. */

@@ -105,7 +105,7 @@ export function indexNameOrNotFound(name: string, field: string): string {
 }
 
 /** camelCase keys to snake_case, recursively, for objects that hold no user-chosen keys. */
-function snakeKeys(value: unknown): unknown {
+export function snakeKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(snakeKeys);
   if (value === null || typeof value !== "object") return value;
   const out: JsonObject = {};

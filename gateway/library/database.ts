@@ -1,7 +1,8 @@
 /**
  * The database handle `open(dir)` returns: the control plane of the official client's
  * `Pinecone` class (createIndex, describeIndex, listIndexes, configureIndex, deleteIndex,
- * index / Index, and the `indexes` namespace of 9.x), plus `lastLsn(index)` and `close()`.
+ * index / Index, the backup methods, and the `indexes`, `backups` and `restoreJobs`
+ * namespaces of 9.x), plus `lastLsn(index)` and `close()`.
  */
 import type { CompactionStatus, Engine } from "../../actors/api.ts";
 import { NeedleError } from "../../storage/errors.ts";
@@ -11,11 +12,14 @@ import {
   parseCreateIndex,
   parseIndexName,
 } from "../schemas/mod.ts";
+import { LibraryBackups, type ListOptions } from "./backups.ts";
 import { apiConfigureOptions, apiCreateOptions } from "./client-options.ts";
 import { NeedleIndex } from "./index-handle.ts";
 import { Session } from "./session.ts";
 import { indexModelOut } from "./shapes.ts";
 import type {
+  BackupList,
+  BackupModel,
   ConfigureIndexOptions,
   ConfigureIndexResourceOptions,
   CreateIndexOptions,
@@ -23,6 +27,8 @@ import type {
   IndexModel,
   IndexOptions,
   RecordMetadata,
+  RestoreJobList,
+  RestoreJobModel,
 } from "./types.ts";
 
 /** How often waitUntilReady looks at the index, and how long it waits by default. */
@@ -41,8 +47,41 @@ export class Needle {
     configure: (name: string, options: ConfigureIndexResourceOptions) => Promise<IndexModel>;
   };
 
+  /** The 9.x `pc.backups.*` spelling of the backup methods. */
+  readonly backups: {
+    create: (indexName: string, options?: { name?: string; description?: string }) => Promise<BackupModel>;
+    list: (options?: ListOptions) => Promise<BackupList>;
+    listByIndex: (indexName: string, options?: ListOptions) => Promise<BackupList>;
+    describe: (backupId: string) => Promise<BackupModel>;
+    delete: (backupId: string) => Promise<void>;
+    createIndex: (
+      backupId: string,
+      options: { name: string; tags?: Record<string, string>; deletionProtection?: string },
+    ) => Promise<{ restoreJobId: string; indexId: string }>;
+  };
+  /** The 9.x `pc.restoreJobs.*`. */
+  readonly restoreJobs: {
+    list: (options?: ListOptions) => Promise<RestoreJobList>;
+    describe: (restoreJobId: string) => Promise<RestoreJobModel>;
+  };
+  readonly #backups: LibraryBackups;
+
   constructor(engine: Engine) {
     this.#session = new Session(engine);
+    const backups = new LibraryBackups(() => this.#session.live());
+    this.#backups = backups;
+    this.backups = {
+      create: (indexName, options = {}) => backups.create({ indexName, ...options }),
+      list: (options = {}) => backups.list(options),
+      listByIndex: (indexName, options = {}) => backups.list({ ...options, indexName }),
+      describe: (backupId) => backups.describe(backupId),
+      delete: (backupId) => backups.delete(backupId),
+      createIndex: (backupId, options) => backups.createIndex(backupId, options),
+    };
+    this.restoreJobs = {
+      list: (options = {}) => backups.listRestoreJobs(options),
+      describe: (restoreJobId) => backups.describeRestoreJob(restoreJobId),
+    };
     this.indexes = {
       list: () => this.listIndexes(),
       create: (options) => this.createIndex(options),
@@ -133,6 +172,43 @@ export class Needle {
   ): NeedleIndex<T>;
   Index<T extends RecordMetadata = RecordMetadata>(nameOrOptions: string | IndexOptions): NeedleIndex<T> {
     return typeof nameOrOptions === "string" ? this.index<T>(nameOrOptions) : this.index<T>(nameOrOptions);
+  }
+
+  /** A backup of the index: all of it at one LSN (the client's `createBackup`). */
+  createBackup(options: { indexName: string; name?: string; description?: string }): Promise<BackupModel> {
+    return this.#backups.create(options);
+  }
+
+  /** Every backup, or those of `indexName`. */
+  listBackups(options: ListOptions & { indexName?: string } = {}): Promise<BackupList> {
+    return this.#backups.list(options);
+  }
+
+  describeBackup(backupId: string): Promise<BackupModel> {
+    return this.#backups.describe(backupId);
+  }
+
+  deleteBackup(backupId: string): Promise<void> {
+    return this.#backups.delete(backupId);
+  }
+
+  /** A new index with the backup's contents; its restore job is already complete. */
+  createIndexFromBackup(options: {
+    backupId: string;
+    name: string;
+    tags?: Record<string, string>;
+    deletionProtection?: string;
+  }): Promise<{ restoreJobId: string; indexId: string }> {
+    const { backupId, ...rest } = options;
+    return this.#backups.createIndex(backupId, rest);
+  }
+
+  listRestoreJobs(options: ListOptions = {}): Promise<RestoreJobList> {
+    return this.#backups.listRestoreJobs(options);
+  }
+
+  describeRestoreJob(restoreJobId: string): Promise<RestoreJobModel> {
+    return this.#backups.describeRestoreJob(restoreJobId);
   }
 
   /** Needle: stops starting compactions (a running one finishes) until `resumeCompaction`. */

@@ -448,3 +448,56 @@ test("compaction through the library: paused and resumed, an index's levels afte
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("backups through the library: the client's methods and 9.x forms, a restore that answers as the source did", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "needle-library-backups-"));
+  const db = await open(dir, { log: () => {} });
+  try {
+    await db.createIndex({ name: "src", dimension: 4, metric: "euclidean", waitUntilReady: true });
+    const source = db.index("src");
+    await source.upsert({
+      records: Array.from({ length: 40 }, (_, i) => ({ id: `r${i}`, values: vector(4) })),
+    });
+    const backup = await db.createBackup({ indexName: "src", name: "first" });
+    expect(backup).toMatchObject({ sourceIndexName: "src", name: "first", status: "Ready", recordCount: 40 });
+    expect(backup.createdAt).toBeInstanceOf(Date);
+    expect(backup.lsn).toBe(db.lastLsn("src")!);
+    // After the backup: not in it.
+    await source.upsert({ records: [{ id: "late", values: [9, 9, 9, 9] }] });
+
+    const restored = await db.createIndexFromBackup({ backupId: backup.backupId, name: "copy" });
+    expect(restored.indexId).toBe("copy");
+    expect((await db.describeRestoreJob(restored.restoreJobId)).status).toBe("Completed");
+    expect((await db.restoreJobs.list()).data.map((job) => job.restoreJobId)).toEqual([
+      restored.restoreJobId,
+    ]);
+    const copy = db.index("copy");
+    expect((await copy.describeIndexStats()).totalRecordCount).toBe(40);
+    const q = vector(4);
+    const fromCopy = await copy.query({ vector: q, topK: 5 });
+    const fromSource = await source.query({ vector: q, topK: 6 });
+    expect(fromCopy.matches.map((m) => m.id)).toEqual(
+      fromSource.matches
+        .filter((m) => m.id !== "late")
+        .slice(0, 5)
+        .map((m) => m.id),
+    );
+
+    const second = await db.backups.create("src", { name: "second" });
+    expect((await db.backups.listByIndex("src")).data?.map((b) => b.name).sort()).toEqual([
+      "first",
+      "second",
+    ]);
+    expect((await db.listBackups({ limit: 1 })).pagination?.next).toBe("1");
+    await db.backups.delete(second.backupId);
+    await db.deleteBackup(backup.backupId);
+    expect((await db.listBackups()).data).toEqual([]);
+    expect(await refusal(db.describeBackup(backup.backupId))).toMatchObject({ code: "NOT_FOUND" });
+    expect(await refusal(db.createBackup({ indexName: "Bad_Name" }))).toMatchObject({
+      code: "INVALID_ARGUMENT",
+    });
+  } finally {
+    await db.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -370,3 +370,43 @@ export interface WriteReceipt {
   upsertedCount?: number;
   matchedRecords?: number;
 }
+
+/** The client's BackupModel (9.x), plus Needle's `lsn`: every write through it is in the backup. */
+export interface BackupModel {
+  backupId: string;
+  sourceIndexName: string;
+  sourceIndexId: string;
+  name?: string;
+  description?: string;
+  status: string;
+  cloud: string;
+  region: string;
+  schema?: IndexModel["schema"];
+  recordCount?: number;
+  namespaceCount?: number;
+  sizeBytes?: number;
+  tags?: { [key: string]: string } | null;
+  createdAt?: Date;
+  lsn: bigint;
+}
+
+export interface BackupList {
+  data?: BackupModel[];
+  pagination?: { next: string } | null;
+}
+
+export interface RestoreJobModel {
+  restoreJobId: string;
+  backupId: string;
+  targetIndexName: string;
+  targetIndexId: string;
+  status: string;
+  createdAt: Date | null;
+  completedAt?: Date | null;
+  percentComplete?: number;
+}
+
+export interface RestoreJobList {
+  data: RestoreJobModel[];
+  pagination?: { next: string } | null;
+}
