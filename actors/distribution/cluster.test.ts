@@ -254,3 +254,44 @@ test("eventual reads (query, fetch, list, counts) are answered by a replica at i
   );
   expect(byMetadata.records).toEqual([]);
 }, 30_000);
+
+test("a checkpoint pauses its index only for a local snapshot: writes and reads go on while it uploads", async () => {
+  const [one] = gateways as [ClusterEngine];
+  const owner = hosts.find((host) => host.owner.ownedIndexes().includes("gamma"))!;
+  const original = Checkpoints.prototype.save;
+  let release!: () => void;
+  const latch = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let uploading!: () => void;
+  const uploadStarted = new Promise<void>((resolve) => {
+    uploading = resolve;
+  });
+  Checkpoints.prototype.save = async function (this: Checkpoints, ...args: Parameters<Checkpoints["save"]>) {
+    uploading();
+    await latch; // the upload is held until the test lets it go
+    return original.apply(this, args);
+  };
+  try {
+    const checkpoint = owner.owner.checkpoint("gamma");
+    await uploadStarted;
+    const during = { id: "during-upload", values: Float32Array.from([7, 7, 7]), metadata: { i: -2 } };
+    const outcome = await Promise.race([
+      (async () => {
+        const written = await one.upsert("gamma", "ns", [during]);
+        const read = await one.fetch("gamma", "ns", ["during-upload"]);
+        return { written, ids: read.records.map((r) => r.id) };
+      })(),
+      Bun.sleep(5_000).then(() => "stalled" as const),
+    ]);
+    expect(outcome).not.toBe("stalled");
+    expect((outcome as { ids: string[] }).ids).toEqual(["during-upload"]);
+    release();
+    const lsn = await checkpoint;
+    // The checkpoint holds the index as it was when the snapshot was taken: before that write.
+    expect(lsn < (outcome as { written: { lsn: bigint } }).written.lsn).toBe(true);
+  } finally {
+    release();
+    Checkpoints.prototype.save = original;
+  }
+}, 30_000);

@@ -19,9 +19,12 @@
  *     before it runs: a host that lost it stays silent (the owner's answer is the one the
  *     caller gets) and drops the index, never answering from stale state.
  */
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
 import type { JetStreamManager, KV, Msg, NatsConnection, Subscription } from "nats";
 import { NeedleError } from "../../storage/errors.ts";
 import { jetStreamLogs } from "../../storage/log/jetstream-logs.ts";
+import { snapshotTree } from "../../storage/snapshot.ts";
 import { indexLeaseKey, leasesBucket, logStreamName } from "../../storage/nats/names.ts";
 import type { CreateIndexRequest, Engine, EngineOptions, IndexConfig } from "../api.ts";
 import { openEngine } from "../engine.ts";
@@ -82,8 +85,10 @@ interface Owned {
   inFlight: Set<Promise<void>>;
   /** Requests past the gate, running on the engine. */
   executing: Set<Promise<unknown>>;
-  /** Set while a checkpoint runs: requests wait for it before they touch the engine. */
+  /** Set while a checkpoint quiesces and snapshots: requests wait before they touch the engine. */
   gate: Promise<void> | undefined;
+  /** The checkpoint running (quiesce, snapshot, upload, purge), if any. */
+  checkpointing: Promise<bigint> | undefined;
   /** The LSN of the latest checkpoint (0 before the first). */
   checkpointLsn: bigint;
 }
@@ -213,6 +218,7 @@ export class IndexOwner {
           inFlight: new Set(),
           executing: new Set(),
           gate: undefined,
+          checkpointing: undefined,
           checkpointLsn: checkpoint === undefined ? 0n : BigInt(checkpoint.lsn),
         };
         owned.subscription = this.options.connection.subscribe(addressSubjects(address("owner", name)), {
@@ -280,8 +286,11 @@ export class IndexOwner {
 
   /**
    * A checkpoint of an owned index now (decision 15): requests wait at the gate, the ones
-   * running finish, the index is quiesced and its directory saved at the stream's last LSN,
-   * then the stream is purged through it. Answers the checkpoint's LSN.
+   * running finish, the index is quiesced and its directory snapshotted locally at the
+   * stream's last LSN (slabs hard-linked, the small files copied: milliseconds), and the gate
+   * opens. Then, while requests run again, the snapshot uploads (only files that changed:
+   * checkpoints.ts), is recorded, and the stream is purged through its LSN. Checkpoints of
+   * one index run one at a time. Answers the checkpoint's LSN.
    */
   async checkpoint(name: string): Promise<bigint> {
     const owned = this.owned.get(name);
@@ -292,29 +301,49 @@ export class IndexOwner {
         `this host does not own index ${name} or keeps no checkpoints`,
       );
     }
-    while (owned.gate !== undefined) await owned.gate;
-    let open!: () => void;
-    owned.gate = new Promise<void>((resolve) => {
-      open = resolve;
-    });
+    while (owned.checkpointing !== undefined) await owned.checkpointing.catch(() => {});
+    const running = this.checkpointNow(name, owned, checkpoints);
+    owned.checkpointing = running;
     try {
-      await Promise.allSettled([...owned.executing]);
-      const stream = logStreamName(name, owned.incarnation);
-      const manager = this.manager;
-      const lsn = await this.engine.quiesceIndex(name, async (dir) => {
-        const last = BigInt((await manager.streams.info(stream)).state.last_seq);
-        if (!owned.lease.holds()) throw new NeedleError("UNAVAILABLE", `lease of ${name} lapsed`);
-        await checkpoints.save(name, owned.incarnation, last, dir);
-        return last;
+      return await running;
+    } finally {
+      owned.checkpointing = undefined;
+    }
+  }
+
+  private async checkpointNow(name: string, owned: Owned, checkpoints: Checkpoints): Promise<bigint> {
+    const stream = logStreamName(name, owned.incarnation);
+    const manager = this.manager;
+    const snapshot = join(this.options.dir, `.checkpoint-${name}`);
+    await rm(snapshot, { recursive: true, force: true });
+    try {
+      while (owned.gate !== undefined) await owned.gate;
+      let open!: () => void;
+      owned.gate = new Promise<void>((resolve) => {
+        open = resolve;
       });
+      let lsn: bigint;
+      try {
+        await Promise.allSettled([...owned.executing]);
+        lsn = await this.engine.quiesceIndex(name, async (dir) => {
+          const last = BigInt((await manager.streams.info(stream)).state.last_seq);
+          await snapshotTree(dir, snapshot, (path) => path.startsWith("slabs/") && path.endsWith(".slab"));
+          return last;
+        });
+      } finally {
+        owned.gate = undefined;
+        open();
+      }
+      if (!owned.lease.holds()) throw new NeedleError("UNAVAILABLE", `lease of ${name} lapsed`);
+      await checkpoints.save(name, owned.incarnation, lsn, snapshot);
       // Everything through `lsn` is in the checkpoint now: the stream need not keep it.
+      if (!owned.lease.holds()) throw new NeedleError("UNAVAILABLE", `lease of ${name} lapsed`);
       await manager.streams.purge(stream, { seq: Number(lsn + 1n) });
       owned.checkpointLsn = lsn;
       this.options.log?.(`needle: checkpoint of index ${name} at LSN ${lsn}`);
       return lsn;
     } finally {
-      owned.gate = undefined;
-      open();
+      await rm(snapshot, { recursive: true, force: true });
     }
   }
 
