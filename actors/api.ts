@@ -172,6 +172,8 @@ export interface ExplainedSource {
   partitionsProbed: number;
   /** Partitions of an indexed slab (0 for flat sources). */
   partitions: number;
+  /** The slab had to be loaded for this query (evicted, or never opened since start). */
+  cold?: boolean;
   ms: number;
 }
 
@@ -197,6 +199,8 @@ export interface QueryResult {
   lsn: bigint;
   /** When the request asked for it. */
   explain?: QueryExplain;
+  /** Some slab had to be loaded to answer (HTTP: `X-Needle-Cold: 1`). */
+  cold?: true;
 }
 
 export interface FetchResult {

@@ -68,7 +68,8 @@ const usage = `usage: needle import ... (bulk load files into an index: needle i
                 URLs of one cluster may be given, comma-separated
   --role        join a cluster on --nats in these roles instead of serving local files:
                 gateway (HTTP and NATS API), namespace (owns indexes; --data is its working
-                directory), executor (the same as namespace in cluster v1), all;
+                directory), executor (holds read replicas of indexes, from their
+                checkpoints, for eventual reads; --memory-max bounds it), all;
                 comma-separated or repeated (env NEEDLE_ROLES)
   --name        this member's name in the cluster (default <hostname>-<pid>)
   --replicas    replicas of the log streams and catalog a cluster member creates: 1 or 3

@@ -70,9 +70,6 @@ export function parseRoles(values: readonly string[]): Role[] {
       );
     }
   }
-  // In v1 the owner executes its index's queries: executor and namespace are one role.
-  if (out.has("executor")) out.add("namespace");
-  if (out.has("namespace")) out.add("executor");
   return [...out].sort();
 }
 

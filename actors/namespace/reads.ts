@@ -102,6 +102,7 @@ export async function query(
   }
   const ascending = lowerIsBetter(state.index.metric) && vector !== undefined;
   const slabs = state.slabs.filter((slab) => slab.liveCount > 0);
+  let cold = false;
   if (slabs.length > 0) {
     const routed: RouterSearchRequest = {
       slabs: slabs.map((slab) => ({ address: slab.address, live: slab.live })),
@@ -118,10 +119,12 @@ export async function query(
     const found = await transport.request<RouterSearchAnswer>(address("router", "local"), "search", routed);
     lists.push(found.candidates.map(({ id, score, slab, row }) => ({ id, score, slab: slabs[slab]!, row })));
     explained.push(...found.explained);
+    cold = found.cold;
   }
   const matches = await materialize(mergeTopK(lists, request.topK, ascending), request, transport);
   const result: QueryResult = { matches, namespace: state.namespace, readUnits: 1, lsn };
   if (request.explain) result.explain = { lsn, searchEffort: request.searchEffort ?? 1, sources: explained };
+  if (cold) result.cold = true;
   return result;
 }
 

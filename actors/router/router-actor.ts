@@ -24,6 +24,8 @@ export interface RouterSearchRequest {
 export interface RouterSearchAnswer {
   candidates: RoutedCandidate[];
   explained: ExplainedSource[];
+  /** Some slab was loaded for this search. */
+  cold: boolean;
 }
 
 /** A merged candidate: which of the request's slabs (by position) and which row of it. */
@@ -45,6 +47,7 @@ class RouterActor implements Actor {
     const request = payload as RouterSearchRequest;
     const { topK, ascending } = request;
     const explained: ExplainedSource[] = [];
+    let cold = false;
     const ask = async (slab: number, bound: number | undefined): Promise<RoutedCandidate[]> => {
       const { address, live } = request.slabs[slab]!;
       const answer = await this.transport.request<SlabSearchAnswer>(address, "search", {
@@ -53,6 +56,7 @@ class RouterActor implements Actor {
         live,
       });
       if (answer.explain) explained.push(answer.explain);
+      if (answer.cold) cold = true;
       return answer.candidates.map((candidate): RoutedCandidate => ({ ...candidate, slab }));
     };
     // The shared top-k bound (storage/compaction/DESIGN.md decision 25): the largest slab
@@ -63,6 +67,6 @@ class RouterActor implements Actor {
     const bound = tighterBound(request.search.bound, kthScore([first], topK, ascending), ascending);
     const rest = await Promise.all(order.slice(1).map((slab) => ask(slab, bound)));
     const candidates = mergeTopK([first, ...rest], topK, ascending);
-    return { candidates, explained } satisfies RouterSearchAnswer;
+    return { candidates, explained, cold } satisfies RouterSearchAnswer;
   }
 }

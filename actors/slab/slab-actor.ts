@@ -54,6 +54,8 @@ export interface SlabSearchRequest {
 export interface SlabSearchAnswer {
   candidates: SlabCandidate[];
   explain?: ExplainedSource;
+  /** The slab was loaded (its actor activated) for this search: a cold read. */
+  cold?: true;
 }
 
 /**
@@ -122,15 +124,27 @@ class SlabActor implements Actor {
     private readonly isResident: () => boolean,
   ) {}
 
+  /** No message served since activation (the file was opened for the next one). */
+  private fresh = true;
+
   /** Slabs of a Dedicated index stay open however long they sit idle. */
   get resident(): boolean {
     return this.isResident();
   }
 
   async receive(verb: string, payload: unknown): Promise<unknown> {
+    // The first message after activation found the slab unloaded: a search then says `cold`.
+    const cold = this.fresh;
+    this.fresh = false;
     switch (verb) {
-      case "search":
-        return this.search(payload as SlabSearchRequest);
+      case "search": {
+        const answer = this.search(payload as SlabSearchRequest);
+        if (cold) {
+          answer.cold = true;
+          if (answer.explain) answer.explain.cold = true;
+        }
+        return answer;
+      }
       case "rowsOf":
         return (payload as { ids: string[] }).ids.map((id) => this.reader.rowOf(id));
       case "records":

@@ -51,7 +51,8 @@ export async function startClusterFixture(options: {
     async start(process: ClusterProcess) {
       const args = [
         "--role",
-        process.role,
+        // An owner process is also an executor: it holds read replicas of others' indexes.
+        process.role === "namespace" ? "namespace,executor" : process.role,
         "--name",
         process.name,
         "--nats",

@@ -70,6 +70,8 @@ export const lsnHeader = "X-Needle-Lsn";
 export const minLsnHeader = "X-Needle-Min-Lsn";
 /** `strong` (default) or `eventual`: a cluster may answer an eventual query from a replica. */
 export const consistencyHeader = "X-Needle-Consistency";
+/** Response header of a query that had to load a slab (evicted, or not opened since start): `1`. */
+export const coldHeader = "X-Needle-Cold";
 /** `X-Needle-Explain: 1` on a query adds `explain` (how each source was searched) to the answer. */
 export const explainHeader = "X-Needle-Explain";
 export const apiKeyHeader = "Api-Key";
@@ -424,7 +426,8 @@ export function createApp(engine: Engine, options: AppOptions): Hono<AppEnv> {
       resultBytesMax: limits.queryResultBytesMax,
       consistency: consistencyOf(c) ?? request.consistency,
     });
-    return withLsn(sendJson(c, queryJson(result, requestedNamespace(body))), result.lsn);
+    const headers: Record<string, string> = result.cold === true ? { [coldHeader]: "1" } : {};
+    return withLsn(sendJson(c, queryJson(result, requestedNamespace(body)), 200, headers), result.lsn);
   });
   route("get", "/index/:index/vectors/fetch", "data", async (c) => {
     const url = new URL(c.req.url);
