@@ -28,7 +28,18 @@ function alive(pid: number): boolean {
 test("needle cluster starts every process, serves through both gateways, and SIGTERM stops them all", async () => {
   const dir = mkdtempSync(join(tmpdir(), "needle-cluster-cmd-"));
   const launcher = Bun.spawn(
-    [process.execPath, "run", join(repoRoot, "scripts/needle.ts"), "cluster", "--dir", dir, "--api-key", "k"],
+    [
+      process.execPath,
+      "run",
+      join(repoRoot, "scripts/needle.ts"),
+      "cluster",
+      "--dir",
+      dir,
+      "--api-key",
+      "k",
+      "--executors",
+      "1",
+    ],
     { stdout: "pipe", stderr: "inherit", cwd: repoRoot },
   );
   const lines: string[] = [];
@@ -47,8 +58,9 @@ test("needle cluster starts every process, serves through both gateways, and SIG
     ]);
     const nats = lines.filter((line) => /^nats n\d pid \d+ url nats:\/\/127\.0\.0\.1:\d+$/.test(line));
     const executors = lines.filter((line) => /^executor owner-\d pid \d+$/.test(line));
+    const standalone = lines.filter((line) => /^executor executor-\d pid \d+$/.test(line));
     const gateways = lines.filter((line) => /^gateway http:\/\/127\.0\.0\.1:\d+ pid \d+$/.test(line));
-    expect([nats.length, executors.length, gateways.length]).toEqual([3, 2, 2]);
+    expect([nats.length, executors.length, standalone.length, gateways.length]).toEqual([3, 2, 1, 2]);
     const [one, two] = gateways.map((line) => line.split(" ")[1]!);
     const created = await fetch(`${one}/indexes`, {
       method: "POST",
@@ -93,7 +105,7 @@ test("needle cluster starts every process, serves through both gateways, and SIG
     await connection.close();
 
     const pids = lines.flatMap((line) => /pid (\d+)/.exec(line)?.slice(1) ?? []).map(Number);
-    expect(pids).toHaveLength(7);
+    expect(pids).toHaveLength(8);
     launcher.kill("SIGTERM");
     expect(await launcher.exited).toBe(0);
     await reading;

@@ -19,12 +19,14 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { natsServerAvailable, startLocalNatsCluster } from "../storage/nats/local-nats.ts";
 
-const usage = `usage: needle cluster --dir DIR [--api-key KEY]... [--gateways N] [--owners N]
+const usage = `usage: needle cluster --dir DIR [--api-key KEY]... [--gateways N] [--owners N] [--executors N]
 
   --dir       where the cluster keeps its NATS stores, owners' working directories and logs
   --api-key   accepted API key for the gateways, repeatable (default: none, loopback only)
   --gateways  gateway processes (default 2)
-  --owners    index owner processes, role namespace+executor (default 2)`;
+  --owners    index owner processes, role namespace+executor (default 2)
+  --executors processes with the executor role alone: read replicas for eventual reads
+              (default 0: the owners hold the replicas)`;
 
 const repoRoot = resolve(import.meta.dir, "..");
 const stopWaitMs = 15_000;
@@ -39,9 +41,10 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-function count(flag: string, text: string | undefined, fallback: number): number {
+function count(flag: string, text: string | undefined, fallback: number, min = 1): number {
   if (text === undefined) return fallback;
-  if (!/^[1-9]$/.test(text)) fail(`${flag} must be an integer from 1 to 9, got ${text}`);
+  if (!/^\d$/.test(text) || Number(text) < min)
+    fail(`${flag} must be an integer from ${min} to 9, got ${text}`);
   return Number(text);
 }
 
@@ -86,6 +89,7 @@ export async function cluster(argv: string[]): Promise<void> {
       "api-key": { type: "string", multiple: true },
       gateways: { type: "string" },
       owners: { type: "string" },
+      executors: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -102,6 +106,7 @@ export async function cluster(argv: string[]): Promise<void> {
   }
   const gateways = count("--gateways", values.gateways, 2);
   const owners = count("--owners", values.owners, 2);
+  const executors = count("--executors", values.executors, 0, 0);
   const dir = resolve(values.dir);
   const logDir = join(dir, "logs");
   mkdirSync(logDir, { recursive: true });
@@ -140,6 +145,17 @@ export async function cluster(argv: string[]): Promise<void> {
     );
     children.push(child);
     process.stdout.write(`executor ${name} pid ${child.proc.pid}\n`);
+  }
+  for (let i = 1; i <= executors; i++) {
+    const name = `executor-${i}`;
+    const { child } = await startServe(
+      name,
+      [...common, "--role", "executor", "--name", name, "--data", join(dir, name)],
+      logDir,
+    );
+    children.push(child);
+    process.stdout.write(`executor ${name} pid ${child.proc.pid}
+`);
   }
   const keys = (values["api-key"] ?? []).flatMap((key) => ["--api-key", key]);
   for (let i = 1; i <= gateways; i++) {
