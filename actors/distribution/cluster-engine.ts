@@ -10,7 +10,7 @@
  * catalog. A request the owner does not answer within `requestTimeoutMs` is UNAVAILABLE and
  * not retried (a write may or may not have been applied).
  */
-import { ErrorCode as NatsErrorCode, type NatsConnection, nuid } from "nats";
+import { ErrorCode as NatsErrorCode, type NatsConnection, nuid, RequestStrategy } from "nats";
 import { NeedleError } from "../../storage/errors.ts";
 import { removeLogStream } from "../../storage/log/jetstream-logs.ts";
 import { logStreamName } from "../../storage/nats/names.ts";
@@ -44,7 +44,8 @@ import type {
   WriteResult,
 } from "../api.ts";
 import { configAfterChange, configFromCreate } from "../index-config.ts";
-import { address } from "../runtime/address.ts";
+import { address, subjectOf } from "../runtime/address.ts";
+import { decodeAnswer, encodeWire } from "../runtime/wire.ts";
 import { NatsTransport } from "../runtime/nats-transport.ts";
 import type { ClusterCatalog } from "./cluster-catalog.ts";
 import type { OwnerVerb } from "./index-owner.ts";
@@ -247,8 +248,31 @@ export class ClusterEngine implements Engine {
   describeRestoreJob(): Promise<RestoreJob> {
     return Promise.reject(notInCluster());
   }
+  /**
+   * Every owner host's engine state, gathered at once (each answers `member.all.observe`;
+   * replies are taken until none came for `observeQuietMs`, at most `observeWaitMs`), merged:
+   * each index comes from the one host owning it; actor kinds and compaction are summed.
+   */
   async observe(): Promise<EngineObservation> {
-    return { indexes: [], actors: [], compaction: null }; // each member shows its own (issue 9's next step)
+    const replies = await this.connection.requestMany(
+      subjectOf(address("member", "all"), "observe"),
+      encodeWire([]),
+      {
+        strategy: RequestStrategy.JitterTimer,
+        jitter: observeQuietMs,
+        maxWait: observeWaitMs,
+      },
+    );
+    const seen: EngineObservation[] = [];
+    for await (const reply of replies) {
+      if (reply.data.byteLength === 0) continue; // the no-responders status
+      try {
+        seen.push(decodeAnswer(reply.data, "a member's observation") as EngineObservation);
+      } catch {
+        // a member failing to observe is left out of this scrape
+      }
+    }
+    return mergeObservations(seen);
   }
 
   async close(): Promise<void> {}
@@ -268,6 +292,46 @@ function isNoOwner(error: unknown): boolean {
   return (
     error instanceof NeedleError && error.code === "UNAVAILABLE" && cause?.code === NatsErrorCode.NoResponders
   );
+}
+
+const observeQuietMs = 150;
+const observeWaitMs = 2_000;
+
+function mergeObservations(observations: EngineObservation[]): EngineObservation {
+  const indexes = new Map<string, EngineObservation["indexes"][number]>();
+  const kinds = new Map<string, EngineObservation["actors"][number]>();
+  let compaction: EngineObservation["compaction"] = null;
+  for (const observation of observations) {
+    for (const index of observation.indexes) indexes.set(index.name, index);
+    for (const kind of observation.actors) {
+      const sum = kinds.get(kind.kind);
+      if (sum === undefined) kinds.set(kind.kind, { ...kind });
+      else
+        for (const field of ["active", "mailboxDepth", "evicted", "overloaded", "hits", "misses"] as const)
+          sum[field] += kind[field];
+    }
+    const next = observation.compaction;
+    if (next === null) continue;
+    compaction =
+      compaction === null ? { ...next, queued: [...next.queued] } : mergeCompaction(compaction, next);
+  }
+  return {
+    indexes: [...indexes.values()].sort((a, b) => (a.name < b.name ? -1 : 1)),
+    actors: [...kinds.values()],
+    compaction,
+  };
+}
+
+function mergeCompaction(a: CompactionStatus, b: CompactionStatus): CompactionStatus {
+  return {
+    paused: a.paused && b.paused,
+    running: a.running ?? b.running,
+    queued: [...a.queued, ...b.queued],
+    completed: a.completed + b.completed,
+    lastDurationMs: a.lastDurationMs ?? b.lastDurationMs,
+    lastDurationMsByIndex: { ...a.lastDurationMsByIndex, ...b.lastDurationMsByIndex },
+    lastError: a.lastError ?? b.lastError,
+  };
 }
 
 function notInCluster(): NeedleError {

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { connect, type NatsConnection } from "nats";
 import { parseFilter } from "../../storage/filter/parse.ts";
 import { startNatsServer, type TestNatsServer } from "../../storage/testing/nats-server.ts";
+import { createApp } from "../../gateway/http/app.ts";
 import { Checkpoints } from "./checkpoints.ts";
 import { ClusterCatalog } from "./cluster-catalog.ts";
 import { ClusterEngine } from "./cluster-engine.ts";
@@ -294,4 +295,18 @@ test("a checkpoint pauses its index only for a local snapshot: writes and reads 
     release();
     Checkpoints.prototype.save = original;
   }
+}, 30_000);
+
+test("a gateway's observation (its /metrics) gathers every owner's indexes", async () => {
+  const [one] = gateways as [ClusterEngine];
+  const observed = await one.observe();
+  const owned = hosts.flatMap((host) => host.owner.ownedIndexes()).sort();
+  expect(observed.indexes.map((index) => index.name)).toEqual(owned);
+  const gamma = observed.indexes.find((index) => index.name === "gamma")!;
+  expect(gamma.records).toBe((await one.describeIndexStats("gamma")).totalVectorCount);
+  expect(observed.compaction).not.toBeNull();
+  expect(observed.actors.find((kind) => kind.kind === "namespace")!.misses).toBeGreaterThan(0);
+  const app = createApp(one, { apiKeys: ["k"], publicUrl: "http://127.0.0.1:1" });
+  const text = await (await app.request("/metrics", { headers: { "Api-Key": "k" } })).text();
+  expect(text).toContain(`needle_index_records{index="gamma"} ${gamma.records}`);
 }, 30_000);

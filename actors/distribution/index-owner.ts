@@ -28,7 +28,7 @@ import { snapshotTree } from "../../storage/snapshot.ts";
 import { indexLeaseKey, leasesBucket, logStreamName } from "../../storage/nats/names.ts";
 import type { CreateIndexRequest, Engine, EngineOptions, IndexConfig } from "../api.ts";
 import { openEngine } from "../engine.ts";
-import { address, addressSubjects } from "../runtime/address.ts";
+import { address, addressSubjects, subjectOf } from "../runtime/address.ts";
 import type { Checkpoints } from "./checkpoints.ts";
 import type { ClusterCatalog, ClusterIndex } from "./cluster-catalog.ts";
 import { callEngine, decodeEngineRequest, respondTo } from "./engine-requests.ts";
@@ -97,6 +97,7 @@ export class IndexOwner {
   private readonly owned = new Map<string, Owned>();
   private readonly busy = new Set<string>();
   private timer: ReturnType<typeof setInterval> | undefined;
+  private observing: Subscription | undefined;
   private ticking: Promise<void> | undefined;
   private closed = false;
 
@@ -129,6 +130,12 @@ export class IndexOwner {
     for (const index of await engine.listIndexes()) await engine.deleteIndex(index.name).catch(() => {});
     const manager = await options.connection.jetstreamManager();
     const owner = new IndexOwner(options, engine, leases, manager, incarnations);
+    // A cluster gateway's /metrics asks every owner host for its engine's state at once.
+    owner.observing = options.connection.subscribe(subjectOf(address("member", "all"), "observe"), {
+      callback: (error, msg) => {
+        if (error === null) void respondTo(msg, () => engine.observe());
+      },
+    });
     owner.timer = setInterval(() => void owner.tick(), options.tickMs ?? 1_000);
     await owner.tick();
     return owner;
@@ -367,6 +374,7 @@ export class IndexOwner {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
+    this.observing?.unsubscribe();
     this.options.log?.("needle: owner closing: waiting for the tick");
     await this.ticking;
     this.options.log?.("needle: owner closing: handing indexes over");

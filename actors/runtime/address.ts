@@ -20,6 +20,9 @@ export const actorKinds = [
   // an index on executors (a queue group per index); key = the index name.
   "owner",
   "replica",
+  // Every index-owner host at once (no queue group: each answers), key "all": what the
+  // metrics of a cluster gateway gather (`observe`).
+  "member",
 ] as const;
 export type ActorKind = (typeof actorKinds)[number];
 
