@@ -87,9 +87,12 @@ beforeAll(async () => {
   for (let i = 0; i < 2; i++) {
     const connection = await connectNew();
     gateways.push(
-      // A long request timeout: checkpoints pause an index (every 5 records here) on a busy
-      // machine; this file tests takeover, not latency.
-      new ClusterEngine(connection, await ClusterCatalog.open(connection), { requestTimeoutMs: 15_000 }),
+      // A long request timeout: this file tests takeover, not latency. Under CPU load (a busy
+      // core beside the test) the write that reaches a new owner during its takeover sometimes
+      // took over 15 s to answer (1 run in 3 to 9, also at the start of this session; the cause
+      // is not pinned down: with logging on it did not happen). 40 s is above the longest
+      // bounded wait of a takeover, a checkpoint file transfer (30 s).
+      new ClusterEngine(connection, await ClusterCatalog.open(connection), { requestTimeoutMs: 40_000 }),
     );
   }
 });
@@ -197,7 +200,7 @@ test("the owner's connection dies: the other host takes over from the stream, no
   await until("every index has moved to the survivor", () =>
     ["alpha", "beta", "gamma", "delta"].every((name) => survivor.owner.ownedIndexes().includes(name)),
   );
-}, 60_000);
+}, 120_000);
 
 test("delete drops the index everywhere; a new index of the name starts empty", async () => {
   const [one, two] = gateways as [ClusterEngine, ClusterEngine];
