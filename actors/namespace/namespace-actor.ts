@@ -707,6 +707,18 @@ class NamespaceActor implements Actor {
   private async graduate(): Promise<void> {
     const run = this.packedRun()!;
     const rows = liveRowsOf(run.live, run.rowCount);
+    if (rows.length === 0) {
+      // Every row of the run was overwritten or deleted since it was packed (a resumed bulk
+      // import upserts again what it sent before): the run leaves without a slab, since a
+      // slab of no rows cannot be written; the flush that follows commits the manifest
+      // without it, and its catalog update drops the run.
+      await this.state.withSwapLock(async () => {
+        this.state.slabs = this.state.slabs.filter((slab) => slab !== run);
+        this.state.slabGeneration++;
+      });
+      this.retire([run.id]);
+      return;
+    }
     const records = await this.readRun(run.id, rows);
     const slabId = `${this.slabIdPrefix}-${String(this.state.nextSlabSeq++).padStart(8, "0")}`;
     const bytes = await buildSlab(
