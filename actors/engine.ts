@@ -19,7 +19,7 @@ import { initBitmaps } from "../storage/bitmap.ts";
 import { LocalBlobStore } from "../storage/blob/mod.ts";
 import { type DirectoryLock, lockDirectory } from "../storage/directory-lock.ts";
 import { asNeedleError, NeedleError } from "../storage/errors.ts";
-import { readdir, removeTree, stat } from "../storage/files.ts";
+import { readdir, removeTree, treeBytes } from "../storage/files.ts";
 import { FreeSpaceGuard } from "../storage/free-space.ts";
 import { ensureDirectoryDurably, fsyncDirectory, isNotFound } from "../storage/fsync.ts";
 import { planSettingsDefault } from "../storage/compaction/plan.ts";
@@ -65,7 +65,7 @@ import type {
 import { compactorFactory } from "./compactor/compactor-actor.ts";
 import { executorFactory, slabMemoryBudgetBytesDefault } from "./executor/executor-actor.ts";
 import { indexFactory, type NamespaceCounts, type NamespacePage } from "./index/index-actor.ts";
-import { canonicalNamespace, catalogDir, indexDir, logDir, namespaceKey } from "./layout.ts";
+import { canonicalNamespace, catalogDir, indexDir, isSlabFile, logDir, namespaceKey } from "./layout.ts";
 import { type LevelStats, namespaceFactory } from "./namespace/namespace-actor.ts";
 import { levelStatsWidth } from "./namespace/catalog-entry.ts";
 import { Permits } from "./runtime/permits.ts";
@@ -648,7 +648,7 @@ class EmbeddedEngine implements Engine {
         compactionQueued: compaction.queued.filter((key) => key.startsWith(prefix)).length,
         compactionLastDurationMs: compaction.lastDurationMsByIndex[name] ?? null,
         requestLogBytes:
-          this.options.logs === undefined ? await filesBytes(logDir(this.options.dir, name)) : null,
+          this.options.logs === undefined ? await treeBytes(logDir(this.options.dir, name)) : null,
       });
     }
     const actors = observedKinds.map((kind) => this.system.observeKind(kind));
@@ -953,30 +953,8 @@ interface CountMode {
   gate?: "wait" | "pass";
 }
 
-/** Slab files are written once and never changed: a backup shares them by hard link. */
-function isSlabFile(relativePath: string): boolean {
-  return relativePath.startsWith("slabs/") && relativePath.endsWith(".slab");
-}
-
 /** The kinds whose mailboxes and caches the metrics show. */
 const observedKinds: ActorKind[] = ["index", "namespace", "writer", "slab", "compactor"];
-
-/** Bytes of the files directly in `dir` (0 when it does not exist). */
-async function filesBytes(dir: string): Promise<number> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (error) {
-    if (isNotFound(error)) return 0;
-    throw error;
-  }
-  let total = 0;
-  for (const name of names) {
-    const info = await stat(join(dir, name)).catch(() => undefined); // trimmed meanwhile
-    if (info?.isFile()) total += info.size;
-  }
-  return total;
-}
 
 function sumLevels(perNamespace: LevelStats[][]): CompactionLevelStats[] {
   const levels = new Map<number, CompactionLevelStats>();

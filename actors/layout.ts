@@ -36,6 +36,14 @@ export function slabKey(index: string, slabId: string): string {
   return `indexes/${index}/slabs/${slabId}.slab`;
 }
 
+/**
+ * A slab file, by its path inside an index directory (`slabs/<id>.slab`): written once and
+ * never changed, so backups and checkpoints share it by hard link or by content hash.
+ */
+export function isSlabFile(relativePath: string): boolean {
+  return relativePath.startsWith("slabs/") && relativePath.endsWith(".slab");
+}
+
 export function slabPrefix(index: string): string {
   return `indexes/${index}/slabs/`;
 }

@@ -136,26 +136,19 @@ export async function cluster(argv: string[]): Promise<void> {
   process.on("SIGINT", () => void stopAll(0));
 
   const common = ["--nats", urls, "--replicas", "3"];
-  for (let i = 1; i <= owners; i++) {
-    const name = `owner-${i}`;
+  // Owners also hold replicas (both roles); executor-only processes hold replicas alone.
+  const members = [
+    ...Array.from({ length: owners }, (_, i) => ({ name: `owner-${i + 1}`, roles: "namespace,executor" })),
+    ...Array.from({ length: executors }, (_, i) => ({ name: `executor-${i + 1}`, roles: "executor" })),
+  ];
+  for (const { name, roles } of members) {
     const { child } = await startServe(
       name,
-      [...common, "--role", "namespace,executor", "--name", name, "--data", join(dir, name)],
+      [...common, "--role", roles, "--name", name, "--data", join(dir, name)],
       logDir,
     );
     children.push(child);
     process.stdout.write(`executor ${name} pid ${child.proc.pid}\n`);
-  }
-  for (let i = 1; i <= executors; i++) {
-    const name = `executor-${i}`;
-    const { child } = await startServe(
-      name,
-      [...common, "--role", "executor", "--name", name, "--data", join(dir, name)],
-      logDir,
-    );
-    children.push(child);
-    process.stdout.write(`executor ${name} pid ${child.proc.pid}
-`);
   }
   const keys = (values["api-key"] ?? []).flatMap((key) => ["--api-key", key]);
   for (let i = 1; i <= gateways; i++) {

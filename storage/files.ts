@@ -15,6 +15,7 @@
  * every call, for tests that check the order of fsyncs.
  */
 import type { Dirent, Stats } from "node:fs";
+import { join } from "node:path";
 import { statSync as nodeStatSync } from "node:fs";
 import * as fs from "node:fs/promises";
 
@@ -312,6 +313,28 @@ export async function mkdir(path: string): Promise<void> {
 export async function rmdir(path: string): Promise<void> {
   check("rmdir", path);
   await fs.rmdir(path);
+}
+
+/**
+ * Bytes of the regular files under `dir`, recursively; hidden names (temporaries of writes in
+ * progress) left out; 0 for an absent directory; a file removed while counted counts nothing.
+ */
+export async function treeBytes(dir: string): Promise<number> {
+  let entries: Dirent[];
+  try {
+    entries = await readdirEntries(dir);
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "ENOENT") return 0;
+    throw error;
+  }
+  let total = 0;
+  for (const entry of entries) {
+    if (entry.name.startsWith(".")) continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) total += await treeBytes(path);
+    else if (entry.isFile()) total += (await stat(path).catch(() => undefined))?.size ?? 0;
+  }
+  return total;
 }
 
 /** Recursive, forced removal (a whole directory tree; absent paths are fine). */

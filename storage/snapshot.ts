@@ -12,7 +12,7 @@
  * `snapshotTree` resolves the whole copy survives a power cut.
  */
 import { join } from "node:path";
-import { copyFile, link, mkdir, open, readdirEntries, stat } from "./files.ts";
+import { copyFile, link, mkdir, open, readdirEntries, stat, treeBytes } from "./files.ts";
 import { fsyncDirectory, ioError, osErrorCode } from "./fsync.ts";
 
 export interface SnapshotStats {
@@ -38,17 +38,6 @@ export async function snapshotTree(
 
 /** Told after each file: bytes done so far, of the tree's total. */
 export type SnapshotProgress = (bytesDone: number, bytesTotal: number) => void;
-
-async function treeBytes(dir: string): Promise<number> {
-  let total = 0;
-  for (const entry of await readdirEntries(dir)) {
-    if (entry.name.startsWith(".")) continue;
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) total += await treeBytes(path);
-    else if (entry.isFile()) total += (await stat(path)).size;
-  }
-  return total;
-}
 
 async function copyDirectory(
   from: string,

@@ -24,6 +24,7 @@ import type { JetStreamManager, KV, NatsConnection, ObjectStore } from "nats";
 import { NatsObjectBlobStore } from "../../storage/blob/nats-object-store.ts";
 import { NeedleError } from "../../storage/errors.ts";
 import { checkpointObjectsBucket, checkpointsBucket } from "../../storage/nats/names.ts";
+import { isSlabFile } from "../layout.ts";
 
 export interface CheckpointRecord {
   incarnation: string;
@@ -100,7 +101,7 @@ export class Checkpoints {
     };
     const stored = new Set((previous?.files ?? []).map((file) => file.key));
     for (const path of await filesUnder(dir)) {
-      const { hash, bytes } = await this.hashOf(join(dir, path), path.endsWith(".slab"));
+      const { hash, bytes } = await this.hashOf(join(dir, path), isSlabFile(path));
       const key = `${index}/${incarnation}/sha256/${hash}`;
       if (stored.has(key) || (await this.exists(key))) this.traffic.reused++;
       else {

@@ -28,6 +28,7 @@ import { snapshotTree } from "../../storage/snapshot.ts";
 import { indexLeaseKey, leasesBucket, logStreamName } from "../../storage/nats/names.ts";
 import type { CreateIndexRequest, Engine, EngineOptions, IndexConfig } from "../api.ts";
 import { openEngine } from "../engine.ts";
+import { isSlabFile } from "../layout.ts";
 import { address, addressSubjects, subjectOf } from "../runtime/address.ts";
 import type { Checkpoints } from "./checkpoints.ts";
 import type { ClusterCatalog, ClusterIndex } from "./cluster-catalog.ts";
@@ -334,7 +335,7 @@ export class IndexOwner {
         await Promise.allSettled([...owned.executing]);
         lsn = await this.engine.quiesceIndex(name, async (dir) => {
           const last = BigInt((await manager.streams.info(stream)).state.last_seq);
-          await snapshotTree(dir, snapshot, (path) => path.startsWith("slabs/") && path.endsWith(".slab"));
+          await snapshotTree(dir, snapshot, isSlabFile);
           return last;
         });
       } finally {

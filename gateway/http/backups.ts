@@ -35,10 +35,9 @@ export function pageJson<T>(
   query: { limit?: string; paginationToken?: string },
   render: (item: T) => JsonObject,
 ): JsonObject {
-  const { limit, offset } = schemas.parseListPage(query);
-  const page = items.slice(offset, offset + limit);
+  const { page, next } = schemas.listPage(items, query);
   const out: JsonObject = { data: page.map(render) };
-  if (offset + limit < items.length) out.pagination = { next: String(offset + limit) };
+  if (next !== undefined) out.pagination = { next };
   return out;
 }
 

@@ -5,12 +5,7 @@
  * over the engine's backups, with the client's result shapes (Dates, camelCase).
  */
 import type { BackupDescription, Engine, RestoreJob } from "../../actors/api.ts";
-import {
-  parseCreateBackup,
-  parseCreateIndexFromBackup,
-  parseIndexName,
-  parseListPage,
-} from "../schemas/mod.ts";
+import { parseCreateBackup, parseCreateIndexFromBackup, parseIndexName, listPage } from "../schemas/mod.ts";
 import { deploymentOut, vectorFieldsOut } from "./shapes.ts";
 import type { BackupList, BackupModel, RestoreJobList, RestoreJobModel } from "./types.ts";
 
@@ -70,12 +65,8 @@ export function restoreJobOut(job: RestoreJob): RestoreJobModel {
 }
 
 function page<T, U>(items: T[], options: { limit?: number; paginationToken?: string }, out: (item: T) => U) {
-  const { limit, offset } = parseListPage({
-    limit: options.limit === undefined ? undefined : String(options.limit),
-    paginationToken: options.paginationToken,
-  });
-  const data = items.slice(offset, offset + limit).map(out);
-  return { data, pagination: offset + limit < items.length ? { next: String(offset + limit) } : null };
+  const { page, next } = listPage(items, options);
+  return { data: page.map(out), pagination: next === undefined ? null : { next } };
 }
 
 export interface ListOptions {

@@ -24,7 +24,7 @@ const createIndexFromBackup = z.strictObject({
   readCapacity: z.unknown().optional(),
 });
 
-const listPage = z.object({
+const listPageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(backupListLimitMax).default(backupListLimitDefault),
   paginationToken: z
     .string()
@@ -45,10 +45,18 @@ export function parseCreateIndexFromBackup(input: unknown, options: ParseOptions
   return parseInput(createIndexFromBackup, renamed, options);
 }
 
-/** A page of a list: `limit` items after the offset the token names. */
-export function parseListPage(input: { limit?: string; paginationToken?: string }) {
-  const page = parseInput(listPage, input);
-  return { limit: page.limit, offset: page.paginationToken === undefined ? 0 : Number(page.paginationToken) };
+/**
+ * One page of `items`: `limit` of them after the offset the token names (tokens are offsets,
+ * opaque to clients); `next` is the token of the page after, absent on the last.
+ */
+export function listPage<T>(
+  items: readonly T[],
+  input: { limit?: string | number; paginationToken?: string },
+): { page: T[]; next?: string } {
+  const parsed = parseInput(listPageQuery, input);
+  const offset = parsed.paginationToken === undefined ? 0 : Number(parsed.paginationToken);
+  const end = offset + parsed.limit;
+  return { page: items.slice(offset, end), ...(end < items.length ? { next: String(end) } : {}) };
 }
 
 const frequency = z.enum(["daily", "weekly", "monthly"]);

@@ -11,7 +11,7 @@ export {
   parseCreateBackup,
   parseCreateBackupSchedule,
   parseCreateIndexFromBackup,
-  parseListPage,
+  listPage,
   parseUpdateBackupSchedule,
 } from "./backups.ts";
 export { parseStartImport } from "./imports.ts";
