@@ -172,8 +172,13 @@ export interface ExplainedSource {
   partitionsProbed: number;
   /** Partitions of an indexed slab (0 for flat sources). */
   partitions: number;
-  /** The slab had to be loaded for this query (evicted, or never opened since start). */
+  /**
+   * The slab had to be loaded for this query (evicted, or never opened since start), or was
+   * demoted (index portion only) and read rows from its file.
+   */
   cold?: boolean;
+  /** Rows a demoted slab read from its file for this query (all of them when it had to map it again). */
+  rowsFetched?: number;
   ms: number;
 }
 
@@ -500,6 +505,20 @@ export interface EngineObservation {
   actors: ActorKindObservation[];
   /** Null where this process runs no compactor (a cluster gateway). */
   compaction: CompactionStatus | null;
+  /** The executor's open slabs against its budget; null where no executor runs (a cluster gateway). */
+  slabMemory: SlabMemoryObservation | null;
+}
+
+/** actors/executor/executor-actor.ts: open slabs, demoted ones, bytes held against the budget. */
+export interface SlabMemoryObservation {
+  openSlabs: number;
+  /** Open slabs holding only their index portion (raw rows read from the file). */
+  demotedSlabs: number;
+  openBytes: number;
+  budgetBytes: number;
+  /** Since start: demotions asked, and slabs closed to stay under the budget. */
+  demotions: number;
+  evictions: number;
 }
 
 export interface EngineOptions {
@@ -534,8 +553,13 @@ export interface EngineOptions {
   logs?: LogProvider;
   /** Bounded mailbox depth per actor. */
   mailboxDepthMax?: number;
-  /** Memory budget for open slabs, bytes. */
+  /**
+   * Memory budget for open slabs, bytes: past it the least recently used slabs keep only their
+   * index portion and read the rows a search scores from their files (actors/DESIGN.md decision 27).
+   */
   slabMemoryBudgetBytes?: number;
+  /** Tests only: the most bytes of rows a demoted slab reads at a time (default 16 MiB). */
+  demotedReadBytes?: number;
   /** Compaction thresholds (storage/compaction/plan.ts; absent fields keep the defaults). */
   compaction?: Partial<PlanSettings> & { paused?: boolean };
   /** Log through this function (start-up notices such as "C kernels unavailable"). */

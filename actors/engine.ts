@@ -38,6 +38,7 @@ import type {
   DeleteRequest,
   Engine,
   EngineObservation,
+  SlabMemoryObservation,
   EngineOptions,
   FetchByMetadataRequest,
   FetchByMetadataResult,
@@ -232,7 +233,7 @@ class EmbeddedEngine implements Engine {
         log,
       }),
     );
-    this.system.register("slab", slabFactory(blobs, isResident));
+    this.system.register("slab", slabFactory(blobs, isResident, options.demotedReadBytes));
     this.system.register("router", routerFactory());
     this.system.register(
       "executor",
@@ -652,7 +653,12 @@ class EmbeddedEngine implements Engine {
       });
     }
     const actors = observedKinds.map((kind) => this.system.observeKind(kind));
-    return { indexes, actors, compaction };
+    const slabMemory = await this.system.transport.request<SlabMemoryObservation>(
+      address("executor", "local"),
+      "stats",
+      {},
+    );
+    return { indexes, actors, compaction, slabMemory };
   }
 
   // ----- backups ---------------------------------------------------------------------------

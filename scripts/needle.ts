@@ -4,11 +4,11 @@
  *   bun run needle serve [--host 127.0.0.1] [--port 5080] [--data ./data]
  *                        [--api-key KEY]... [--public-url URL] [--metrics-public] [--log-level info]
  *                        [--flush-rows-max N] [--min-free-bytes 64MB] [--min-free-percent 0]
- *                        [--memory-max 4GB] [--nats nats://127.0.0.1:4222]
+ *                        [--memory-max 4GB] [--slab-memory 2GB] [--nats nats://127.0.0.1:4222]
  *                        [--role gateway,namespace,executor|all --name NAME --replicas 1|3]
  *
  * Environment: NEEDLE_HOST, NEEDLE_PORT, NEEDLE_DATA, NEEDLE_API_KEYS (comma-separated),
- * NEEDLE_LOG_LEVEL, NEEDLE_MIN_FREE_BYTES, NEEDLE_MIN_FREE_PERCENT, NEEDLE_MEMORY_MAX, NEEDLE_NATS, NEEDLE_ROLES. Flags win
+ * NEEDLE_LOG_LEVEL, NEEDLE_MIN_FREE_BYTES, NEEDLE_MIN_FREE_PERCENT, NEEDLE_MEMORY_MAX, NEEDLE_SLAB_MEMORY, NEEDLE_NATS, NEEDLE_ROLES. Flags win
  * over the environment. Sizes take units (kb, mb, gb, tb: powers of 1024).
  *
  * `serve` steps:
@@ -31,6 +31,7 @@ import type { NatsConnection } from "nats";
 import type { Engine } from "../actors/api.ts";
 import type { ClusterHost } from "../actors/distribution/host.ts";
 import { openEngine } from "../actors/mod.ts";
+import { slabMemoryBudgetBytesDefault } from "../actors/executor/executor-actor.ts";
 import {
   createApp,
   httpHeaderSizeFlag,
@@ -63,6 +64,10 @@ const usage = `usage: needle import ... (bulk load files into an index: needle i
   --min-free-percent  the same as a percentage of the volume (default 0); the larger wins
   --memory-max  memory budget: above it idle namespaces and slabs are released first, then
                 writes are refused with 503 until memory is back under it (default: none)
+  --slab-memory  memory for open slabs: past it the least recently used keep only their
+                index portion (ids, int8 codes, IVF and metadata indexes) and read the rows a
+                query scores from disk, saying X-Needle-Cold: 1 (default 8gb, or half of
+                --memory-max when that is less)
   --nats        also serve the NATS API (service "needle", subjects needle.api.v1.>) through
                 the NATS server at this URL (env NEEDLE_NATS; default: HTTP only); several
                 URLs of one cluster may be given, comma-separated
@@ -120,6 +125,7 @@ async function serve(argv: string[]): Promise<void> {
       "min-free-bytes": { type: "string" },
       "min-free-percent": { type: "string" },
       "memory-max": { type: "string" },
+      "slab-memory": { type: "string" },
       nats: { type: "string" },
       role: { type: "string", multiple: true },
       name: { type: "string" },
@@ -168,6 +174,9 @@ async function serve(argv: string[]): Promise<void> {
   }
   const minFreeBytes = sizeOption("--min-free-bytes", values["min-free-bytes"] ?? env.NEEDLE_MIN_FREE_BYTES);
   const memoryMaxBytes = sizeOption("--memory-max", values["memory-max"] ?? env.NEEDLE_MEMORY_MAX);
+  const slabMemoryBytes =
+    sizeOption("--slab-memory", values["slab-memory"] ?? env.NEEDLE_SLAB_MEMORY) ??
+    (memoryMaxBytes === undefined ? undefined : Math.min(slabMemoryBudgetBytesDefault, memoryMaxBytes / 2));
   const percentText = values["min-free-percent"] ?? env.NEEDLE_MIN_FREE_PERCENT;
   const minFreePercent = percentText === undefined ? undefined : Number(percentText);
   if (minFreePercent !== undefined && !(minFreePercent >= 0 && minFreePercent < 100)) {
@@ -176,6 +185,7 @@ async function serve(argv: string[]): Promise<void> {
   const engineOptions = {
     freeSpace: { minFreeBytes, minFreePercent },
     memoryMaxBytes,
+    ...(slabMemoryBytes === undefined ? {} : { slabMemoryBudgetBytes: slabMemoryBytes }),
     ...(flushRowsText === undefined ? {} : { flushRowsMax: Number(flushRowsText) }),
     log: (line: string) => logLine(logLevel, "info", { msg: line }),
   };

@@ -16,7 +16,12 @@
  */
 import type { Dirent, Stats } from "node:fs";
 import { join } from "node:path";
-import { statSync as nodeStatSync } from "node:fs";
+import {
+  closeSync as nodeCloseSync,
+  openSync as nodeOpenSync,
+  readSync as nodeReadSync,
+  statSync as nodeStatSync,
+} from "node:fs";
 import * as fs from "node:fs/promises";
 
 export type FileOperation =
@@ -341,6 +346,40 @@ export async function treeBytes(dir: string): Promise<number> {
 export async function removeTree(path: string): Promise<void> {
   check("rm", path);
   await fs.rm(path, { recursive: true, force: true });
+}
+
+/**
+ * Positional reads of several byte ranges of one file, synchronously, through one descriptor
+ * opened for the call and closed after it. Each range comes back in its own fresh buffer (so
+ * typed-array views over it are aligned). A range past the end of the file is an error: the
+ * callers read immutable files whose sizes they checked.
+ */
+export function readRangesSync(
+  path: string,
+  ranges: readonly { position: number; length: number }[],
+): Uint8Array[] {
+  check("read", path);
+  const fd = nodeOpenSync(path, "r");
+  try {
+    return ranges.map(({ position, length }) => {
+      const buffer = new Uint8Array(length);
+      let done = 0;
+      while (done < length) {
+        const read = nodeReadSync(fd, buffer, done, length - done, position + done);
+        if (read === 0) {
+          throw systemError(
+            "EIO",
+            "read",
+            `${path} (ended at ${position + done}, ${length - done} bytes short)`,
+          );
+        }
+        done += read;
+      }
+      return buffer;
+    });
+  } finally {
+    nodeCloseSync(fd);
+  }
 }
 
 /** A private (copy-on-write) memory map of the whole file. */

@@ -301,7 +301,15 @@ function mergeObservations(observations: EngineObservation[]): EngineObservation
   const indexes = new Map<string, EngineObservation["indexes"][number]>();
   const kinds = new Map<string, EngineObservation["actors"][number]>();
   let compaction: EngineObservation["compaction"] = null;
+  let slabMemory: EngineObservation["slabMemory"] = null;
   for (const observation of observations) {
+    const slabs = observation.slabMemory;
+    if (slabs !== null && slabs !== undefined) {
+      if (slabMemory === null) slabMemory = { ...slabs };
+      else
+        for (const field of Object.keys(slabMemory) as (keyof typeof slabMemory)[])
+          slabMemory[field] += slabs[field];
+    }
     for (const index of observation.indexes) indexes.set(index.name, index);
     for (const kind of observation.actors) {
       const sum = kinds.get(kind.kind);
@@ -319,6 +327,7 @@ function mergeObservations(observations: EngineObservation[]): EngineObservation
     indexes: [...indexes.values()].sort((a, b) => (a.name < b.name ? -1 : 1)),
     actors: [...kinds.values()],
     compaction,
+    slabMemory,
   };
 }
 

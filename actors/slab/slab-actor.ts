@@ -22,6 +22,7 @@ import { address, type Actor, type ActorContext } from "../runtime/mod.ts";
 import type { ExplainedSource } from "../api.ts";
 import {
   type BlockQuery,
+  type Candidate,
   type Eligible,
   eligibleCount,
   bitsetFromRows,
@@ -91,7 +92,11 @@ export function runSlabKey(index: string, slabId: string, namespace: string): st
   return namespaceKey(index, `${slabId}\u0000${namespace}`);
 }
 
-export function slabFactory(blobs: BlobStore, isResident: (index: string) => boolean) {
+export function slabFactory(
+  blobs: BlobStore,
+  isResident: (index: string) => boolean,
+  demotedReadBytes = demotedReadBytesDefault,
+) {
   return async (context: ActorContext): Promise<Actor> => {
     const [index, slab] = splitKey(context.self.key);
     const separator = slab.indexOf("\u0000");
@@ -100,17 +105,27 @@ export function slabFactory(blobs: BlobStore, isResident: (index: string) => boo
     let reader: SlabSource;
     if (separator < 0) reader = SlabReader.openFile(path);
     else reader = openRunView(path, slab.slice(separator + 1));
-    const actor = new SlabActor(reader, path, context, () => isResident(index));
+    const actor = new SlabActor(reader, path, context, () => isResident(index), demotedReadBytes);
     await context.transport.request(address("executor", "local"), "opened", {
       slab: context.self.key,
       bytes: reader.info.byteLength,
+      // A run of a shared packed file is small and shared: it is never demoted.
+      indexBytes: reader instanceof SlabReader ? reader.indexPortionBytes : undefined,
     });
     return actor;
   };
 }
 
+/**
+ * A demoted slab reads the float32 rows a dense search scores from its file, at most this many
+ * bytes at a time: the rows its IVF partitions and int8 stage or a selective filter chose are
+ * usually one read; a flat slab's scan streams its rows in chunks of this size, so memory
+ * stays bounded and the slab never has to be mapped again for it.
+ */
+export const demotedReadBytesDefault = 16 * 1024 * 1024;
+
 class SlabActor implements Actor {
-  readonly concurrentVerbs = new Set(["search", "rowsOf", "records", "ids", "filterRows", "warm"]);
+  readonly concurrentVerbs = new Set(["search", "rowsOf", "records", "ids", "filterRows", "warm", "demote"]);
   readonly idleMs = slabIdleMs;
   private metadataIndex: MetadataIndex | undefined;
   private postings: SparsePostings | undefined;
@@ -118,10 +133,11 @@ class SlabActor implements Actor {
   private readonly filterBitsets = new Map<string, Uint8Array>();
 
   constructor(
-    private readonly reader: SlabSource,
+    private reader: SlabSource,
     private readonly path: string,
     private readonly context: ActorContext,
     private readonly isResident: () => boolean,
+    private readonly demotedReadBytes: number,
   ) {}
 
   /** No message served since activation (the file was opened for the next one). */
@@ -155,8 +171,12 @@ class SlabActor implements Actor {
         const index = this.reader.vectorIndex;
         return { index: index === undefined ? "flat" : "ivf", partitions: index?.partitionCount ?? 0 };
       }
+      case "demote":
+        this.demote();
+        return undefined;
       case "warm":
         // Read every page once, and decode the metadata index, so the first query pays nothing.
+        if (this.reader instanceof SlabReader && this.reader.demoted) this.promote();
         this.reader.touchPages();
         this.metadataIndexOrCorruption();
         return undefined;
@@ -221,23 +241,42 @@ class SlabActor implements Actor {
         }
       }
     }
-    const block = {
-      rowCount,
-      dim: this.reader.info.dim,
-      vectors: this.reader.vectors,
-      inverseNorms: this.reader.inverseNorms,
-      sparseValues: (row: number) => this.reader.sparseValues(row),
-      extremeRows: this.metric === "cosine" ? this.reader.extremeRows : undefined,
-      sparsePostings: () => this.sparsePostings(),
-    };
-    const found = searchBlock(block, { ...request.query, metric: this.metric }, eligible);
+    let found: Candidate[];
+    let rowsFetched = 0;
+    const demoted = this.reader instanceof SlabReader && this.reader.demoted;
+    if (demoted && vector !== undefined && (sparseVector?.indices.length ?? 0) === 0) {
+      // Demoted: score the chosen rows read from the file, nothing else (a cold read).
+      const rows = "rows" in eligible ? eligible.rows : rowsOfBitset(eligible.bitset, rowCount);
+      found = this.searchFromFile(request.query, rows);
+      rowsFetched = rows.length;
+    } else {
+      if (this.reader instanceof SlabReader && this.reader.demoted) {
+        this.promote();
+        rowsFetched = rowCount;
+      }
+      const reader = this.reader;
+      const block = {
+        rowCount,
+        dim: reader.info.dim,
+        vectors: reader.vectors,
+        inverseNorms: reader.inverseNorms,
+        sparseValues: (row: number) => reader.sparseValues(row),
+        extremeRows: this.metric === "cosine" ? reader.extremeRows : undefined,
+        sparsePostings: () => this.sparsePostings(),
+      };
+      found = searchBlock(block, { ...request.query, metric: this.metric }, eligible);
+    }
     const ascending = lowerIsBetter(this.metric) && vector !== undefined;
     const kept = found.filter(({ score }) => withinBound(score, request.bound, ascending));
     const candidates = kept.map(({ row, score }) => ({ id: this.reader.id(row), score, row }));
-    if (!request.explain) return { candidates };
+    const cold = rowsFetched > 0 ? ({ cold: true } as const) : {};
+    if (!request.explain) return { candidates, ...cold };
     return {
       candidates,
+      ...cold,
       explain: {
+        ...cold,
+        ...(rowsFetched > 0 ? { rowsFetched } : {}),
         source: this.reader.info.slabId,
         level: this.reader.info.level,
         index: index === undefined ? "flat" : "ivf",
@@ -250,6 +289,77 @@ class SlabActor implements Actor {
         ms: performance.now() - started,
       },
     };
+  }
+
+  /**
+   * A demoted slab's dense search over `rows` (ascending): chunks of at most
+   * `demotedReadBytes` of float32 rows, each read and scored as a block of its own, the
+   * chunks' best merged (one chunk, the usual case for an IVF slab, needs no merge).
+   */
+  private searchFromFile(query: BlockQuery, rows: Uint32Array): Candidate[] {
+    const chunkRows = Math.max(1, Math.floor(this.demotedReadBytes / (4 * this.reader.info.dim)));
+    if (rows.length <= chunkRows) return this.searchRows(query, rows);
+    const found: Candidate[] = [];
+    for (let start = 0; start < rows.length; start += chunkRows) {
+      found.push(...this.searchRows(query, rows.subarray(start, start + chunkRows)));
+    }
+    const ascending = lowerIsBetter(this.metric);
+    found.sort((a, b) => (ascending ? a.score - b.score : b.score - a.score) || a.row - b.row);
+    return found.slice(0, query.k);
+  }
+
+  /** Exact scores of `rows` read from the file, as a block of their own, mapped back to slab rows. */
+  private searchRows(query: BlockQuery, rows: Uint32Array): Candidate[] {
+    const reader = this.reader as SlabReader;
+    const norms = reader.inverseNorms;
+    const extreme = new Set(this.metric === "cosine" ? reader.extremeRows : []);
+    const extremeRows: number[] = [];
+    rows.forEach((row, i) => {
+      if (extreme.has(row)) extremeRows.push(i);
+    });
+    const block = {
+      rowCount: rows.length,
+      dim: reader.info.dim,
+      vectors: reader.rowVectors(rows),
+      inverseNorms: Float32Array.from(rows, (row) => norms[row]!),
+      sparseValues: () => undefined,
+      extremeRows: this.metric === "cosine" ? extremeRows : undefined,
+    };
+    const all = { rows: Uint32Array.from(rows.keys()) };
+    return searchBlock(block, { ...query, metric: this.metric }, all).map(({ row, score }) => ({
+      row: rows[row]!,
+      score,
+    }));
+  }
+
+  /**
+   * Keeps the index portion and gives back the raw sections (SlabReader.demote); the executor
+   * asks, when slabs exceed its budget. Slabs of resident (Dedicated) indexes and runs of
+   * packed files stay as they are.
+   */
+  private demote(): void {
+    const reader = this.reader;
+    if (!(reader instanceof SlabReader) || reader.demoted || this.resident) return;
+    reader.demote();
+    this.postings = undefined;
+    this.report("resized", { bytes: reader.residentBytes });
+  }
+
+  /**
+   * Maps the file again (verified again, as at activation) for what needs all of it: sparse
+   * and hybrid searches (their posting lists) and warming a Dedicated index.
+   */
+  private promote(): void {
+    const reader = SlabReader.openFile(this.path);
+    this.reader = reader;
+    this.report("resized", { bytes: reader.residentBytes });
+  }
+
+  /** Tells the executor without waiting: it may be the one that sent the current message. */
+  private report(verb: string, payload: object): void {
+    void this.context.transport
+      .request(address("executor", "local"), verb, { slab: this.context.self.key, ...payload })
+      .catch(() => {});
   }
 
   /** The slab's int8 rows (views over the file) for the int8 stage. */
@@ -280,9 +390,10 @@ class SlabActor implements Actor {
   }
 
   private records(request: SlabRowsRequest): VectorRecord[] {
-    return request.rows.map((row) =>
-      this.reader.record(row, { values: request.values, metadata: request.metadata }),
-    );
+    const parts = { values: request.values, metadata: request.metadata };
+    if (this.reader instanceof SlabReader) return this.reader.records(request.rows, parts);
+    const reader = this.reader;
+    return request.rows.map((row) => reader.record(row, parts));
   }
 
   /**
@@ -377,4 +488,12 @@ function runMatching(run: RunView, filter: Filter): Uint8Array {
     if (matches(run.metadata(row))) bitset[row >> 3]! |= 1 << (row & 7);
   }
   return bitset;
+}
+
+/** The set rows of a bitset, ascending. */
+function rowsOfBitset(bitset: Uint8Array, rowCount: number): Uint32Array {
+  const rows = new Uint32Array(rowCount);
+  let count = 0;
+  for (let row = 0; row < rowCount; row++) if ((bitset[row >> 3]! >> (row & 7)) & 1) rows[count++] = row;
+  return rows.subarray(0, count);
 }

@@ -108,6 +108,23 @@ export class GatewayMetrics {
     gauge("needle_compaction_running", "1 while a compaction runs", []);
     gauge("needle_compaction_paused", "1 while compaction is paused", []);
     gauge("needle_process_resident_memory_bytes", "Resident set size of this process", []);
+    gauge(
+      "needle_slabs_open",
+      "Open slabs by what they hold: the mapped file (full) or the index portion (demoted)",
+      ["state"],
+    );
+    gauge("needle_slab_memory_bytes", "Bytes the open slabs hold (mapped files and index portions)", []);
+    gauge("needle_slab_memory_budget_bytes", "The executor's budget for open slabs", []);
+    counter(
+      "needle_slab_demotions_total",
+      "Slabs demoted to their index portion to stay under the budget",
+      [],
+    );
+    counter(
+      "needle_slab_evictions_total",
+      "Slabs closed because their index portions alone exceeded the budget",
+      [],
+    );
   }
 
   /** Counts one answered request (the app's outermost middleware calls this). */
@@ -163,6 +180,15 @@ export class GatewayMetrics {
       since("needle_compactions_total", {}, compaction.completed);
       g.needle_compaction_running!.set(compaction.running === null ? 0 : 1);
       g.needle_compaction_paused!.set(compaction.paused ? 1 : 0);
+    }
+    const slabs = observation.slabMemory;
+    if (slabs !== null && slabs !== undefined) {
+      g.needle_slabs_open!.set({ state: "full" }, slabs.openSlabs - slabs.demotedSlabs);
+      g.needle_slabs_open!.set({ state: "demoted" }, slabs.demotedSlabs);
+      g.needle_slab_memory_bytes!.set(slabs.openBytes);
+      g.needle_slab_memory_budget_bytes!.set(slabs.budgetBytes);
+      since("needle_slab_demotions_total", {}, slabs.demotions);
+      since("needle_slab_evictions_total", {}, slabs.evictions);
     }
     g.needle_process_resident_memory_bytes!.set(process.memoryUsage.rss());
   }

@@ -25,11 +25,11 @@
 import { isKernelSafeInverseNorm } from "../../ffi/mod.ts";
 import type { Metadata, SparseValues, VectorRecord } from "../types.ts";
 import { NeedleError, corruption, invalidArgument } from "../errors.ts";
-import { mmap, statSync } from "../files.ts";
+import { mmap, readRangesSync, statSync } from "../files.ts";
 import { ioError } from "../fsync.ts";
 import { metadataFromPacked } from "../metadata.ts";
 import { metadataProblem, packr } from "./codec.ts";
-import { slabBytesMax } from "./format.ts";
+import { f32View, slabBytesMax, u32View } from "./format.ts";
 import { compareByteRanges, encodeId, idDecoder } from "./ids.ts";
 import type { IvfIndex } from "./vector-index.ts";
 import { type OpenSlab, type SlabInfo, minimumFileBytes, validateSlab } from "./validate.ts";
@@ -39,12 +39,27 @@ export type { SlabInfo };
 /** The memory page size touchPages strides by (4 KiB on the platforms Needle runs on). */
 const pageBytes = 4096;
 
+/**
+ * Where a demoted reader finds the sections it no longer holds: absolute file positions of
+ * VECTORS_F32, the sparse (index, value) arrays and the METADATA payload.
+ */
+interface RawPositions {
+  vectors: number;
+  sparseIndices?: number;
+  sparseValues?: number;
+  metadataBytes?: number;
+}
+
 export class SlabReader {
   readonly name: string;
   readonly info: SlabInfo;
   private open: OpenSlab | undefined;
   /** The whole file's bytes (for touchPages); dropped by close like the section views. */
   private whole: Uint8Array | undefined;
+  /** Set once demoted (see demote): the raw sections are read from the file by position. */
+  private raw: RawPositions | undefined;
+  /** The file a reader from openFile maps; undefined for fromBytes readers (never demoted). */
+  private readonly path: string | undefined;
 
   /**
    * Memory-maps the file privately (copy-on-write: writes to the views never reach the file)
@@ -72,7 +87,7 @@ export class SlabReader {
     } catch (error) {
       throw ioError(path, "mmap of slab file", error);
     }
-    return new SlabReader(bytes, path);
+    return new SlabReader(bytes, path, path);
   }
 
   /**
@@ -83,11 +98,12 @@ export class SlabReader {
     if (!(bytes instanceof Uint8Array)) throw invalidArgument("bytes", "slab bytes must be a Uint8Array");
     // Typed views need 4-byte alignment of the underlying offset; copy the rare misaligned input.
     const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
-    return new SlabReader(aligned, name);
+    return new SlabReader(aligned, name, undefined);
   }
 
-  private constructor(bytes: Uint8Array, name: string) {
+  private constructor(bytes: Uint8Array, name: string, path: string | undefined) {
     this.name = name;
+    this.path = path;
     try {
       const { info, open } = validateSlab(bytes, name);
       this.info = info;
@@ -107,9 +123,130 @@ export class SlabReader {
     return this.open;
   }
 
-  /** rows*dim float32, a view over the file (no copy); empty when dim is 0. Treat as read-only. */
+  /**
+   * rows*dim float32, a view over the file (no copy); empty when dim is 0. Treat as read-only.
+   * Not available once demoted: rowVectors reads the rows a search needs.
+   */
   get vectors(): Float32Array {
+    this.refuseDemoted("vectors");
     return this.parts.vectors;
+  }
+
+  /**
+   * The index portion: the bytes a demoted reader keeps in memory (ids and their lookup,
+   * inverse norms, int8 codes and scales, the vector and metadata indexes, the row offsets of
+   * sparse values and metadata). The rest of the file (float32 vectors, sparse entries,
+   * metadata payloads) is what demotion gives back.
+   */
+  get indexPortionBytes(): number {
+    const parts = this.parts;
+    let bytes = 0;
+    for (const view of residentViews(parts)) bytes += view.byteLength;
+    return bytes;
+  }
+
+  /** Bytes this reader holds in memory: the whole mapped file, or the index portion once demoted. */
+  get residentBytes(): number {
+    return this.raw === undefined ? this.info.byteLength : this.indexPortionBytes;
+  }
+
+  /** Whether demote() ran: raw sections are read from the file on demand. */
+  get demoted(): boolean {
+    return this.raw !== undefined;
+  }
+
+  /**
+   * Gives back the raw sections and keeps the index portion: copies the resident sections out
+   * of the mapping and drops every view over it (the mapping goes with the garbage collector,
+   * as after close). Afterwards searches read the float32 rows they score (rowVectors) and
+   * records their values and metadata by positional reads of the file, which is immutable and
+   * is deleted only after the reads that may use it ended (the namespace's read epochs).
+   * Only readers from openFile can demote; idempotent.
+   */
+  demote(): void {
+    if (this.raw !== undefined) return;
+    const parts = this.parts;
+    const whole = this.whole!;
+    if (this.path === undefined) {
+      throw new NeedleError("INTERNAL", `${this.name}: only a slab opened from a file can be demoted`);
+    }
+    const position = (view: ArrayBufferView | undefined): number | undefined =>
+      view === undefined ? undefined : view.byteOffset - whole.byteOffset;
+    const raw: RawPositions = {
+      vectors: position(parts.vectors)!,
+      sparseIndices: position(parts.sparseIndices),
+      sparseValues: position(parts.sparseValues),
+      metadataBytes: position(parts.metadataBytes),
+    };
+    const index = parts.vectorIndex;
+    this.open = {
+      idOffsets: parts.idOffsets.slice(),
+      idBytes: parts.idBytes.slice(),
+      idLookup: parts.idLookup.slice(),
+      vectors: new Float32Array(0),
+      inverseNorms: parts.inverseNorms.slice(),
+      int8Codes: parts.int8Codes.slice(),
+      int8Scales: parts.int8Scales.slice(),
+      sparseOffsets: parts.sparseOffsets?.slice(),
+      metadataOffsets: parts.metadataOffsets?.slice(),
+      metadataIndexBytes: parts.metadataIndexBytes?.slice(),
+      vectorIndex:
+        index === undefined
+          ? undefined
+          : { ...index, centroids: index.centroids.slice(), offsets: index.offsets.slice() },
+    };
+    this.whole = undefined;
+    this.raw = raw;
+  }
+
+  /**
+   * The float32 rows `rows` (ascending), gathered into one array of rows.length * dim: views
+   * copied from the mapping, or, once demoted, read from the file with adjacent rows in one
+   * read each.
+   */
+  rowVectors(rows: ArrayLike<number>): Float32Array {
+    const parts = this.parts;
+    const dim = this.info.dim;
+    const out = new Float32Array(rows.length * dim);
+    for (let i = 0; i < rows.length; i++) this.checkRow(rows[i]!);
+    if (this.raw === undefined) {
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i]!;
+        out.set(parts.vectors.subarray(row * dim, (row + 1) * dim), i * dim);
+      }
+      return out;
+    }
+    const rowBytes = 4 * dim;
+    const runs: { first: number; count: number; at: number }[] = [];
+    for (let i = 0; i < rows.length; i++) {
+      const last = runs[runs.length - 1];
+      if (last !== undefined && rows[i] === last.first + last.count) last.count++;
+      else runs.push({ first: rows[i]!, count: 1, at: i });
+    }
+    const base = this.raw.vectors;
+    const read = this.readRaw(
+      runs.map((run) => ({ position: base + run.first * rowBytes, length: run.count * rowBytes })),
+    );
+    runs.forEach((run, i) => {
+      out.set(f32View(read[i]!, 0, run.count * dim), run.at * dim);
+    });
+    return out;
+  }
+
+  /** Records of several rows (one positional-read pass when demoted); see record(). */
+  records(rows: readonly number[], parts: { values: boolean; metadata: boolean }): VectorRecord[] {
+    if (this.raw === undefined || !(parts.values || parts.metadata)) {
+      return rows.map((row) => this.record(row, parts));
+    }
+    const dim = this.info.dim;
+    if (!parts.values || dim === 0) return rows.map((row) => this.record(row, parts));
+    const sorted = Uint32Array.from(new Set(rows)).sort();
+    const vectors = this.rowVectors(sorted);
+    const positions = new Map(Array.from(sorted, (row, at) => [row, at]));
+    return rows.map((row) => {
+      const at = positions.get(row)!;
+      return this.record(row, parts, vectors.slice(at * dim, (at + 1) * dim));
+    });
   }
   /** 1/||v|| per row (0 for a zero vector), a view; empty when dim is 0. */
   get inverseNorms(): Float32Array {
@@ -144,6 +281,7 @@ export class SlabReader {
   }
   /** The SPARSE section's CSR columns (views), or undefined when no row has sparse values. */
   get sparseColumns(): { offsets: Uint32Array; indices: Uint32Array; values: Float32Array } | undefined {
+    this.refuseDemoted("sparseColumns");
     const { sparseOffsets, sparseIndices, sparseValues } = this.parts;
     if (sparseOffsets === undefined || sparseIndices === undefined || sparseValues === undefined)
       return undefined;
@@ -220,6 +358,7 @@ export class SlabReader {
     this.checkRow(row);
     const dim = this.info.dim;
     if (dim === 0) return undefined;
+    if (this.raw !== undefined) return this.rowVectors([row]);
     return parts.vectors.slice(row * dim, (row + 1) * dim);
   }
 
@@ -231,6 +370,13 @@ export class SlabReader {
     const start = parts.sparseOffsets[row]!;
     const end = parts.sparseOffsets[row + 1]!;
     if (start === end) return undefined;
+    if (this.raw !== undefined) {
+      const [indices, values] = this.readRaw([
+        { position: this.raw.sparseIndices! + 4 * start, length: 4 * (end - start) },
+        { position: this.raw.sparseValues! + 4 * start, length: 4 * (end - start) },
+      ]);
+      return { indices: u32View(indices!, 0, end - start), values: f32View(values!, 0, end - start) };
+    }
     return { indices: parts.sparseIndices!.slice(start, end), values: parts.sparseValues!.slice(start, end) };
   }
 
@@ -242,9 +388,13 @@ export class SlabReader {
     const start = parts.metadataOffsets[row]!;
     const end = parts.metadataOffsets[row + 1]!;
     if (start === end) return undefined;
+    const bytes =
+      this.raw === undefined
+        ? parts.metadataBytes!.subarray(start, end)
+        : this.readRaw([{ position: this.raw.metadataBytes! + start, length: end - start }])[0]!;
     let decoded: unknown;
     try {
-      decoded = packr.unpack(parts.metadataBytes!.subarray(start, end));
+      decoded = packr.unpack(bytes);
     } catch (error) {
       throw corruption(this.name, `metadata of row ${row} is not valid msgpack`, error);
     }
@@ -253,11 +403,14 @@ export class SlabReader {
     return metadataFromPacked(decoded as Metadata);
   }
 
-  /** The row as a record; `values` brings dense and sparse values, `metadata` the metadata. */
-  record(row: number, parts: { values: boolean; metadata: boolean }): VectorRecord {
+  /**
+   * The row as a record; `values` brings dense and sparse values, `metadata` the metadata.
+   * `dense`: the row's dense values when the caller read them already (records()).
+   */
+  record(row: number, parts: { values: boolean; metadata: boolean }, dense?: Float32Array): VectorRecord {
     const record: VectorRecord = { id: this.id(row) };
     if (parts.values) {
-      const values = this.values(row);
+      const values = dense ?? this.values(row);
       if (values !== undefined) record.values = values;
       const sparse = this.sparseValues(row);
       if (sparse !== undefined) record.sparseValues = sparse;
@@ -279,12 +432,38 @@ export class SlabReader {
     this.whole = undefined;
   }
 
+  private readRaw(ranges: { position: number; length: number }[]): Uint8Array[] {
+    try {
+      return readRangesSync(this.path!, ranges);
+    } catch (error) {
+      // Slab files are deleted only after the reads begun before they left ended, unless their
+      // namespace or index was deleted: a read racing that delete finds nothing to read.
+      if ((error as NodeJS.ErrnoException)?.code === "ENOENT") {
+        throw new NeedleError("NOT_FOUND", `${this.name}: the slab was deleted while this read ran`, {
+          file: this.path,
+          cause: error,
+        });
+      }
+      throw ioError(this.path!, "read of a demoted slab's rows", error);
+    }
+  }
+
+  private refuseDemoted(what: string): void {
+    if (this.raw !== undefined) {
+      throw new NeedleError(
+        "INTERNAL",
+        `${this.name}: ${what} of a demoted slab (its raw sections were given back)`,
+      );
+    }
+  }
+
   /**
    * Reads one byte of every page, so a memory-mapped file is in memory before the first query
    * needs it (Dedicated read capacity). Returns a value computed from the bytes so the reads
    * cannot be optimised away.
    */
   touchPages(): number {
+    this.refuseDemoted("touchPages");
     const bytes = this.whole;
     if (bytes === undefined) throw new NeedleError("INTERNAL", `${this.name}: slab reader used after close`);
     let sum = 0;
@@ -331,4 +510,22 @@ export class SlabReader {
     }
     return low;
   }
+}
+
+/** The views a demoted reader keeps (see indexPortionBytes). */
+function residentViews(parts: OpenSlab): ArrayBufferView[] {
+  const views: (ArrayBufferView | undefined)[] = [
+    parts.idOffsets,
+    parts.idBytes,
+    parts.idLookup,
+    parts.inverseNorms,
+    parts.int8Codes,
+    parts.int8Scales,
+    parts.sparseOffsets,
+    parts.metadataOffsets,
+    parts.metadataIndexBytes,
+    parts.vectorIndex?.centroids,
+    parts.vectorIndex?.offsets,
+  ];
+  return views.filter((view) => view !== undefined);
 }
