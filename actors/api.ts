@@ -13,6 +13,7 @@ import type { LogProvider } from "../storage/log/log.ts";
 import type { PlanSettings } from "../storage/compaction/plan.ts";
 import type { FreeSpaceOptions } from "../storage/free-space.ts";
 import type { Filter, Metadata, Metric, SparseValues, VectorRecord } from "../storage/types.ts";
+import type { CompactionBuilder } from "./namespace/slab-builder.ts";
 
 export type VectorType = "dense" | "sparse";
 export type DeletionProtection = "enabled" | "disabled";
@@ -558,6 +559,11 @@ export interface EngineOptions {
    * index portion and read the rows a search scores from their files (actors/DESIGN.md decision 27).
    */
   slabMemoryBudgetBytes?: number;
+  /**
+   * Where compaction outputs are built: default this process's builder thread; a cluster's
+   * index owner passes one that asks compactor processes (actors/distribution/remote-compaction.ts).
+   */
+  compactionBuilder?: CompactionBuilder;
   /** Tests only: the most bytes of rows a demoted slab reads at a time (default 16 MiB). */
   demotedReadBytes?: number;
   /** Compaction thresholds (storage/compaction/plan.ts; absent fields keep the defaults). */

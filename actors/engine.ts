@@ -73,6 +73,7 @@ import { Permits } from "./runtime/permits.ts";
 import { routerFactory } from "./router/router-actor.ts";
 import { type ActorKind, ActorSystem, type Address, address } from "./runtime/mod.ts";
 import { slabFactory } from "./slab/slab-actor.ts";
+import { buildCompaction } from "./namespace/slab-builder.ts";
 import { writerFactory } from "./writer/writer-actor.ts";
 
 export const flushRowsMaxDefault = 100_000;
@@ -221,6 +222,7 @@ class EmbeddedEngine implements Engine {
         indexConfig: (name) => this.requireIndex(name),
         isResident,
         compaction: { ...planSettingsDefault, ...options.compaction },
+        compactionBuilder: options.compactionBuilder ?? buildCompaction,
         log,
       }),
     );

@@ -1,5 +1,6 @@
 /**
- * `needle cluster`: three NATS nodes, two owners and two gateways come up with one line each;
+ * `needle cluster`: three NATS nodes, two owners, an executor, a compactor and two gateways
+ * come up with one line each;
  * an index created, written and queried through one gateway answers through the other and
  * through the NATS API the gateways serve;
  * SIGTERM stops every process it started and exits 0. Without nats-server on the PATH it
@@ -59,8 +60,11 @@ test("needle cluster starts every process, serves through both gateways, and SIG
     const nats = lines.filter((line) => /^nats n\d pid \d+ url nats:\/\/127\.0\.0\.1:\d+$/.test(line));
     const executors = lines.filter((line) => /^executor owner-\d pid \d+$/.test(line));
     const standalone = lines.filter((line) => /^executor executor-\d pid \d+$/.test(line));
+    const compactors = lines.filter((line) => /^compactor compactor-\d pid \d+$/.test(line));
     const gateways = lines.filter((line) => /^gateway http:\/\/127\.0\.0\.1:\d+ pid \d+$/.test(line));
-    expect([nats.length, executors.length, standalone.length, gateways.length]).toEqual([3, 2, 1, 2]);
+    expect([nats.length, executors.length, standalone.length, compactors.length, gateways.length]).toEqual([
+      3, 2, 1, 1, 2,
+    ]);
     const [one, two] = gateways.map((line) => line.split(" ")[1]!);
     const created = await fetch(`${one}/indexes`, {
       method: "POST",
@@ -105,7 +109,7 @@ test("needle cluster starts every process, serves through both gateways, and SIG
     await connection.close();
 
     const pids = lines.flatMap((line) => /pid (\d+)/.exec(line)?.slice(1) ?? []).map(Number);
-    expect(pids).toHaveLength(8);
+    expect(pids).toHaveLength(9);
     launcher.kill("SIGTERM");
     expect(await launcher.exited).toBe(0);
     await reading;

@@ -1,12 +1,13 @@
 /**
- * `needle cluster --dir DIR [--api-key KEY]... [--gateways 2] [--owners 2]`: a whole Needle
- * cluster on loopback (cluster v1, actors/distribution/DESIGN.md): three `nats-server` nodes
- * forming a JetStream cluster (R3 streams and buckets), index owners (the namespace and
- * executor roles) and gateways (HTTP and the NATS API), each its own process. Prints one line
- * per process as it comes up:
+ * `needle cluster --dir DIR [--api-key KEY]... [--gateways 2] [--owners 2] [--compactors 1]`: a
+ * whole Needle cluster on loopback (cluster v1, actors/distribution/DESIGN.md): three
+ * `nats-server` nodes forming a JetStream cluster (R3 streams and buckets), index owners (the
+ * namespace and executor roles), compactors (build the owners' compactions) and gateways (HTTP
+ * and the NATS API), each its own process. Prints one line per process as it comes up:
  *
  *   nats n1 pid 4242 url nats://127.0.0.1:40123
  *   executor owner-1 pid 4250
+ *   compactor compactor-1 pid 4256
  *   gateway http://127.0.0.1:38011 pid 4262
  *
  * then `ready`. Logs go to DIR/logs/. On SIGTERM or SIGINT it stops gateways, then owners
@@ -20,13 +21,17 @@ import { parseArgs } from "node:util";
 import { natsServerAvailable, startLocalNatsCluster } from "../storage/nats/local-nats.ts";
 
 const usage = `usage: needle cluster --dir DIR [--api-key KEY]... [--gateways N] [--owners N] [--executors N]
+                      [--compactors N]
 
   --dir       where the cluster keeps its NATS stores, owners' working directories and logs
   --api-key   accepted API key for the gateways, repeatable (default: none, loopback only)
   --gateways  gateway processes (default 2)
   --owners    index owner processes, role namespace+executor (default 2)
   --executors processes with the executor role alone: read replicas for eventual reads
-              (default 0: the owners hold the replicas)`;
+              (default 0: the owners hold the replicas)
+  --compactors processes with the compactor role: they build the owners' compactions (merges
+              and IVF partitions) off the owners' CPUs; 0 leaves compaction to the owners
+              (default 1)`;
 
 const repoRoot = resolve(import.meta.dir, "..");
 const stopWaitMs = 15_000;
@@ -90,6 +95,7 @@ export async function cluster(argv: string[]): Promise<void> {
       gateways: { type: "string" },
       owners: { type: "string" },
       executors: { type: "string" },
+      compactors: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -107,6 +113,7 @@ export async function cluster(argv: string[]): Promise<void> {
   const gateways = count("--gateways", values.gateways, 2);
   const owners = count("--owners", values.owners, 2);
   const executors = count("--executors", values.executors, 0, 0);
+  const compactors = count("--compactors", values.compactors, 1, 0);
   const dir = resolve(values.dir);
   const logDir = join(dir, "logs");
   mkdirSync(logDir, { recursive: true });
@@ -140,6 +147,7 @@ export async function cluster(argv: string[]): Promise<void> {
   const members = [
     ...Array.from({ length: owners }, (_, i) => ({ name: `owner-${i + 1}`, roles: "namespace,executor" })),
     ...Array.from({ length: executors }, (_, i) => ({ name: `executor-${i + 1}`, roles: "executor" })),
+    ...Array.from({ length: compactors }, (_, i) => ({ name: `compactor-${i + 1}`, roles: "compactor" })),
   ];
   for (const { name, roles } of members) {
     const { child } = await startServe(
@@ -148,7 +156,9 @@ export async function cluster(argv: string[]): Promise<void> {
       logDir,
     );
     children.push(child);
-    process.stdout.write(`executor ${name} pid ${child.proc.pid}\n`);
+    process.stdout.write(
+      `${roles === "compactor" ? "compactor" : "executor"} ${name} pid ${child.proc.pid}\n`,
+    );
   }
   const keys = (values["api-key"] ?? []).flatMap((key) => ["--api-key", key]);
   for (let i = 1; i <= gateways; i++) {

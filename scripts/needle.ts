@@ -74,7 +74,9 @@ const usage = `usage: needle import ... (bulk load files into an index: needle i
   --role        join a cluster on --nats in these roles instead of serving local files:
                 gateway (HTTP and NATS API), namespace (owns indexes; --data is its working
                 directory), executor (holds read replicas of indexes, from their
-                checkpoints, for eventual reads; --memory-max bounds it), all;
+                checkpoints, for eventual reads; --memory-max bounds it), compactor
+                (builds the owners' compactions: merges and IVF partitions), all (every
+                role but compactor);
                 comma-separated or repeated (env NEEDLE_ROLES)
   --name        this member's name in the cluster (default <hostname>-<pid>)
   --replicas    replicas of the log streams and catalog a cluster member creates: 1 or 3

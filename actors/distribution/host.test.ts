@@ -1,4 +1,4 @@
-/** `--role` parsing: roles stand alone (an executor need not own indexes); refusals name the field. */
+/** `--role` parsing: roles stand alone (an executor need not own indexes, a compactor builds only); refusals name the field. */
 import { expect, test } from "bun:test";
 import { parseRoles } from "./host.ts";
 
@@ -7,9 +7,14 @@ test("roles stand alone, combine, repeat, and `all` is every role a host can tak
   expect(parseRoles(["namespace"])).toEqual(["namespace"]);
   expect(parseRoles(["namespace,executor", "gateway"])).toEqual(["executor", "gateway", "namespace"]);
   expect(parseRoles(["all"])).toEqual(["executor", "gateway", "namespace"]);
+  // A compactor stands alone too; `all` leaves it out (in one process it would only add a
+  // round trip through NATS to the owner's own builder).
+  expect(parseRoles(["compactor"])).toEqual(["compactor"]);
+  expect(parseRoles(["all,compactor"])).toEqual(["compactor", "executor", "gateway", "namespace"]);
 });
 
-test("compactor and unknown roles are refused naming the field", () => {
-  expect(() => parseRoles(["compactor"])).toThrow(/compaction runs inside each index's owner/);
-  expect(() => parseRoles(["owner"])).toThrow(/--role must be gateway, namespace, executor or all/);
+test("unknown roles are refused naming the field", () => {
+  expect(() => parseRoles(["owner"])).toThrow(
+    /--role must be gateway, namespace, executor, compactor or all/,
+  );
 });

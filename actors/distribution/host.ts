@@ -2,8 +2,9 @@
  * One process's part in a cluster (cluster v1, actors/distribution/DESIGN.md): joins the
  * membership with its roles and starts what they need. `gateway`: a ClusterEngine the front
  * doors (HTTP, NATS API) serve. `namespace` (and `executor`: in v1 an index's owner executes
- * its queries, so the two are one role): an IndexOwner over `dir`. `compactor` is refused
- * until slabs live in the Object Store (step 7): in v1 compaction runs inside each owner.
+ * its queries, so the two are one role): an IndexOwner over `dir`. `executor`: read replicas
+ * (IndexReplicas). `compactor`: builds compaction outputs for the owners
+ * (remote-compaction.ts); an owner builds its own while no compactor is a member.
  */
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -17,6 +18,15 @@ import { ClusterEngine, type ClusterEngineOptions } from "./cluster-engine.ts";
 import { IndexOwner } from "./index-owner.ts";
 import { IndexReplicas } from "./index-replicas.ts";
 import { Membership, type Role, roles as allRoles } from "./membership.ts";
+import {
+  type CompactorStats,
+  type RemoteCompactionStats,
+  type RemoteCompactionTimings,
+  remoteCompactionBuilder,
+  serveCompactions,
+} from "./remote-compaction.ts";
+import { NatsObjectBlobStore } from "../../storage/blob/nats-object-store.ts";
+import { compactionFilesBucket } from "../../storage/nats/names.ts";
 
 export interface ClusterHostOptions {
   connection: NatsConnection;
@@ -31,6 +41,8 @@ export interface ClusterHostOptions {
   /** The owner's checkpoint interval in stream records (default 50,000). */
   checkpointEveryRecords?: number;
   gateway?: ClusterEngineOptions;
+  /** Tests: how long an owner waits for a compactor to take a job, and checks it is alive. */
+  compactionTimings?: RemoteCompactionTimings;
   log?: (line: string) => void;
 }
 
@@ -39,6 +51,8 @@ export interface ClusterHost {
   /** The gateway's engine (gateway role), for the front doors. */
   readonly engine: Engine | undefined;
   readonly owner: IndexOwner | undefined;
+  /** This host's compactions: as an owner (built by compactors or here), as a compactor (served). */
+  readonly compactions: { built?: RemoteCompactionStats; served?: CompactorStats };
   /** Hands owned indexes back, leaves the membership. The connection stays the caller's. */
   close(): Promise<void>;
 }
@@ -50,21 +64,15 @@ export function parseRoles(values: readonly string[]): Role[] {
     const role = value.trim();
     if (role === "all") {
       out.add("gateway").add("namespace").add("executor");
-    } else if (role === "compactor") {
-      throw new NeedleError(
-        "INVALID_ARGUMENT",
-        "--role compactor: in cluster v1 compaction runs inside each index's owner (namespace role); a separate compactor comes with slabs in the Object Store",
-        { field: "role", received: role },
-      );
     } else if ((allRoles as readonly string[]).includes(role)) {
       out.add(role as Role);
     } else {
       throw new NeedleError(
         "INVALID_ARGUMENT",
-        `--role must be gateway, namespace, executor or all, got ${JSON.stringify(role)}`,
+        `--role must be gateway, namespace, executor, compactor or all, got ${JSON.stringify(role)}`,
         {
           field: "role",
-          limit: "gateway, namespace, executor, all",
+          limit: "gateway, namespace, executor, compactor, all",
           received: role,
         },
       );
@@ -85,6 +93,34 @@ export async function startClusterHost(options: ClusterHostOptions): Promise<Clu
     replicas: options.replicas,
     cacheDir: options.dir,
   });
+  const roles = options.roles;
+  const compactionFiles =
+    roles.includes("namespace") || roles.includes("compactor")
+      ? new NatsObjectBlobStore(
+          await options.connection
+            .jetstream()
+            .views.os(compactionFilesBucket, { replicas: options.replicas ?? 1 }),
+          join(options.dir, ".compaction-cache"),
+        )
+      : undefined;
+  const remoteCompaction = roles.includes("namespace")
+    ? remoteCompactionBuilder({
+        connection: options.connection,
+        files: compactionFiles!,
+        membership,
+        timings: options.compactionTimings,
+        log: options.log,
+      })
+    : undefined;
+  const compactor = roles.includes("compactor")
+    ? serveCompactions({
+        connection: options.connection,
+        files: compactionFiles!,
+        name,
+        dir: options.dir,
+        log: options.log,
+      })
+    : undefined;
   const owner = options.roles.includes("namespace")
     ? await IndexOwner.start({
         connection: options.connection,
@@ -94,7 +130,7 @@ export async function startClusterHost(options: ClusterHostOptions): Promise<Clu
         replicas: options.replicas,
         checkpoints,
         checkpointEveryRecords: options.checkpointEveryRecords,
-        engine: options.engine,
+        engine: { ...options.engine, compactionBuilder: remoteCompaction!.build },
         log: options.log,
       })
     : undefined;
@@ -119,10 +155,12 @@ export async function startClusterHost(options: ClusterHostOptions): Promise<Clu
     name,
     engine,
     owner,
+    compactions: { built: remoteCompaction?.stats, served: compactor?.stats },
     close: async () => {
       await sweeps?.stop();
       await replicas?.close();
       await owner?.close();
+      await compactor?.stop();
       await membership.leave();
     },
   };

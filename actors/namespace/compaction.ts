@@ -33,7 +33,7 @@ import { countLive, liveFromDeleted } from "./deletions.ts";
 import type { FlushDeps } from "./flush.ts";
 import type { NamespaceManifest, SlabEntry } from "./manifest.ts";
 import type { SlabBuildJob } from "./slab-build-job.ts";
-import { buildCompaction } from "./slab-builder.ts";
+import type { CompactionBuilder, CompactionOutputBytes } from "./slab-builder.ts";
 import type { NamespaceState } from "./state.ts";
 
 export interface CompactionDeps extends FlushDeps {
@@ -49,6 +49,8 @@ export interface CompactionDeps extends FlushDeps {
   onStep(step: CompactionStep): void;
   /** Outputs of level 1 and above with at least this many rows get an IVF index. */
   indexRowsMin: number;
+  /** Builds the outputs (step 2): this process's builder thread, or a cluster's compactors. */
+  build: CompactionBuilder;
 }
 
 export type CompactionStep = "build" | "put" | "commit" | "swap" | "retire";
@@ -92,10 +94,10 @@ export async function compactNamespace(
   for (const [i, slab] of (sources as SlabEntry[]).entries()) {
     inputs.push({ path: await deps.blobs.localPath(slabKey(state.index.name, slab.id)), live: snapshot[i]! });
   }
-  let built: Awaited<ReturnType<typeof buildCompaction>>;
+  let built: CompactionOutputBytes[];
   try {
     built =
-      headers.length === 0 ? [] : await buildCompaction(inputs, headers, { indexRowsMin: deps.indexRowsMin });
+      headers.length === 0 ? [] : await deps.build(inputs, headers, { indexRowsMin: deps.indexRowsMin });
   } catch (error) {
     // A flush may have dropped a source (every row dead) and deleted its file meanwhile.
     if (plan.sources.some((id) => !state.slabs.some((slab) => slab.id === id))) return undefined;

@@ -50,7 +50,7 @@ import { runSlabKey } from "../slab/slab-actor.ts";
 import { catalogEntryOf } from "./catalog-entry.ts";
 import type { Permits } from "../runtime/permits.ts";
 import { jobFromRecords } from "./slab-build-job.ts";
-import { buildSlab } from "./slab-builder.ts";
+import { buildSlab, type CompactionBuilder } from "./slab-builder.ts";
 import { countLive, liveFromDeleted } from "./deletions.ts";
 import { completeFlush, freeze, type PendingFlush } from "./flush.ts";
 import {
@@ -88,6 +88,8 @@ export interface NamespaceSettings {
   isResident(index: string): boolean;
   /** Compaction thresholds (storage/compaction/plan.ts). */
   compaction: PlanSettings;
+  /** Where compaction outputs are built (slab-builder.ts CompactionBuilder). */
+  compactionBuilder: CompactionBuilder;
   log(line: string): void;
 }
 
@@ -462,6 +464,7 @@ class NamespaceActor implements Actor {
       manifestFile: this.manifestFile,
       onStep: (step) => this.logCompaction(step),
       indexRowsMin: this.settings.compaction.indexRowsMin,
+      build: this.settings.compactionBuilder,
     };
   }
 

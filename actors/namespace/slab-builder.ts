@@ -137,6 +137,16 @@ export function buildSlab(job: SlabBuildJob): Promise<Uint8Array> {
   return send({ job: wire }, [wire.values.buffer, wire.columns.buffer], () => encodeJob(job));
 }
 
+/**
+ * Where a compaction's outputs are built: `buildCompaction` (this process's builder thread) by
+ * default; a cluster's index owner asks compactor processes (actors/distribution/remote-compaction.ts).
+ */
+export type CompactionBuilder = (
+  sources: readonly CompactionSource[],
+  headers: readonly SlabBuildJob["header"][],
+  options: CompactionBuildOptions,
+) => Promise<CompactionOutputBytes[]>;
+
 /** The outputs of a compaction, built from the source files (storage/compaction/DESIGN.md). */
 export function buildCompaction(
   sources: readonly CompactionSource[],

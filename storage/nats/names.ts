@@ -44,3 +44,9 @@ export function indexLeaseKey(index: string): string {
 export const checkpointsBucket = "needle-checkpoints";
 /** Object Store bucket holding checkpoint files. */
 export const checkpointObjectsBucket = "needle-checkpoint-files";
+
+/**
+ * Object Store bucket through which index owners and compactors exchange a compaction's
+ * inputs and outputs (actors/distribution/remote-compaction.ts; objects live for one job).
+ */
+export const compactionFilesBucket = "needle-compaction-files";
