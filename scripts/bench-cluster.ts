@@ -8,7 +8,10 @@
  *   3. Query throughput through a gateway with 1, 2 and 3 owner processes (indexes spread by
  *      placement), closed loop over HTTP. This machine has 2 cores: NATS, the gateway and the
  *      owners share them, so the ceiling is the CPU, not the design.
- *   4. Failover: the owner of an index killed with SIGKILL; time until a query through the
+ *   4. Eventual reads (`X-Needle-Consistency: eventual`) through the gateway with 1, 2 and 3
+ *      executor-only processes holding the read replicas (2 per index), against the owners'
+ *      strong reads of step 3 in the same run.
+ *   5. Failover: the owner of an index killed with SIGKILL; time until a query through the
  *      gateway answers again.
  * Writes bench-results/cluster.{json,md}.
  *
@@ -172,16 +175,43 @@ async function benchIngest(): Promise<void> {
   );
 }
 
-// ----- 3 & 4. processes ----------------------------------------------------------------------
+// ----- 3, 4 & 5. processes -------------------------------------------------------------------
+
+/** 16 clients in a closed loop of random 64-d queries over `indexes` for `loadSeconds`. */
+async function queryLoad(
+  url: string,
+  indexes: string[],
+  headers: Record<string, string>,
+): Promise<{ perSecond: number; p50Ms: number }> {
+  const latencies: number[] = [];
+  const deadline = performance.now() + loadSeconds * 1000;
+  await Promise.all(
+    Array.from({ length: 16 }, async (_, lane) => {
+      for (let i = lane; performance.now() < deadline; i++) {
+        const vector = Array.from({ length: 64 }, () => random() * 2 - 1);
+        const query = `/index/${indexes[i % indexes.length]}/query`;
+        const answer = await call(url, "POST", query, { vector, topK: 10 }, 30_000, headers);
+        if (answer.status === 200) latencies.push(answer.ms);
+      }
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  return {
+    perSecond: Math.round(latencies.length / loadSeconds),
+    p50Ms: Number(latencies[Math.floor(latencies.length / 2)]!.toFixed(1)),
+  };
+}
 
 async function benchProcesses(): Promise<void> {
   const nats = await startNatsCluster(3);
   const root = await mkdtemp(join(tmpdir(), "needle-bench-cluster-"));
   const running: RunningServer[] = [];
   const serve = async (role: string, name: string) => {
+    // Owners checkpoint every 4 write batches, so replicas have each index's rows to serve.
+    const checkpoints = role === "namespace" ? ["--checkpoint-every", "4"] : [];
     const server = await startServer(
       join(root, name),
-      ["--role", role, "--name", name, "--nats", nats.urls().join(","), "--replicas", "3"],
+      ["--role", role, "--name", name, "--nats", nats.urls().join(","), "--replicas", "3", ...checkpoints],
       { firstLine: role === "gateway" ? undefined : /^member / },
     );
     running.push(server);
@@ -217,25 +247,7 @@ async function benchProcesses(): Promise<void> {
           vector: new Array(64).fill(0.1),
           topK: 10,
         });
-      const latencies: number[] = [];
-      const deadline = performance.now() + loadSeconds * 1000;
-      await Promise.all(
-        Array.from({ length: 16 }, async (_, lane) => {
-          for (let i = lane; performance.now() < deadline; i++) {
-            const answer = await call(gateway.url, "POST", `/index/${indexes[i % indexes.length]}/query`, {
-              vector: Array.from({ length: 64 }, () => random() * 2 - 1),
-              topK: 10,
-            });
-            if (answer.status === 200) latencies.push(answer.ms);
-          }
-        }),
-      );
-      latencies.sort((a, b) => a - b);
-      throughput.push({
-        owners: count,
-        perSecond: Math.round(latencies.length / loadSeconds),
-        p50Ms: Number(latencies[Math.floor(latencies.length / 2)]!.toFixed(1)),
-      });
+      throughput.push({ owners: count, ...(await queryLoad(gateway.url, indexes, {})) });
     }
     results.queries = throughput;
     table(
@@ -244,6 +256,42 @@ async function benchProcesses(): Promise<void> {
       throughput.map((row) => [row.owners, row.perSecond, row.p50Ms]),
       `Each index is owned by one process, so more owners spread the 6 indexes, not one index's queries. On this 2-core machine three NATS nodes, the gateway and the owners share the CPU: the ceiling is the machine, and a third owner only adds processes competing for the same cores. Measured over ${loadSeconds} s per row.`,
     );
+
+    // Eventual reads through executor-only processes.
+    const executors: RunningServer[] = [];
+    const eventual: { executors: number; perSecond: number; p50Ms: number }[] = [];
+    for (let count = 1; count <= 3; count++) {
+      executors.push(await serve("executor", `executor-${executors.length + 1}`));
+      // Every index on min(2, count) executors: wait until they have loaded its checkpoint.
+      const loaded = () =>
+        executors.reduce(
+          (sum, server) =>
+            sum + indexes.filter((name) => server.stderr().includes(`replica of index ${name} at`)).length,
+          0,
+        );
+      for (let waited = 0; loaded() < Math.min(2, count) * indexes.length; waited += 200) {
+        if (waited > 60_000) throw new Error(`replicas did not load: ${loaded()}`);
+        await Bun.sleep(200);
+      }
+      eventual.push({
+        executors: count,
+        ...(await queryLoad(gateway.url, indexes, { "X-Needle-Consistency": "eventual" })),
+      });
+    }
+    results.eventualQueries = eventual;
+    const strong = throughput[throughput.length - 1]!;
+    table(
+      "Eventual reads through executors: the same 6 indexes, 16 clients, `X-Needle-Consistency: eventual`",
+      ["executor processes", "queries/s", "p50 (ms)", "against strong reads (3 owners)"],
+      eventual.map((row) => [
+        row.executors,
+        row.perSecond,
+        row.p50Ms,
+        `${(row.perSecond / strong.perSecond).toFixed(2)}x`,
+      ]),
+      `Executor-only processes hold read replicas (2 per index, restored from the owners' checkpoints) and answer eventual reads in a queue group per index, so a second executor doubles the replicas that can answer each index and a third spreads them. On this 2-core machine the executors share the CPU with three NATS nodes, the gateway and three owners: the machine is the ceiling, as in the table above. Measured over ${loadSeconds} s per row.`,
+    );
+    for (const server of executors) server.process.kill("SIGKILL");
 
     // Failover: kill the owner of q1, time until a query answers again.
     const failovers: number[] = [];
