@@ -80,3 +80,39 @@ test("save then restore gives the same files; incarnations, replacement and remo
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test("a save that another save overtook is refused and deletes none of the newer record's files", async () => {
+  const root = await mkdtemp(join(tmpdir(), "needle-checkpoints-race-"));
+  try {
+    const stale = join(root, "stale");
+    const fresh = join(root, "fresh");
+    for (const [dir, text] of [
+      [stale, "old owner"],
+      [fresh, "new owner"],
+    ] as const) {
+      await mkdir(join(dir, "slabs"), { recursive: true });
+      await writeFile(join(dir, "manifest"), text);
+      await writeFile(join(dir, "slabs", "00002.slab"), `${text} slab`);
+    }
+    const a = await Checkpoints.open(nats().connection, { cacheDir: join(root, "a") });
+    const b = await Checkpoints.open(nats().connection, { cacheDir: join(root, "b") });
+    await a.save("race", "inc", 10n, stale); // the record both start from
+    let newer: Awaited<ReturnType<Checkpoints["save"]>> | undefined;
+    // The old owner's upload outlasts its lease: meanwhile the new owner records LSN 20.
+    const overtaken = a.save("race", "inc", 15n, stale, async () => {
+      await writeFile(join(stale, "manifest"), "old owner, later");
+      newer = await b.save("race", "inc", 20n, fresh);
+    });
+    await expect(overtaken).rejects.toMatchObject({ code: "FAILED_PRECONDITION" });
+    const latest = (await b.latest("race", "inc"))!;
+    expect(latest.lsn).toBe("20");
+    expect(latest).toEqual(newer!);
+    // Every file of the newer record is still there: it restores.
+    await b.restore(latest, join(root, "restored"));
+    expect(await readFile(join(root, "restored", "manifest"), "utf8")).toBe("new owner");
+    expect(await readFile(join(root, "restored", "slabs", "00002.slab"), "utf8")).toBe("new owner slab");
+    await b.remove("race");
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});

@@ -8,6 +8,13 @@
  * Order matters: files first, record second, purge third, old files last, so at every moment
  * the recorded checkpoint's files exist and the stream holds everything after its LSN.
  *
+ * The record is the index's manifest in KV and is committed by compare-and-set on the revision
+ * read when the save began: an owner that lost its lease while uploading (a long upload
+ * outlasting the lease) cannot overwrite a newer owner's record, nor delete that record's
+ * files as "previous"; its save fails with FAILED_PRECONDITION and what it uploaded is left
+ * to orphan collection. (Without it, the stale owner's older record over a stream the new
+ * owner had purged past it lost the writes between the two LSNs.)
+ *
  * Files are content-addressed (issue 8 step b): an object's key is
  * `<index>/<incarnation>/sha256/<hash>`, so a checkpoint uploads only the files that changed
  * since the one before (slabs are immutable: most of an index's bytes), and the index sits
@@ -90,8 +97,19 @@ export class Checkpoints {
     return record.incarnation === incarnation ? record : undefined;
   }
 
-  /** Uploads `dir` (temporary and log files left out) as the checkpoint at `lsn`; answers it. */
-  async save(index: string, incarnation: string, lsn: bigint, dir: string): Promise<CheckpointRecord> {
+  /**
+   * Uploads `dir` (temporary and log files left out) as the checkpoint at `lsn`; answers it.
+   * FAILED_PRECONDITION when another save recorded a checkpoint of the index meanwhile.
+   * `beforeRecord`: tests only, runs between the uploads and the record's commit.
+   */
+  async save(
+    index: string,
+    incarnation: string,
+    lsn: bigint,
+    dir: string,
+    beforeRecord?: () => Promise<void>,
+  ): Promise<CheckpointRecord> {
+    const current = await this.kv.get(index);
     const previous = await this.latest(index, incarnation);
     const record: CheckpointRecord = {
       incarnation,
@@ -111,7 +129,18 @@ export class Checkpoints {
       stored.add(key);
       record.files.push({ path, key, bytes });
     }
-    await this.kv.put(index, encoder.encode(JSON.stringify(record)));
+    await beforeRecord?.();
+    const value = encoder.encode(JSON.stringify(record));
+    try {
+      if (current === null) await this.kv.create(index, value);
+      else await this.kv.update(index, value, current.revision);
+    } catch (error) {
+      throw new NeedleError(
+        "FAILED_PRECONDITION",
+        `checkpoint of index ${index} at LSN ${lsn}: another checkpoint was recorded since this one began (revision ${current?.revision ?? "none"} read); not recorded`,
+        { cause: error },
+      );
+    }
     if (previous !== undefined) await this.deleteFiles(previous, record);
     return record;
   }
