@@ -2,8 +2,10 @@
  * Compactions built by a compactor (remote-compaction.ts), through a real nats-server: an
  * engine whose compactions a compactor on its own connection builds answers every query
  * exactly as an engine that built its own from the same writes; without a compactor member,
- * or when the compactor that took a job leaves the cluster before answering, the owner builds
- * itself and the compaction completes; the job's objects are removed either way.
+ * when the compactor that took a job leaves the cluster before answering, or when it stays
+ * but never answers (past jobMs), the owner builds itself and the compaction completes; the
+ * job's objects are removed either way. Cluster hosts wire it: an owner host's compactions go
+ * to a compactor host.
  */
 import { afterAll, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -269,5 +271,51 @@ test("cluster hosts: an owner's compactions go to the member with the compactor 
   } finally {
     await owner.close();
     await compactorHost.close();
+  }
+}, 120_000);
+
+test("a compactor that takes a job and stays a member but never answers: the owner builds itself after jobMs", async () => {
+  const ownerConnection = await newConnection();
+  const ownerDir = await freshDir();
+  const ownerMember = await Membership.open(
+    ownerConnection,
+    { name: "owner-3", roles: ["namespace"], pid: process.pid },
+    membershipOptions,
+  );
+  const stuckConnection = await newConnection();
+  const stuck = await Membership.open(
+    stuckConnection,
+    { name: "stuck", roles: ["compactor"], pid: process.pid },
+    membershipOptions,
+  );
+  let taken = 0;
+  stuckConnection.subscribe(addressSubjects(address("compactor", "cluster")), {
+    queue: "needle-compactors",
+    callback: (_error, msg) => {
+      taken++;
+      msg.respond(encodeAnswer({ compactor: "stuck" }));
+    },
+  });
+  const ownerFiles = await files(ownerConnection, ownerDir);
+  const remote = remoteCompactionBuilder({
+    connection: ownerConnection,
+    files: ownerFiles,
+    membership: ownerMember,
+    timings: { takeMs: 2_000, livenessMs: 100, jobMs: 1_000 },
+  });
+  const engine = await compacted({ compactionBuilder: remote.build });
+  try {
+    expect(taken).toBe(1);
+    expect(remote.stats).toMatchObject({
+      remote: 0,
+      local: 1,
+      lastLocalReason: "compactor stuck did not answer within 1000 ms",
+    });
+    expect(await ownerFiles.list("jobs/")).toEqual([]);
+  } finally {
+    await engine.close();
+    await stuck.leave();
+    await ownerMember.leave();
+    await stuckConnection.close();
   }
 }, 120_000);

@@ -8,7 +8,8 @@
  *
  * The exchange, for one job (the owner's side is `remoteCompactionBuilder`, the compactor's
  * `serveCompactions`):
- *   1. The owner uploads the source files and a spec (live bitsets, headers, options) to the
+ *   1. The owner uploads the source files (streamed from disk: a slab may be 4 GiB) and a spec
+ *      (live bitsets, headers, options) to the
  *      `needle-compaction-files` Object Store bucket under `jobs/<job>/`, and asks
  *      `take` on the compactors' queue group with an inbox of its own for the result.
  *   2. One compactor answers at once with its member name (or OVERLOADED when its queue is
@@ -16,14 +17,15 @@
  *      builder thread, uploads the outputs and their row maps, and publishes the answer (or
  *      the typed error) to the inbox.
  *   3. The owner waits for that answer while the compactor stays a live member (heartbeats in
- *      KV), downloads the outputs and removes the job's objects.
+ *      KV), at most `jobMs` (30 minutes: a live compactor stuck on a stalled transfer), then
+ *      downloads the outputs and removes the job's objects.
  * Whatever goes wrong on the way that is not the build's own verdict on the data (no
- * compactor, none taking the job, the compactor dying or going silent, NATS failing), the
+ * compactor, none taking the job, the compactor dying or stuck past `jobMs`, NATS failing), the
  * owner builds locally instead: a compaction never waits on a compactor that is gone, and the
  * bytes are the same either way (the build is deterministic). An error the build itself
  * raised (a CORRUPTION of a source) is the compaction's error, as it would be locally.
  */
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { createInbox, type Msg, type NatsConnection, type Subscription } from "nats";
 import type { NatsObjectBlobStore } from "../../storage/blob/nats-object-store.ts";
@@ -54,6 +56,11 @@ export interface RemoteCompactionTimings {
   takeMs?: number;
   /** How often the owner checks that the compactor building its job is still a member. Default 1 s. */
   livenessMs?: number;
+  /**
+   * The longest the owner waits for a job a live compactor took (one stuck, not dead: a
+   * transfer stalled under a failing NATS node). Default 30 minutes.
+   */
+  jobMs?: number;
 }
 
 /** What an owner's compactions did (tests, logs). */
@@ -90,6 +97,7 @@ export function remoteCompactionBuilder(options: {
   const transport = new NatsTransport(options.connection);
   const takeMs = options.timings?.takeMs ?? 5_000;
   const livenessMs = options.timings?.livenessMs ?? 1_000;
+  const jobMs = options.timings?.jobMs ?? 30 * 60_000;
   const local = (
     reason: string,
     sources: readonly CompactionSource[],
@@ -114,7 +122,7 @@ export function remoteCompactionBuilder(options: {
       const spec: JobSpec = { sources: [], headers: headerList, options: buildOptions };
       for (const [i, source] of sources.entries()) {
         const key = jobKey(job, `source-${i}`);
-        await options.files.put(key, await readFile(source.path));
+        await options.files.putFile(key, source.path);
         spec.sources.push({ key, live: source.live });
       }
       await options.files.put(jobKey(job, "spec"), encodeWire(spec));
@@ -146,7 +154,11 @@ export function remoteCompactionBuilder(options: {
   async function awaitAnswer(subscription: Subscription, compactor: string): Promise<JobAnswer> {
     const iterator = subscription[Symbol.asyncIterator]();
     const next = iterator.next();
+    const deadline = performance.now() + jobMs;
     for (;;) {
+      if (performance.now() > deadline) {
+        throw new NeedleError("UNAVAILABLE", `compactor ${compactor} did not answer within ${jobMs} ms`);
+      }
       const tick = Bun.sleep(livenessMs).then(() => "tick" as const);
       const settled = await Promise.race([next, tick]);
       if (settled !== "tick") {
@@ -243,7 +255,7 @@ export function serveCompactions(options: {
       const sources: CompactionSource[] = [];
       for (const [i, source] of spec.sources.entries()) {
         const path = join(work, `source-${i}.slab`);
-        await writeFile(path, await options.files.get(source.key));
+        await options.files.getFile(source.key, path);
         sources.push({ path, live: source.live });
       }
       const built = await buildCompaction(sources, spec.headers, spec.options);

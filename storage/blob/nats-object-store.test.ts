@@ -44,3 +44,23 @@ test("object store: an overwritten blob gets a fresh local copy; the old one sta
     await dispose();
   }
 });
+
+test("object store: files stream in and out whole (several chunks), and a missing key is NOT_FOUND", async () => {
+  const { store, dispose } = await makeStore();
+  const dir = await mkdtemp(join(tmpdir(), "needle-os-files-"));
+  try {
+    // 300 KB of varied bytes: more than two of the Object Store's 128 KiB chunks.
+    const bytes = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 31 + (i >> 8)) & 0xff);
+    await Bun.write(join(dir, "in.slab"), bytes);
+    await store.putFile("jobs/1/source-0", join(dir, "in.slab"));
+    expect(await store.get("jobs/1/source-0")).toEqual(bytes);
+    await store.getFile("jobs/1/source-0", join(dir, "out", "copy.slab"));
+    expect(new Uint8Array(await readFile(join(dir, "out", "copy.slab")))).toEqual(bytes);
+    await expect(store.getFile("jobs/1/absent", join(dir, "absent"))).rejects.toMatchObject({
+      code: "NOT_FOUND",
+    });
+  } finally {
+    await dispose();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

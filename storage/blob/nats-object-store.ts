@@ -12,7 +12,7 @@
  * Bucket and key naming stays with the caller: keys are the blob keys (keys.ts) as object
  * names, which the Object Store encodes into its own subjects.
  */
-import { mkdir, rename, stat, writeFile } from "node:fs/promises";
+import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { ObjectInfo, ObjectStore } from "nats";
 import { NeedleError } from "../errors.ts";
@@ -78,6 +78,38 @@ export class NatsObjectBlobStore implements BlobStore {
       .filter((info) => !info.deleted && info.name.startsWith(prefix))
       .map((info) => info.name)
       .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /**
+   * Stores a file's bytes under `key`, streamed from disk chunk by chunk: a slab may be up
+   * to 4 GiB, more than a process should hold at once for a transfer.
+   */
+  async putFile(key: string, path: string): Promise<void> {
+    validateBlobKey(key);
+    await this.objects.put({ name: key }, Bun.file(path).stream());
+  }
+
+  /**
+   * Writes the blob's bytes to `path`, streamed chunk by chunk to a temporary name and renamed
+   * into place once the store's digest checked out. NOT_FOUND when absent.
+   */
+  async getFile(key: string, path: string): Promise<void> {
+    validateBlobKey(key);
+    const result = await this.objects.get(key);
+    if (result === null) throw notFound(key);
+    await mkdir(dirname(path), { recursive: true });
+    const temporary = `${path}.${process.pid}.tmp`;
+    const writer = Bun.file(temporary).writer();
+    try {
+      for await (const chunk of result.data) writer.write(chunk);
+      await writer.end();
+      const failed = await result.error;
+      if (failed) throw failed;
+      await rename(temporary, path);
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw error;
+    }
   }
 
   private async live(key: string): Promise<ObjectInfo | undefined> {
