@@ -7,6 +7,11 @@ export interface Actor {
   receive(verb: string, payload: unknown): Promise<unknown>;
   /** Verbs that may run while other messages are in flight (reads, pipelined writes). */
   readonly concurrentVerbs?: ReadonlySet<string>;
+  /**
+   * Verbs the runtime's own bookkeeping sends (the executor's `demote`): they are not use, so
+   * they leave the actor's least-recently-used rank and idle time as they were.
+   */
+  readonly bookkeepingVerbs?: ReadonlySet<string>;
   /** Milliseconds without messages after which the runtime passivates the actor; absent = never. */
   readonly idleMs?: number;
   /**

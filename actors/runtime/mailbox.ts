@@ -56,7 +56,8 @@ export class Mailbox {
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
-  post(job: Job, exclusive: boolean, now: number): Promise<unknown> {
+  /** `now`: the time of use, or undefined for a message that is not use (bookkeeping). */
+  post(job: Job, exclusive: boolean, now: number | undefined): Promise<unknown> {
     if (this.full) {
       return Promise.reject(
         new NeedleError(
@@ -66,7 +67,7 @@ export class Mailbox {
         ),
       );
     }
-    this.lastActivityMs = now;
+    if (now !== undefined) this.lastActivityMs = now;
     if (!exclusive) return this.run(job);
     return new Promise((resolve, reject) => {
       this.queue.push({ job, resolve, reject });

@@ -116,6 +116,28 @@ describe("actor system", () => {
     await system.shutdown();
   });
 
+  test("bookkeeping verbs are not use: they leave the least-recently-used time and the hit count as they were", async () => {
+    let clock = 1_000;
+    const system = new ActorSystem({ now: () => clock });
+    system.register("slab", async () => ({
+      bookkeepingVerbs: new Set(["demote"]),
+      receive: async (verb) => verb,
+    }));
+    const target = address("slab", "i/s");
+    await system.transport.request(target, "search", {});
+    const used = system.lastActivityMs(target);
+    const hits = system.observeKind("slab").hits;
+    clock += 500;
+    expect(await system.transport.request(target, "demote", {})).toBe("demote");
+    expect(system.lastActivityMs(target)).toBe(used);
+    expect(system.observeKind("slab").hits).toBe(hits);
+    clock += 500;
+    await system.transport.request(target, "search", {});
+    expect(system.lastActivityMs(target)).toBe(clock);
+    expect(system.observeKind("slab").hits).toBe(hits + 1);
+    await system.shutdown();
+  });
+
   test("idle actors passivate and reactivate on the next message", async () => {
     const system = new ActorSystem();
     let passivations = 0;

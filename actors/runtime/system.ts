@@ -322,11 +322,17 @@ export class ActorSystem {
       activation = { address: target, mailbox: new Mailbox(key, this.depthMax, this.now()) };
       this.activations.set(key, activation);
       tally.misses++;
-    } else if (activation.actor) tally.hits++;
+    }
     const current = activation;
+    const use = !current.actor?.bookkeepingVerbs?.has(verb);
+    if (current.actor && use) tally.hits++;
     if (current.mailbox.full) tally.overloaded++;
     const exclusive = !current.actor?.concurrentVerbs?.has(verb);
-    return current.mailbox.post(() => this.handle(current, verb, payload), exclusive, this.now());
+    return current.mailbox.post(
+      () => this.handle(current, verb, payload),
+      exclusive,
+      use ? this.now() : undefined,
+    );
   }
 
   private async handle(activation: Activation, verb: string, payload: unknown): Promise<unknown> {

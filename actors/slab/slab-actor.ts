@@ -126,6 +126,7 @@ export const demotedReadBytesDefault = 16 * 1024 * 1024;
 
 class SlabActor implements Actor {
   readonly concurrentVerbs = new Set(["search", "rowsOf", "records", "ids", "filterRows", "warm", "demote"]);
+  readonly bookkeepingVerbs = new Set(["demote"]);
   readonly idleMs = slabIdleMs;
   private metadataIndex: MetadataIndex | undefined;
   private postings: SparsePostings | undefined;
