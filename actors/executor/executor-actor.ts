@@ -32,6 +32,8 @@ interface OpenSlab {
   indexBytes: number | undefined;
   /** A demotion was asked and not yet reported done. */
   demoting: boolean;
+  /** A passivation was asked; its "closed" report has not come yet. */
+  closing: boolean;
 }
 
 class ExecutorActor implements Actor {
@@ -88,7 +90,12 @@ class ExecutorActor implements Actor {
   private setBytes(slab: string, bytes: number, indexBytes: number | undefined): void {
     const known = this.open.get(slab);
     this.totalBytes += bytes - (known?.bytes ?? 0);
-    this.open.set(slab, { bytes, indexBytes, demoting: known?.demoting ?? false });
+    this.open.set(slab, {
+      bytes,
+      indexBytes,
+      demoting: known?.demoting ?? false,
+      closing: known?.closing ?? false,
+    });
   }
 
   /**
@@ -109,14 +116,21 @@ class ExecutorActor implements Actor {
     if (keep !== undefined && evictable.includes(keep)) byAge.push(keep);
     const kept = (known: OpenSlab) =>
       known.indexBytes === undefined ? known.bytes : Math.min(known.bytes, known.indexBytes);
-    let projected = this.totalBytes;
+    // Slabs already closing count as gone: their "closed" report settles totalBytes.
+    let projected = 0;
     let projectedIfDemoted = 0;
-    for (const known of this.open.values()) projectedIfDemoted += kept(known);
-    const closing = new Set<string>();
+    for (const known of this.open.values()) {
+      if (known.closing) continue;
+      projected += known.bytes;
+      projectedIfDemoted += kept(known);
+    }
     for (const slab of byAge) {
       if (projectedIfDemoted <= targetBytes || slab === keep) break;
       const known = this.open.get(slab)!;
-      closing.add(slab);
+      // One still activating (its "opened" report runs this) cannot be passivated yet: the
+      // runtime would do nothing, and no "closed" would ever come.
+      if (known.closing || !this.system.isActive({ kind: "slab", key: slab })) continue;
+      known.closing = true;
       projectedIfDemoted -= kept(known);
       projected -= known.bytes;
       this.evictions++;
@@ -126,7 +140,7 @@ class ExecutorActor implements Actor {
     for (const slab of byAge) {
       if (projected <= targetBytes) break;
       const known = this.open.get(slab)!;
-      if (closing.has(slab) || known.demoting || known.indexBytes === undefined) continue;
+      if (known.closing || known.demoting || known.indexBytes === undefined) continue;
       if (known.bytes <= known.indexBytes) continue;
       // Not one that went meanwhile (a message would activate it again), except `keep`, which
       // may be activating now (its "opened" report is what runs this).

@@ -340,8 +340,18 @@ class SlabActor implements Actor {
    */
   private demote(): void {
     const reader = this.reader;
-    if (!(reader instanceof SlabReader) || reader.demoted || this.resident) return;
+    if (!(reader instanceof SlabReader) || reader.demoted || this.resident) {
+      // Nothing to give back; the report still ends the executor's wait for this demotion.
+      this.report("resized", {
+        bytes: reader instanceof SlabReader ? reader.residentBytes : reader.info.byteLength,
+      });
+      return;
+    }
     reader.demote();
+    // The decoded metadata index reads the bytes it was decoded from (views over the mapping,
+    // which would keep it alive): decoded again from the reader's copy when a filter needs it.
+    this.metadataIndex?.dispose();
+    this.metadataIndex = undefined;
     this.postings = undefined;
     this.report("resized", { bytes: reader.residentBytes });
   }
