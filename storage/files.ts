@@ -382,6 +382,37 @@ export function readRangesSync(
   }
 }
 
+/** readRangesSync without blocking the event loop (the reads run on the I/O threads). */
+export async function readRanges(
+  path: string,
+  ranges: readonly { position: number; length: number }[],
+): Promise<Uint8Array[]> {
+  check("read", path);
+  const handle = await fs.open(path, "r");
+  try {
+    const out: Uint8Array[] = [];
+    for (const { position, length } of ranges) {
+      const buffer = new Uint8Array(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await handle.read(buffer, done, length - done, position + done);
+        if (bytesRead === 0) {
+          throw systemError(
+            "EIO",
+            "read",
+            `${path} (ended at ${position + done}, ${length - done} bytes short)`,
+          );
+        }
+        done += bytesRead;
+      }
+      out.push(buffer);
+    }
+    return out;
+  } finally {
+    await handle.close();
+  }
+}
+
 /** A private (copy-on-write) memory map of the whole file. */
 export function mmap(path: string): Uint8Array {
   check("mmap", path);

@@ -30,6 +30,7 @@ import { dirname, join, relative } from "node:path";
 import type { JetStreamManager, KV, NatsConnection, ObjectStore } from "nats";
 import { NatsObjectBlobStore } from "../../storage/blob/nats-object-store.ts";
 import { NeedleError } from "../../storage/errors.ts";
+import { kvKeys } from "../../storage/nats/kv-keys.ts";
 import { checkpointObjectsBucket, checkpointsBucket } from "../../storage/nats/names.ts";
 import { isSlabFile } from "../layout.ts";
 
@@ -233,10 +234,7 @@ export class Checkpoints {
   /** Every index's latest checkpoint record (orphan collection). */
   async all(): Promise<Map<string, CheckpointRecord>> {
     const records = new Map<string, CheckpointRecord>();
-    // Keys first (awaiting inside the keys() iteration ends it early), each once.
-    const keys = new Set<string>();
-    for await (const key of await this.kv.keys()) keys.add(key);
-    for (const index of keys) {
+    for (const index of await kvKeys(this.manager, checkpointsBucket)) {
       const entry = await this.kv.get(index);
       if (entry !== null && entry.operation === "PUT")
         records.set(index, JSON.parse(decoder.decode(entry.value)) as CheckpointRecord);

@@ -5,8 +5,9 @@
  * delete are compare-and-set on the revision they read, retried when another change came
  * between (each retry re-applies the change to what is there now).
  */
-import type { KV, NatsConnection } from "nats";
+import type { JetStreamManager, KV, NatsConnection } from "nats";
 import { NeedleError } from "../../storage/errors.ts";
+import { kvKeys } from "../../storage/nats/kv-keys.ts";
 import { catalogBucket } from "../../storage/nats/names.ts";
 import type { IndexConfig } from "../api.ts";
 
@@ -21,7 +22,11 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export class ClusterCatalog {
-  private constructor(private readonly kv: KV) {}
+  private constructor(
+    private readonly kv: KV,
+    private readonly manager: JetStreamManager,
+    private readonly bucket: string,
+  ) {}
 
   static async open(
     connection: NatsConnection,
@@ -30,7 +35,7 @@ export class ClusterCatalog {
     const kv = await connection
       .jetstream()
       .views.kv(options.bucket ?? catalogBucket, { history: 1, replicas: options.replicas ?? 1 });
-    return new ClusterCatalog(kv);
+    return new ClusterCatalog(kv, await connection.jetstreamManager(), options.bucket ?? catalogBucket);
   }
 
   async get(name: string): Promise<ClusterIndex | undefined> {
@@ -45,12 +50,9 @@ export class ClusterCatalog {
   }
 
   async list(): Promise<ClusterIndex[]> {
-    // Keys first (awaiting inside the keys() iteration ends it early), each once: a key put
-    // again while the listing runs is delivered again.
-    const keys = new Set<string>();
-    for await (const key of await this.kv.keys()) keys.add(key);
+    const keys = await kvKeys(this.manager, this.bucket); // not kv.keys(): see kv-keys.ts
     const indexes: ClusterIndex[] = [];
-    for (const key of [...keys].sort()) {
+    for (const key of keys) {
       const index = await this.get(key);
       if (index !== undefined) indexes.push(index);
     }

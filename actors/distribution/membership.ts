@@ -5,7 +5,8 @@
  * reads the same bucket, so hosts agree on the members up to one TTL of skew, and placement
  * (placement.ts) settles once it passes.
  */
-import type { KV, NatsConnection } from "nats";
+import type { JetStreamManager, KV, NatsConnection } from "nats";
+import { kvKeys } from "../../storage/nats/kv-keys.ts";
 import { membersBucket } from "../../storage/nats/names.ts";
 
 export type Role = "gateway" | "namespace" | "executor" | "compactor";
@@ -35,6 +36,8 @@ export class Membership {
 
   private constructor(
     private readonly kv: KV,
+    private readonly manager: JetStreamManager,
+    private readonly bucket: string,
     readonly self: MemberEntry,
   ) {}
 
@@ -45,10 +48,11 @@ export class Membership {
     options: MembershipOptions = {},
   ): Promise<Membership> {
     const ttl = options.ttlMs ?? memberTtlMsDefault;
+    const bucket = options.bucket ?? membersBucket;
     const kv = await connection
       .jetstream()
-      .views.kv(options.bucket ?? membersBucket, { ttl, history: 1, replicas: options.replicas ?? 1 });
-    const membership = new Membership(kv, self);
+      .views.kv(bucket, { ttl, history: 1, replicas: options.replicas ?? 1 });
+    const membership = new Membership(kv, await connection.jetstreamManager(), bucket, self);
     await membership.beat();
     membership.timer = setInterval(() => {
       membership.beats = membership.beat().catch(() => undefined);
@@ -62,10 +66,7 @@ export class Membership {
 
   /** Names of the live members with `role`, sorted. */
   async live(role: Role): Promise<string[]> {
-    // Keys first (awaiting inside the keys() iteration ends it early), each once: a key put
-    // again while the listing runs is delivered again.
-    const keys = new Set<string>();
-    for await (const key of await this.kv.keys()) keys.add(key);
+    const keys = await kvKeys(this.manager, this.bucket); // not kv.keys(): see kv-keys.ts
     const names: string[] = [];
     for (const key of keys) {
       const entry = await this.kv.get(key);

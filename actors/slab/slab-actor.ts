@@ -155,7 +155,7 @@ class SlabActor implements Actor {
     this.fresh = false;
     switch (verb) {
       case "search": {
-        const answer = this.search(payload as SlabSearchRequest);
+        const answer = await this.tracked(this.search(payload as SlabSearchRequest));
         if (cold) {
           answer.cold = true;
           if (answer.explain) answer.explain.cold = true;
@@ -165,7 +165,7 @@ class SlabActor implements Actor {
       case "rowsOf":
         return (payload as { ids: string[] }).ids.map((id) => this.reader.rowOf(id));
       case "records":
-        return this.records(payload as SlabRowsRequest);
+        return this.tracked(this.records(payload as SlabRowsRequest));
       case "ids":
         return this.ids(payload as SlabIdsRequest);
       case "describe": {
@@ -191,6 +191,8 @@ class SlabActor implements Actor {
   }
 
   async passivate(): Promise<void> {
+    // A demoted slab's reads await the disk: let them finish before the reader closes.
+    await Promise.allSettled([...this.reading]);
     this.postings = undefined;
     this.filterBitsets.clear();
     this.metadataIndex?.dispose();
@@ -205,7 +207,16 @@ class SlabActor implements Actor {
     return this.reader.info.metric;
   }
 
-  private search(request: SlabSearchRequest): SlabSearchAnswer {
+  /** Searches and record reads in flight (passivate waits for them). */
+  private readonly reading = new Set<Promise<unknown>>();
+
+  private tracked<T>(work: Promise<T>): Promise<T> {
+    this.reading.add(work);
+    void work.finally(() => this.reading.delete(work)).catch(() => {});
+    return work;
+  }
+
+  private async search(request: SlabSearchRequest): Promise<SlabSearchAnswer> {
     const started = request.explain ? performance.now() : 0;
     const rowCount = this.reader.info.rowCount;
     let eligible: Eligible = request.filter
@@ -248,7 +259,7 @@ class SlabActor implements Actor {
     if (demoted && vector !== undefined && (sparseVector?.indices.length ?? 0) === 0) {
       // Demoted: score the chosen rows read from the file, nothing else (a cold read).
       const rows = "rows" in eligible ? eligible.rows : rowsOfBitset(eligible.bitset, rowCount);
-      found = this.searchFromFile(request.query, rows);
+      found = await this.searchFromFile(request.query, rows);
       rowsFetched = rows.length;
     } else {
       if (this.reader instanceof SlabReader && this.reader.demoted) {
@@ -297,12 +308,15 @@ class SlabActor implements Actor {
    * `demotedReadBytes` of float32 rows, each read and scored as a block of its own, the
    * chunks' best merged (one chunk, the usual case for an IVF slab, needs no merge).
    */
-  private searchFromFile(query: BlockQuery, rows: Uint32Array): Candidate[] {
-    const chunkRows = Math.max(1, Math.floor(this.demotedReadBytes / (4 * this.reader.info.dim)));
-    if (rows.length <= chunkRows) return this.searchRows(query, rows);
+  private async searchFromFile(query: BlockQuery, rows: Uint32Array): Promise<Candidate[]> {
+    // The reader at the search's start: a promotion meanwhile replaces this.reader, and this
+    // one keeps reading its (immutable) file.
+    const reader = this.reader as SlabReader;
+    const chunkRows = Math.max(1, Math.floor(this.demotedReadBytes / (4 * reader.info.dim)));
+    if (rows.length <= chunkRows) return this.searchRows(reader, query, rows);
     const found: Candidate[] = [];
     for (let start = 0; start < rows.length; start += chunkRows) {
-      found.push(...this.searchRows(query, rows.subarray(start, start + chunkRows)));
+      found.push(...(await this.searchRows(reader, query, rows.subarray(start, start + chunkRows))));
     }
     const ascending = lowerIsBetter(this.metric);
     found.sort((a, b) => (ascending ? a.score - b.score : b.score - a.score) || a.row - b.row);
@@ -310,8 +324,8 @@ class SlabActor implements Actor {
   }
 
   /** Exact scores of `rows` read from the file, as a block of their own, mapped back to slab rows. */
-  private searchRows(query: BlockQuery, rows: Uint32Array): Candidate[] {
-    const reader = this.reader as SlabReader;
+  private async searchRows(reader: SlabReader, query: BlockQuery, rows: Uint32Array): Promise<Candidate[]> {
+    const vectors = await reader.rowVectorsAsync(rows);
     const norms = reader.inverseNorms;
     const extreme = new Set(this.metric === "cosine" ? reader.extremeRows : []);
     const extremeRows: number[] = [];
@@ -321,7 +335,7 @@ class SlabActor implements Actor {
     const block = {
       rowCount: rows.length,
       dim: reader.info.dim,
-      vectors: reader.rowVectors(rows),
+      vectors,
       inverseNorms: Float32Array.from(rows, (row) => norms[row]!),
       sparseValues: () => undefined,
       extremeRows: this.metric === "cosine" ? extremeRows : undefined,
@@ -400,9 +414,9 @@ class SlabActor implements Actor {
     return this.postings;
   }
 
-  private records(request: SlabRowsRequest): VectorRecord[] {
+  private async records(request: SlabRowsRequest): Promise<VectorRecord[]> {
     const parts = { values: request.values, metadata: request.metadata };
-    if (this.reader instanceof SlabReader) return this.reader.records(request.rows, parts);
+    if (this.reader instanceof SlabReader) return this.reader.recordsAsync(request.rows, parts);
     const reader = this.reader;
     return request.rows.map((row) => reader.record(row, parts));
   }

@@ -152,3 +152,40 @@ test("a demoted slab whose file was deleted under it (its namespace deleted mean
     expect((error as NeedleError).code).toBe("NOT_FOUND");
   }
 });
+
+test("the async reads of a demoted reader (rowVectorsAsync, recordsAsync) equal the mapped answers, one file read per call", async () => {
+  const random = seededRandom(seed + 3);
+  const path = writeSlab("async", 12, 200, random);
+  const mapped = SlabReader.openFile(path);
+  const demoted = SlabReader.openFile(path);
+  demoted.demote();
+  const asked = Array.from({ length: 30 }, () => randomInt(random, 200));
+  const chosen = Uint32Array.from(new Set(asked)).sort();
+  const all = { values: true, metadata: true };
+  let records: Awaited<ReturnType<SlabReader["recordsAsync"]>> = [];
+  let vectors: Float32Array = new Float32Array(0);
+  // Each call opens the file once for all its ranges; nothing falls back to a blocking read.
+  const reads = await (async () => {
+    let count = 0;
+    const stop = observeFileOperations((seen, at) => {
+      if (seen === "read" && at === path) count++;
+    });
+    try {
+      records = await demoted.recordsAsync(asked, all);
+      vectors = await demoted.rowVectorsAsync(chosen);
+    } finally {
+      stop();
+    }
+    return count;
+  })();
+  expect(reads).toBe(2);
+  expect(records).toEqual(mapped.records(asked, all));
+  expect(vectors).toEqual(mapped.rowVectors(chosen));
+  // Concurrent calls never see each other's bytes.
+  const [first, second] = await Promise.all([
+    demoted.recordsAsync(asked.slice(0, 10), all),
+    demoted.recordsAsync(asked.slice(10), { values: false, metadata: true }),
+  ]);
+  expect(first).toEqual(mapped.records(asked.slice(0, 10), all));
+  expect(second).toEqual(mapped.records(asked.slice(10), { values: false, metadata: true }));
+});

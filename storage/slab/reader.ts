@@ -25,7 +25,7 @@
 import { isKernelSafeInverseNorm } from "../../ffi/mod.ts";
 import type { Metadata, SparseValues, VectorRecord } from "../types.ts";
 import { NeedleError, corruption, invalidArgument } from "../errors.ts";
-import { mmap, readRangesSync, statSync } from "../files.ts";
+import { mmap, readRanges, readRangesSync, statSync } from "../files.ts";
 import { ioError } from "../fsync.ts";
 import { metadataFromPacked } from "../metadata.ts";
 import { metadataProblem, packr } from "./codec.ts";
@@ -38,6 +38,16 @@ export type { SlabInfo };
 
 /** The memory page size touchPages strides by (4 KiB on the platforms Needle runs on). */
 const pageBytes = 4096;
+
+/** A byte range of the file. */
+interface ByteRange {
+  position: number;
+  length: number;
+}
+
+function rangeKey(range: ByteRange): string {
+  return `${range.position}+${range.length}`;
+}
 
 /**
  * Where a demoted reader finds the sections it no longer holds: absolute file positions of
@@ -60,6 +70,8 @@ export class SlabReader {
   private raw: RawPositions | undefined;
   /** The file a reader from openFile maps; undefined for fromBytes readers (never demoted). */
   private readonly path: string | undefined;
+  /** Bytes read ahead asynchronously for the synchronous call running now (withPrefetched). */
+  private prefetched: Map<string, Uint8Array> | undefined;
 
   /**
    * Memory-maps the file privately (copy-on-write: writes to the views never reach the file)
@@ -216,21 +228,98 @@ export class SlabReader {
       }
       return out;
     }
-    const rowBytes = 4 * dim;
+    const runs = this.vectorRuns(rows);
+    const read = this.readRaw(runs.map((run) => run.range));
+    runs.forEach((run, i) => {
+      out.set(f32View(read[i]!, 0, run.count * dim), run.at * dim);
+    });
+    return out;
+  }
+
+  /**
+   * rowVectors without blocking the event loop: a demoted reader reads the rows on the I/O
+   * threads first (the same ranges rowVectors would read), then assembles them.
+   */
+  async rowVectorsAsync(rows: ArrayLike<number>): Promise<Float32Array> {
+    if (this.raw === undefined) return this.rowVectors(rows);
+    for (let i = 0; i < rows.length; i++) this.checkRow(rows[i]!);
+    return this.withPrefetched(
+      this.vectorRuns(rows).map((run) => run.range),
+      () => this.rowVectors(rows),
+    );
+  }
+
+  /** records() without blocking the event loop: the demoted reader's reads happen first, async. */
+  async recordsAsync(
+    rows: readonly number[],
+    parts: { values: boolean; metadata: boolean },
+  ): Promise<VectorRecord[]> {
+    if (this.raw === undefined) return this.records(rows, parts);
+    for (const row of rows) this.checkRow(row);
+    return this.withPrefetched(this.recordRanges(rows, parts), () => this.records(rows, parts));
+  }
+
+  /** Adjacent rows of `rows` (in order) as one read each: where they sit in the file. */
+  private vectorRuns(rows: ArrayLike<number>): { count: number; at: number; range: ByteRange }[] {
+    const rowBytes = 4 * this.info.dim;
+    const base = this.raw!.vectors;
     const runs: { first: number; count: number; at: number }[] = [];
     for (let i = 0; i < rows.length; i++) {
       const last = runs[runs.length - 1];
       if (last !== undefined && rows[i] === last.first + last.count) last.count++;
       else runs.push({ first: rows[i]!, count: 1, at: i });
     }
-    const base = this.raw.vectors;
-    const read = this.readRaw(
-      runs.map((run) => ({ position: base + run.first * rowBytes, length: run.count * rowBytes })),
-    );
-    runs.forEach((run, i) => {
-      out.set(f32View(read[i]!, 0, run.count * dim), run.at * dim);
-    });
-    return out;
+    return runs.map(({ first, count, at }) => ({
+      count,
+      at,
+      range: { position: base + first * rowBytes, length: count * rowBytes },
+    }));
+  }
+
+  /** The ranges records(rows, parts) reads from a demoted reader's file. */
+  private recordRanges(rows: readonly number[], parts: { values: boolean; metadata: boolean }): ByteRange[] {
+    const open = this.parts;
+    const raw = this.raw!;
+    const ranges: ByteRange[] = [];
+    if (parts.values && this.info.dim > 0) {
+      ranges.push(...this.vectorRuns(Uint32Array.from(new Set(rows)).sort()).map((run) => run.range));
+    }
+    for (const row of rows) {
+      if (parts.values && open.sparseOffsets !== undefined) {
+        const start = open.sparseOffsets[row]!;
+        const end = open.sparseOffsets[row + 1]!;
+        if (start < end) {
+          ranges.push({ position: raw.sparseIndices! + 4 * start, length: 4 * (end - start) });
+          ranges.push({ position: raw.sparseValues! + 4 * start, length: 4 * (end - start) });
+        }
+      }
+      if (parts.metadata && open.metadataOffsets !== undefined) {
+        const start = open.metadataOffsets[row]!;
+        const end = open.metadataOffsets[row + 1]!;
+        if (start < end) ranges.push({ position: raw.metadataBytes! + start, length: end - start });
+      }
+    }
+    return ranges;
+  }
+
+  /**
+   * Reads `ranges` asynchronously, then runs `work` (synchronous) with them at hand: its
+   * readRaw calls find their bytes there instead of reading. Nothing runs between the reads'
+   * end and `work`, so concurrent callers never see each other's bytes.
+   */
+  private async withPrefetched<T>(ranges: ByteRange[], work: () => T): Promise<T> {
+    let buffers: Uint8Array[];
+    try {
+      buffers = await readRanges(this.path!, ranges);
+    } catch (error) {
+      throw this.readFailure(error);
+    }
+    this.prefetched = new Map(ranges.map((range, i) => [rangeKey(range), buffers[i]!]));
+    try {
+      return work();
+    } finally {
+      this.prefetched = undefined;
+    }
   }
 
   /** Records of several rows (one positional-read pass when demoted); see record(). */
@@ -432,20 +521,29 @@ export class SlabReader {
     this.whole = undefined;
   }
 
-  private readRaw(ranges: { position: number; length: number }[]): Uint8Array[] {
+  private readRaw(ranges: ByteRange[]): Uint8Array[] {
+    const prefetched = this.prefetched;
+    if (prefetched !== undefined) {
+      const found = ranges.map((range) => prefetched.get(rangeKey(range)));
+      if (found.every((bytes) => bytes !== undefined)) return found as Uint8Array[];
+    }
     try {
       return readRangesSync(this.path!, ranges);
     } catch (error) {
-      // Slab files are deleted only after the reads begun before they left ended, unless their
-      // namespace or index was deleted: a read racing that delete finds nothing to read.
-      if ((error as NodeJS.ErrnoException)?.code === "ENOENT") {
-        throw new NeedleError("NOT_FOUND", `${this.name}: the slab was deleted while this read ran`, {
-          file: this.path,
-          cause: error,
-        });
-      }
-      throw ioError(this.path!, "read of a demoted slab's rows", error);
+      throw this.readFailure(error);
     }
+  }
+
+  private readFailure(error: unknown): NeedleError {
+    // Slab files are deleted only after the reads begun before they left ended, unless their
+    // namespace or index was deleted: a read racing that delete finds nothing to read.
+    if ((error as NodeJS.ErrnoException)?.code === "ENOENT") {
+      return new NeedleError("NOT_FOUND", `${this.name}: the slab was deleted while this read ran`, {
+        file: this.path,
+        cause: error,
+      });
+    }
+    return ioError(this.path!, "read of a demoted slab's rows", error);
   }
 
   private refuseDemoted(what: string): void {
