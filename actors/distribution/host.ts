@@ -8,7 +8,7 @@
  */
 import { hostname } from "node:os";
 import { join } from "node:path";
-import type { NatsConnection } from "nats";
+import { type NatsConnection, nanos } from "nats";
 import { NeedleError } from "../../storage/errors.ts";
 import type { Engine, EngineOptions } from "../api.ts";
 import { Checkpoints } from "./checkpoints.ts";
@@ -22,6 +22,7 @@ import {
   type CompactorStats,
   type RemoteCompactionStats,
   type RemoteCompactionTimings,
+  compactionFilesTtlMs,
   remoteCompactionBuilder,
   serveCompactions,
 } from "./remote-compaction.ts";
@@ -97,9 +98,10 @@ export async function startClusterHost(options: ClusterHostOptions): Promise<Clu
   const compactionFiles =
     roles.includes("namespace") || roles.includes("compactor")
       ? new NatsObjectBlobStore(
-          await options.connection
-            .jetstream()
-            .views.os(compactionFilesBucket, { replicas: options.replicas ?? 1 }),
+          await options.connection.jetstream().views.os(compactionFilesBucket, {
+            replicas: options.replicas ?? 1,
+            ttl: nanos(compactionFilesTtlMs),
+          }),
           join(options.dir, ".compaction-cache"),
         )
       : undefined;

@@ -11,7 +11,7 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect, type NatsConnection } from "nats";
+import { connect, type NatsConnection, nanos } from "nats";
 import { gaussian } from "../../ffi/seeded-random.ts";
 import { NatsObjectBlobStore } from "../../storage/blob/nats-object-store.ts";
 import { natsServerForFile } from "../../storage/testing/nats-server.ts";
@@ -23,7 +23,8 @@ import { encodeAnswer } from "../runtime/wire.ts";
 import { seededRandom } from "../testing/reference.ts";
 import { startClusterHost } from "./host.ts";
 import { Membership } from "./membership.ts";
-import { remoteCompactionBuilder, serveCompactions } from "./remote-compaction.ts";
+import { compactionFilesTtlMs, remoteCompactionBuilder, serveCompactions } from "./remote-compaction.ts";
+import { compactionFilesBucket } from "../../storage/nats/names.ts";
 
 const nats = natsServerForFile({ jetstream: true });
 const roots: string[] = [];
@@ -263,6 +264,10 @@ test("cluster hosts: an owner's compactions go to the member with the compactor 
     expect(owner.compactions.built!.remote).toBeGreaterThanOrEqual(1);
     expect(owner.compactions.built!.local).toBe(0);
     expect(compactorHost.compactions.served!.built).toBe(owner.compactions.built!.remote);
+    // What an owner that crashed mid-job left behind expires with the bucket's TTL.
+    const manager = await (await newConnection()).jetstreamManager();
+    const bucket = await manager.streams.info(`OBJ_${compactionFilesBucket}`);
+    expect(bucket.config.max_age).toBe(nanos(compactionFilesTtlMs));
     const answer = await engine.query("h", "ns", {
       vector: records[7]!.values as Float32Array,
       topK: 1,

@@ -48,6 +48,13 @@ import { respondTo } from "./engine-requests.ts";
 /** The compactors' address: one queue group, any of them may take a job. */
 const compactors = address("compactor", "cluster");
 const takeQueue = "needle-compactors";
+/**
+ * How long a job's objects may live in the bucket (its TTL): a job lasts at most `jobMs` (30
+ * minutes) and removes its objects at the end; this clears what an owner that crashed
+ * mid-job left behind, with no sweep.
+ */
+export const compactionFilesTtlMs = 24 * 3_600_000;
+
 /** Jobs a compactor accepts beyond the one it builds; more are refused (the owner builds). */
 export const compactorQueueMax = 4;
 
