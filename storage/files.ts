@@ -366,13 +366,7 @@ export function readRangesSync(
       let done = 0;
       while (done < length) {
         const read = nodeReadSync(fd, buffer, done, length - done, position + done);
-        if (read === 0) {
-          throw systemError(
-            "EIO",
-            "read",
-            `${path} (ended at ${position + done}, ${length - done} bytes short)`,
-          );
-        }
+        if (read === 0) throw shortRead(path, position + done, length - done);
         done += read;
       }
       return buffer;
@@ -380,6 +374,11 @@ export function readRangesSync(
   } finally {
     nodeCloseSync(fd);
   }
+}
+
+/** A file that ended before a range the caller checked against its size: the device's fault. */
+function shortRead(path: string, at: number, missing: number): NodeJS.ErrnoException {
+  return systemError("EIO", "read", `${path} (ended at ${at}, ${missing} bytes short)`);
 }
 
 /** readRangesSync without blocking the event loop (the reads run on the I/O threads). */
@@ -398,10 +397,7 @@ export async function readRanges(
         let done = 0;
         while (done < length) {
           const { bytesRead } = await handle.read(buffer, done, length - done, position + done);
-          if (bytesRead === 0) {
-            const missing = `${path} (ended at ${position + done}, ${length - done} bytes short)`;
-            throw systemError("EIO", "read", missing);
-          }
+          if (bytesRead === 0) throw shortRead(path, position + done, length - done);
           done += bytesRead;
         }
         return buffer;

@@ -23,7 +23,12 @@ import { encodeAnswer } from "../runtime/wire.ts";
 import { seededRandom } from "../testing/reference.ts";
 import { startClusterHost } from "./host.ts";
 import { Membership } from "./membership.ts";
-import { compactionFilesTtlMs, remoteCompactionBuilder, serveCompactions } from "./remote-compaction.ts";
+import {
+  compactionFilesTtlMs,
+  type RemoteCompactionTimings,
+  remoteCompactionBuilder,
+  serveCompactions,
+} from "./remote-compaction.ts";
 import { compactionFilesBucket } from "../../storage/nats/names.ts";
 
 const nats = natsServerForFile({ jetstream: true });
@@ -108,37 +113,59 @@ async function answers(engine: Engine) {
 
 const membershipOptions = { bucket: "test-members", ttlMs: 1_500, heartbeatMs: 200 };
 
+/** A member on a connection of its own. */
+async function member(name: string, role: "namespace" | "compactor") {
+  const connection = await newConnection();
+  const membership = await Membership.open(
+    connection,
+    { name, roles: [role], pid: process.pid },
+    membershipOptions,
+  );
+  return { connection, membership };
+}
+
+/** An owner's side: a member, the job bucket, and a builder asking compactors. */
+async function ownerSide(name: string, timings?: RemoteCompactionTimings) {
+  const { connection, membership } = await member(name, "namespace");
+  const ownerFiles = await files(connection, await freshDir());
+  const builder = remoteCompactionBuilder({ connection, files: ownerFiles, membership, timings });
+  return { connection, membership, files: ownerFiles, builder };
+}
+
+/**
+ * A compactor member that takes every job and never answers (`onTake` runs at each take);
+ * its connection must be closed after the test: its subscription would take later jobs.
+ */
+async function silentCompactor(name: string, onTake: (taken: number) => void = () => {}) {
+  const { connection, membership } = await member(name, "compactor");
+  const state = { taken: 0 };
+  connection.subscribe(addressSubjects(address("compactor", "cluster")), {
+    queue: "needle-compactors",
+    callback: (_error, msg) => {
+      state.taken++;
+      msg.respond(encodeAnswer({ compactor: name }));
+      onTake(state.taken);
+    },
+  });
+  return { connection, membership, state };
+}
+
 test("a compactor builds the owner's compactions; answers equal a local build's; no object is left", async () => {
   const local = await compacted({});
   const expected = await answers(local);
   await local.close();
 
-  const compactorConnection = await newConnection();
+  const compactorSide = await member("compactor-1", "compactor");
   const compactorDir = await freshDir();
-  const compactorMember = await Membership.open(
-    compactorConnection,
-    { name: "compactor-1", roles: ["compactor"], pid: process.pid },
-    membershipOptions,
-  );
   const compactor = serveCompactions({
-    connection: compactorConnection,
-    files: await files(compactorConnection, compactorDir),
+    connection: compactorSide.connection,
+    files: await files(compactorSide.connection, compactorDir),
     name: "compactor-1",
     dir: compactorDir,
   });
-  const ownerConnection = await newConnection();
-  const ownerDir = await freshDir();
-  const ownerMember = await Membership.open(
-    ownerConnection,
-    { name: "owner-1", roles: ["namespace"], pid: process.pid },
-    membershipOptions,
-  );
-  const ownerFiles = await files(ownerConnection, ownerDir);
-  const remote = remoteCompactionBuilder({
-    connection: ownerConnection,
-    files: ownerFiles,
-    membership: ownerMember,
-  });
+  const owner = await ownerSide("owner-1");
+  const remote = owner.builder;
+  const ownerFiles = owner.files;
   const engine = await compacted({ compactionBuilder: remote.build });
   try {
     expect(remote.stats.remote).toBeGreaterThanOrEqual(1);
@@ -149,27 +176,15 @@ test("a compactor builds the owner's compactions; answers equal a local build's;
   } finally {
     await engine.close();
     await compactor.stop();
-    await compactorMember.leave();
-    await ownerMember.leave();
+    await compactorSide.membership.leave();
+    await owner.membership.leave();
   }
 }, 120_000);
 
 test("with no compactor, or one that leaves while building, the owner builds itself", async () => {
-  const ownerConnection = await newConnection();
-  const ownerDir = await freshDir();
-  const ownerMember = await Membership.open(
-    ownerConnection,
-    { name: "owner-2", roles: ["namespace"], pid: process.pid },
-    membershipOptions,
-  );
-  const ownerFiles = await files(ownerConnection, ownerDir);
   const timings = { takeMs: 2_000, livenessMs: 100 };
-  const alone = remoteCompactionBuilder({
-    connection: ownerConnection,
-    files: ownerFiles,
-    membership: ownerMember,
-    timings,
-  });
+  const owner = await ownerSide("owner-2", timings);
+  const alone = owner.builder;
   let engine = await compacted({ compactionBuilder: alone.build });
   expect(alone.stats).toMatchObject({ remote: 0, lastLocalReason: "no compactor is a member" });
   expect(alone.stats.local).toBeGreaterThanOrEqual(1);
@@ -177,41 +192,29 @@ test("with no compactor, or one that leaves while building, the owner builds its
   await engine.close();
 
   // A compactor that takes every job and never answers, then dies (its entry removed).
-  const ghostConnection = await newConnection();
-  const ghost = await Membership.open(
-    ghostConnection,
-    { name: "ghost", roles: ["compactor"], pid: process.pid },
-    membershipOptions,
-  );
-  let taken = 0;
-  ghostConnection.subscribe(addressSubjects(address("compactor", "cluster")), {
-    queue: "needle-compactors",
-    callback: (_error, msg) => {
-      taken++;
-      msg.respond(encodeAnswer({ compactor: "ghost" }));
-      if (taken === 1) setTimeout(() => void ghost.leave(), 300);
-    },
+  const ghost = await silentCompactor("ghost", (taken) => {
+    if (taken === 1) setTimeout(() => void ghost.membership.leave(), 300);
   });
   const abandoned = remoteCompactionBuilder({
-    connection: ownerConnection,
-    files: ownerFiles,
-    membership: ownerMember,
+    connection: owner.connection,
+    files: owner.files,
+    membership: owner.membership,
     timings,
   });
   engine = await compacted({ compactionBuilder: abandoned.build });
   try {
-    expect(taken).toBeGreaterThanOrEqual(1);
+    expect(ghost.state.taken).toBeGreaterThanOrEqual(1);
     expect(abandoned.stats.remote).toBe(0);
     // The one compaction (four level-0 slabs into one) was the ghost's job.
-    expect(taken).toBe(1);
+    expect(ghost.state.taken).toBe(1);
     expect(abandoned.stats.local).toBe(1);
     expect(abandoned.stats.lastLocalReason).toBe("compactor ghost left the cluster while building");
     expect(await answers(engine)).toEqual(expected);
-    expect(await ownerFiles.list("jobs/")).toEqual([]);
+    expect(await owner.files.list("jobs/")).toEqual([]);
   } finally {
     await engine.close();
-    await ownerMember.leave();
-    await ghostConnection.close(); // its subscription would take the next test's jobs
+    await owner.membership.leave();
+    await ghost.connection.close(); // its subscription would take the next test's jobs
   }
 }, 120_000);
 
@@ -280,47 +283,22 @@ test("cluster hosts: an owner's compactions go to the member with the compactor 
 }, 120_000);
 
 test("a compactor that takes a job and stays a member but never answers: the owner builds itself after jobMs", async () => {
-  const ownerConnection = await newConnection();
-  const ownerDir = await freshDir();
-  const ownerMember = await Membership.open(
-    ownerConnection,
-    { name: "owner-3", roles: ["namespace"], pid: process.pid },
-    membershipOptions,
-  );
-  const stuckConnection = await newConnection();
-  const stuck = await Membership.open(
-    stuckConnection,
-    { name: "stuck", roles: ["compactor"], pid: process.pid },
-    membershipOptions,
-  );
-  let taken = 0;
-  stuckConnection.subscribe(addressSubjects(address("compactor", "cluster")), {
-    queue: "needle-compactors",
-    callback: (_error, msg) => {
-      taken++;
-      msg.respond(encodeAnswer({ compactor: "stuck" }));
-    },
-  });
-  const ownerFiles = await files(ownerConnection, ownerDir);
-  const remote = remoteCompactionBuilder({
-    connection: ownerConnection,
-    files: ownerFiles,
-    membership: ownerMember,
-    timings: { takeMs: 2_000, livenessMs: 100, jobMs: 1_000 },
-  });
+  const owner = await ownerSide("owner-3", { takeMs: 2_000, livenessMs: 100, jobMs: 1_000 });
+  const stuck = await silentCompactor("stuck");
+  const remote = owner.builder;
   const engine = await compacted({ compactionBuilder: remote.build });
   try {
-    expect(taken).toBe(1);
+    expect(stuck.state.taken).toBe(1);
     expect(remote.stats).toMatchObject({
       remote: 0,
       local: 1,
       lastLocalReason: "compactor stuck did not answer within 1000 ms",
     });
-    expect(await ownerFiles.list("jobs/")).toEqual([]);
+    expect(await owner.files.list("jobs/")).toEqual([]);
   } finally {
     await engine.close();
-    await stuck.leave();
-    await ownerMember.leave();
-    await stuckConnection.close();
+    await stuck.membership.leave();
+    await owner.membership.leave();
+    await stuck.connection.close();
   }
 }, 120_000);

@@ -111,6 +111,15 @@ export function eligibleCount(eligible: Eligible, rowCount: number): number {
   return count;
 }
 
+/** The eligible rows as an ascending list (a bitset's set rows; a row list as it is). */
+export function eligibleRowList(eligible: Eligible, rowCount: number): Uint32Array {
+  if ("rows" in eligible) return eligible.rows;
+  const rows = new Uint32Array(rowCount);
+  let count = 0;
+  for (let row = 0; row < rowCount; row++) if (isEligible(eligible, row)) rows[count++] = row;
+  return rows.subarray(0, count);
+}
+
 export const popcount8 = Uint8Array.from({ length: 256 }, (_, byte) => {
   let bits = 0;
   for (let b = byte; b; b >>= 1) bits += b & 1;

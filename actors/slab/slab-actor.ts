@@ -21,10 +21,12 @@ import { openRunView } from "./shared-readers.ts";
 import { address, type Actor, type ActorContext } from "../runtime/mod.ts";
 import type { ExplainedSource } from "../api.ts";
 import {
+  bestK,
   type BlockQuery,
   type Candidate,
   type Eligible,
   eligibleCount,
+  eligibleRowList,
   bitsetFromRows,
   eligibleFromBitsets,
   searchBlock,
@@ -155,7 +157,7 @@ class SlabActor implements Actor {
     this.fresh = false;
     switch (verb) {
       case "search": {
-        const answer = await this.tracked(this.search(payload as SlabSearchRequest));
+        const answer = await this.tracked(() => this.search(payload as SlabSearchRequest));
         if (cold) {
           answer.cold = true;
           if (answer.explain) answer.explain.cold = true;
@@ -165,7 +167,7 @@ class SlabActor implements Actor {
       case "rowsOf":
         return (payload as { ids: string[] }).ids.map((id) => this.reader.rowOf(id));
       case "records":
-        return this.tracked(this.records(payload as SlabRowsRequest));
+        return this.tracked(() => this.records(payload as SlabRowsRequest));
       case "ids":
         return this.ids(payload as SlabIdsRequest);
       case "describe": {
@@ -210,7 +212,10 @@ class SlabActor implements Actor {
   /** Searches and record reads in flight (passivate waits for them). */
   private readonly reading = new Set<Promise<unknown>>();
 
-  private tracked<T>(work: Promise<T>): Promise<T> {
+  /** Runs `start`, tracked when the slab is demoted (only then does the work await the disk). */
+  private tracked<T>(start: () => Promise<T>): Promise<T> {
+    if (!(this.reader instanceof SlabReader && this.reader.demoted)) return start();
+    const work = start();
     this.reading.add(work);
     void work.finally(() => this.reading.delete(work)).catch(() => {});
     return work;
@@ -258,7 +263,7 @@ class SlabActor implements Actor {
     const demoted = this.reader instanceof SlabReader && this.reader.demoted;
     if (demoted && vector !== undefined && (sparseVector?.indices.length ?? 0) === 0) {
       // Demoted: score the chosen rows read from the file, nothing else (a cold read).
-      const rows = "rows" in eligible ? eligible.rows : rowsOfBitset(eligible.bitset, rowCount);
+      const rows = eligibleRowList(eligible, rowCount);
       found = await this.searchFromFile(request.query, rows);
       rowsFetched = rows.length;
     } else {
@@ -318,9 +323,7 @@ class SlabActor implements Actor {
     for (let start = 0; start < rows.length; start += chunkRows) {
       found.push(...(await this.searchRows(reader, query, rows.subarray(start, start + chunkRows))));
     }
-    const ascending = lowerIsBetter(this.metric);
-    found.sort((a, b) => (ascending ? a.score - b.score : b.score - a.score) || a.row - b.row);
-    return found.slice(0, query.k);
+    return bestK(found, query.k, lowerIsBetter(this.metric));
   }
 
   /** Exact scores of `rows` read from the file, as a block of their own, mapped back to slab rows. */
@@ -513,12 +516,4 @@ function runMatching(run: RunView, filter: Filter): Uint8Array {
     if (matches(run.metadata(row))) bitset[row >> 3]! |= 1 << (row & 7);
   }
   return bitset;
-}
-
-/** The set rows of a bitset, ascending. */
-function rowsOfBitset(bitset: Uint8Array, rowCount: number): Uint32Array {
-  const rows = new Uint32Array(rowCount);
-  let count = 0;
-  for (let row = 0; row < rowCount; row++) if ((bitset[row >> 3]! >> (row & 7)) & 1) rows[count++] = row;
-  return rows.subarray(0, count);
 }
