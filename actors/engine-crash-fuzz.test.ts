@@ -81,15 +81,19 @@ async function readState(dir: string, packedRowsMax: number): Promise<FuzzModel>
   try {
     const state: FuzzModel = new Map();
     const ids = Array.from({ length: fuzzIdCount }, (_, k) => `x${k}`);
+    // A child killed before its createIndex returned (a slow start on a loaded machine) left
+    // no index: every namespace reads as empty, which matches only if nothing was acknowledged.
+    const created = (await engine.listIndexes()).some((index) => index.name === "fuzz");
     for (const namespace of fuzzNamespaces) {
       const records = new Map<string, { value: number; updated?: number }>();
-      for (const record of (await engine.fetch("fuzz", namespace, ids)).records) {
-        const updated = record.metadata?.updated as number | undefined;
-        records.set(
-          record.id,
-          updated === undefined ? { value: record.values![0]! } : { value: record.values![0]!, updated },
-        );
-      }
+      if (created)
+        for (const record of (await engine.fetch("fuzz", namespace, ids)).records) {
+          const updated = record.metadata?.updated as number | undefined;
+          records.set(
+            record.id,
+            updated === undefined ? { value: record.values![0]! } : { value: record.values![0]!, updated },
+          );
+        }
       state.set(namespace, records);
     }
     return state;
